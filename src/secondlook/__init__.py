@@ -1,0 +1,3 @@
+"""SecondLook: evaluation and coordinated care for persistent pain after spine surgery."""
+
+__version__ = "0.1.0"
