@@ -1,0 +1,249 @@
+"""Typed model of the case document, `secondlook.case/1` (CONTRACT.md §1).
+
+Every field but the few the contract requires is optional, and `None` means "not known / not
+examined": the model never fills in a default that would turn unknown into "no".
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from secondlook.case.vocabulary import (
+    Aggravator,
+    BlockTarget,
+    Compared,
+    Complication,
+    CrpTrend,
+    EmgResult,
+    Finding,
+    Indication,
+    InstrumentId,
+    LimbDistribution,
+    LimbSide,
+    Modality,
+    MotorDeficit,
+    PainCharacter,
+    Procedure,
+    Region,
+    Relief,
+    Response,
+    Sex,
+    Side,
+    SlrResult,
+    SurgeryPreference,
+    Treatment,
+    Trend,
+    WorkStatus,
+    Wound,
+)
+
+LEVEL_PATTERN = r"^[CTL]\d{1,2}-[CTLS]\d{1,2}$"
+LEVEL_RE = re.compile(LEVEL_PATTERN)
+
+Level = Annotated[str, StringConstraints(pattern=LEVEL_PATTERN)]
+
+
+def _iso_date(value: object) -> object:
+    """Accept a date or a `YYYY-MM-DD` string; reject timestamps and other loose forms."""
+    if isinstance(value, str):
+        if not _DATE_RE.match(value):
+            raise ValueError("expected a date written YYYY-MM-DD")
+        return date.fromisoformat(value)
+    return value
+
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+Nrs = Annotated[int, Field(ge=0, le=10)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+class _Part(BaseModel):
+    """Common settings: unknown keys are errors, values are strict about their types."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Patient(_Part):
+    age: Annotated[int, Field(ge=18, le=110)]
+    sex: Sex | None = None
+    height_cm: Annotated[float, Field(gt=50, lt=260)] | None = None
+    weight_kg: Annotated[float, Field(gt=20, lt=400)] | None = None
+    smoker: bool | None = None
+    diabetes: bool | None = None
+    osteoporosis: bool | None = None
+    immunosuppressed: bool | None = None
+    long_term_steroids: bool | None = None
+    cancer_history: bool | None = None
+    iv_drug_use: bool | None = None
+    work_status: WorkStatus | None = None
+
+
+class Surgery(_Part):
+    date: IsoDate
+    procedure: Procedure
+    levels: list[Level] | None = None
+    side: Side | None = None
+    instrumented: bool | None = None
+    fused_to_sacrum: bool | None = None
+    indication: Indication | None = None
+    complications: list[Complication] | None = None
+
+
+class Pain(_Part):
+    relief_after_surgery: Relief | None = None
+    returned_after_weeks: NonNegative | None = None
+    compared_to_before: Compared | None = None
+    trend: Trend | None = None
+    axial_nrs: Nrs | None = None
+    limb_nrs: Nrs | None = None
+    limb_side: LimbSide | None = None
+    limb_distribution: LimbDistribution | None = None
+    character: list[PainCharacter] | None = None
+    aggravated_by: list[Aggravator] | None = None
+    neurogenic_claudication: bool | None = None
+    rest_or_night_pain: bool | None = None
+    positional_headache: bool | None = None
+    widespread_pain: bool | None = None
+
+
+class Neuro(_Part):
+    motor_deficit: MotorDeficit | None = None
+    sensory_deficit: bool | None = None
+    straight_leg_raise: SlrResult | None = None
+    saddle_anesthesia: bool | None = None
+    urinary_retention: bool | None = None
+    urinary_incontinence: bool | None = None
+    bowel_dysfunction: bool | None = None
+    bilateral_limb_symptoms: bool | None = None
+    gait_disturbance: bool | None = None
+    myelopathic_signs: bool | None = None
+
+
+class Systemic(_Part):
+    fever: bool | None = None
+    chills_or_night_sweats: bool | None = None
+    unexplained_weight_loss: bool | None = None
+    recent_trauma: bool | None = None
+    recent_spinal_injection: bool | None = None
+    wound: Wound | None = None
+
+
+class ImagingFinding(_Part):
+    finding: Finding
+    level: Level | None = None
+    side: Side | None = None
+    # Only for DEXA: the lowest T-score (WHO: osteoporosis at -2.5 or below).
+    t_score: Annotated[float, Field(ge=-8, le=6)] | None = None
+
+
+class Imaging(_Part):
+    date: IsoDate
+    modality: Modality
+    findings: list[ImagingFinding] = Field(default_factory=list)
+
+
+class Labs(_Part):
+    crp_mg_l: NonNegative | None = None
+    esr_mm_h: NonNegative | None = None
+    wbc_10e9_l: NonNegative | None = None
+    crp_trend: CrpTrend | None = None
+    blood_culture_positive: bool | None = None
+    date: IsoDate | None = None
+
+
+class Block(_Part):
+    target: BlockTarget
+    level: Level | None = None
+    side: Side | None = None
+    relief_percent: Percent
+    date: IsoDate | None = None
+    confirmatory: bool | None = None
+
+
+class Electrodiagnostics(_Part):
+    date: IsoDate | None = None
+    result: EmgResult
+
+
+class Medications(_Part):
+    opioid_mme_per_day: NonNegative | None = None
+    opioid_months: NonNegative | None = None
+    benzodiazepine: bool | None = None
+    gabapentinoid: bool | None = None
+    snri_or_tca: bool | None = None
+    nsaid: bool | None = None
+    muscle_relaxant: bool | None = None
+
+
+class PriorTreatment(_Part):
+    treatment: Treatment
+    response: Response
+    date: IsoDate | None = None
+
+
+class Psychosocial(_Part):
+    depression_diagnosis: bool | None = None
+    anxiety_diagnosis: bool | None = None
+    sleep_disturbance: bool | None = None
+    substance_use_disorder: bool | None = None
+    low_engagement: bool | None = None
+    dysfunctional_coping: bool | None = None
+    unrealistic_expectations: bool | None = None
+    low_activity_level: bool | None = None
+    poor_social_support: bool | None = None
+    secondary_gain: bool | None = None
+    psychological_distress: bool | None = None
+    unwilling_to_reduce_opioids: bool | None = None
+
+
+class Questionnaire(_Part):
+    """Either item answers or a total, never neither (checked in validation)."""
+
+    instrument: InstrumentId
+    date: IsoDate
+    answers: list[int | None] | None = None
+    score: float | None = None
+
+
+class Preferences(_Part):
+    goals: list[str] | None = None
+    surgery_preference: SurgeryPreference | None = None
+
+
+class Case(_Part):
+    schema_: Literal["secondlook.case/1"] = Field(alias="schema")
+    id: str | None = None
+    assessed_on: IsoDate
+    region: Region
+    patient: Patient
+    surgeries: Annotated[list[Surgery], Field(min_length=1)]
+    pain: Pain = Field(default_factory=Pain)
+    neuro: Neuro = Field(default_factory=Neuro)
+    systemic: Systemic = Field(default_factory=Systemic)
+    imaging: list[Imaging] | None = None
+    labs: Labs | None = None
+    blocks: list[Block] | None = None
+    electrodiagnostics: Electrodiagnostics | None = None
+    medications: Medications | None = None
+    prior_treatments: list[PriorTreatment] | None = None
+    psychosocial: Psychosocial = Field(default_factory=Psychosocial)
+    questionnaires: list[Questionnaire] | None = None
+    preferences: Preferences | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    @property
+    def index_surgery(self) -> Surgery:
+        """The most recent surgery (CONTRACT.md §1.2); ties keep document order."""
+        return max(self.surgeries, key=lambda s: s.date)
+
+    def to_document(self) -> dict[str, object]:
+        """The case as a JSON-ready document, without the unknowns."""
+        doc: dict[str, object] = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return doc

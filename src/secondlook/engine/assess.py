@@ -1,0 +1,570 @@
+"""assess(): from a case to an explainable assessment (CONTRACT.md §2).
+
+A pure, deterministic function: no I/O, no clock, no randomness. It works in steps, and each
+step's conclusions become facts the next step's rules may use:
+
+1. red flags and safety alerts          -> facts red_flags, safety_alerts
+2. the differential over all etiologies -> facts likely_causes, possible_causes
+3. treatment options                    -> fact treatment_candidates
+4. work-up, surgical review, perspectives, missing information
+
+Every conclusion carries the sentences of the criteria that produced it (`because`) and the
+references of the records involved. Criteria whose facts are unknown are reported as such.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from secondlook.case.facts import FACTS, CaseFacts, FactValue, derive_facts
+from secondlook.case.models import Case
+from secondlook.instruments import trajectory
+from secondlook.knowledge.expressions import Condition, Context
+from secondlook.knowledge.loader import KnowledgeBase, default_knowledge
+from secondlook.knowledge.models import PERSPECTIVES, Criterion, Etiology, Treatment
+
+ENGINE_VERSION: Final = "1.0.0"
+ASSESSMENT_SCHEMA: Final = "secondlook.assessment/1"
+
+CONDITIONS: Final = {
+    "lumbar": "failed-back-surgery-syndrome",
+    "cervical": "failed-neck-surgery-syndrome",
+    "thoracic": "persistent-pain-after-thoracic-surgery",
+}
+_URGENCY_ORDER: Final = {"emergency": 0, "urgent": 1, "routine": 2}
+_LIKELIHOOD_ORDER: Final = {"likely": 0, "possible": 1, "unlikely": 2}
+# Causes a spine surgeon could correct; they shape revision and stimulation rules in the
+# knowledge base as well, where the list is spelled out for reviewers.
+_CLASSIFICATION_REFERENCES: Final = ("christelis-2021", "schug-2019")
+
+
+def assess(case: Case, kb: KnowledgeBase | None = None) -> dict[str, Any]:
+    """Assess a validated case with a knowledge base (by default the one shipped)."""
+    kb = kb or default_knowledge()
+    facts = derive_facts(case)
+    ev = _Evaluator(facts.values)
+    cited = _Citations()
+
+    red_flags = _red_flags(kb, ev, cited)
+    safety_alerts = _safety_alerts(kb, ev, cited)
+    ev.add("red_flags", tuple(f["id"] for f in red_flags))
+    ev.add("safety_alerts", tuple(a["id"] for a in safety_alerts))
+
+    differential = _differential(kb, ev, cited)
+    ev.add("likely_causes", tuple(d["id"] for d in differential if d["likelihood"] == "likely"))
+    ev.add("possible_causes", tuple(d["id"] for d in differential if d["likelihood"] == "possible"))
+
+    treatments = _treatments(kb, ev, cited)
+    ev.add(
+        "treatment_candidates",
+        tuple(t["id"] for t in treatments if t["recommendation"] in ("recommended", "consider")),
+    )
+
+    workup = _workup(kb, ev, cited, differential)
+    return {
+        "schema": ASSESSMENT_SCHEMA,
+        "case_id": case.id,
+        "knowledge_version": kb.version,
+        "engine_version": ENGINE_VERSION,
+        "red_flags": red_flags,
+        "safety_alerts": safety_alerts,
+        "classification": _classification(case, facts, cited),
+        "differential": differential,
+        "workup": workup,
+        "treatment_options": treatments,
+        "surgical_review": _surgical_review(kb, ev, red_flags),
+        "perspectives": _perspectives(kb, ev, red_flags, safety_alerts, workup, treatments),
+        "scores": _scores(facts),
+        "missing_information": _missing(kb, ev),
+        "references": [
+            {"id": ref_id, "citation": kb.references[ref_id].citation}
+            for ref_id in kb.references
+            if ref_id in cited.ids
+        ],
+    }
+
+
+# -- evaluation -----------------------------------------------------------------------------------
+
+
+class _Evaluator:
+    """Evaluates conditions against one case, each at most once."""
+
+    def __init__(self, facts: Mapping[str, FactValue]) -> None:
+        self.facts: dict[str, FactValue] = dict(facts)
+        self.context = Context(self.facts)
+        self._cache: dict[str, bool | None] = {}
+
+    def add(self, name: str, value: FactValue) -> None:
+        self.facts[name] = value
+        self.context.cel.add_variable(name, list(value) if isinstance(value, tuple) else value)
+
+    def __call__(self, condition: Condition) -> bool | None:
+        try:
+            return self._cache[condition.source]
+        except KeyError:
+            result = self._cache[condition.source] = condition.evaluate(self.context)
+            return result
+
+    def explain(self, criterion: Criterion) -> str:
+        return render(criterion.because, self.facts)
+
+    def unknown_facts(self, criteria: Iterable[Criterion]) -> list[str]:
+        """What is not known for criteria that could not be judged, in readable words."""
+        out: list[str] = []
+        for criterion in criteria:
+            if self(criterion.condition) is None:
+                for name in criterion.condition.facts:
+                    if name not in self.facts:
+                        doc = FACTS[name].doc
+                        if doc not in out:
+                            out.append(doc)
+        return out
+
+
+class _Citations:
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+
+    def __call__(self, refs: Iterable[str]) -> list[str]:
+        refs = list(dict.fromkeys(refs))
+        self.ids.update(refs)
+        return refs
+
+
+def render(template: str, facts: Mapping[str, FactValue]) -> str:
+    """Fill `{fact}` placeholders with this case's values, in words a clinician reads."""
+    out: list[str] = []
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        out.append(literal)
+        if name:
+            out.append(_show(facts.get(name)))
+    return "".join(out)
+
+
+def _show(value: FactValue | None) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return ", ".join(value) if value else "none"
+    return value
+
+
+C = TypeVar("C", bound=Criterion)
+
+
+def _fired(ev: _Evaluator, criteria: Sequence[C]) -> list[C]:
+    return [c for c in criteria if ev(c.condition)]
+
+
+# -- step 1: red flags and safety alerts ----------------------------------------------------------
+
+
+def _red_flags(kb: KnowledgeBase, ev: _Evaluator, cited: _Citations) -> list[dict[str, Any]]:
+    out: list[tuple[int, int, dict[str, Any]]] = []
+    for order, flag in enumerate(kb.red_flags):
+        fired = [t for t in flag.triggers if ev(t.condition)]
+        if not fired:
+            continue
+        urgency = min((t.urgency or flag.urgency for t in fired), key=lambda u: _URGENCY_ORDER[u])
+        out.append(
+            (
+                _URGENCY_ORDER[urgency],
+                order,
+                {
+                    "id": flag.id,
+                    "name": flag.name,
+                    "urgency": urgency,
+                    "action": flag.action,
+                    "because": [ev.explain(t) for t in fired],
+                    "references": cited(flag.references),
+                },
+            )
+        )
+    return [item for *_, item in sorted(out, key=lambda x: (x[0], x[1]))]
+
+
+def _safety_alerts(kb: KnowledgeBase, ev: _Evaluator, cited: _Citations) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for alert in kb.safety_alerts:
+        fired = _fired(ev, alert.triggers)
+        if fired:
+            out.append(
+                {
+                    "id": alert.id,
+                    "name": alert.name,
+                    "action": alert.action,
+                    "because": list(dict.fromkeys(ev.explain(t) for t in fired)),
+                    "references": cited(alert.references),
+                }
+            )
+    return out
+
+
+# -- step 2: the differential ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Weighed:
+    likelihood: str
+    strong_for: int
+    moderate_for: int
+    against: int
+
+
+def likelihood(strong_for: int, moderate_for: int, strong_against: int, against: int) -> str:
+    """The transparent ordinal of etiologies.yaml: never a probability."""
+    if strong_for and not strong_against:
+        return "likely"
+    if moderate_for >= 3 and not against:
+        return "likely"
+    if not strong_for and not moderate_for:
+        return "unlikely"
+    if strong_against and not strong_for:
+        return "unlikely"
+    return "possible"
+
+
+def _differential(kb: KnowledgeBase, ev: _Evaluator, cited: _Citations) -> list[dict[str, Any]]:
+    rows: list[tuple[tuple[int, int, int, int, int], dict[str, Any]]] = []
+    for order, etiology in enumerate(kb.etiologies):
+        item, weighed = _weigh(etiology, ev, cited)
+        key = (
+            _LIKELIHOOD_ORDER[weighed.likelihood],
+            -weighed.strong_for,
+            -weighed.moderate_for,
+            weighed.against,
+            order,
+        )
+        rows.append((key, item))
+    rows.sort(key=lambda r: r[0])
+    out = []
+    for rank, (_, item) in enumerate(rows, start=1):
+        out.append({"id": item.pop("id"), "rank": rank, **item})
+    return out
+
+
+def _weigh(
+    etiology: Etiology, ev: _Evaluator, cited: _Citations
+) -> tuple[dict[str, Any], _Weighed]:
+    base: dict[str, Any] = {"id": etiology.id, "name": etiology.name}
+    tests = list(etiology.discriminating_tests)
+    refs = cited(etiology.references)
+    if etiology.applies is not None and ev(etiology.applies) is False:
+        item = {
+            **base,
+            "likelihood": "unlikely",
+            "supporting": [],
+            "against": [f"Not applicable: {etiology.not_applicable}"],
+            "discriminating_tests": tests,
+            "references": refs,
+        }
+        return item, _Weighed("unlikely", 0, 0, 1)
+    supporting = _fired(ev, etiology.supporting)
+    against = _fired(ev, etiology.against)
+    strong_for = sum(c.weight == "strong" for c in supporting)
+    strong_against = sum(c.weight == "strong" for c in against)
+    moderate_for = len(supporting) - strong_for
+    level = likelihood(strong_for, moderate_for, strong_against, len(against))
+    item = {
+        **base,
+        "likelihood": level,
+        "supporting": [_weighted(ev, c) for c in supporting],
+        "against": [_weighted(ev, c) for c in against],
+        "discriminating_tests": tests,
+        "references": refs,
+    }
+    unknown = ev.unknown_facts([*etiology.supporting, *etiology.against])
+    if unknown:
+        item["not_known"] = unknown
+    if etiology.context:
+        item["context"] = etiology.context
+    return item, _Weighed(level, strong_for, moderate_for, len(against))
+
+
+def _weighted(ev: _Evaluator, criterion: Criterion) -> str:
+    text = ev.explain(criterion)
+    return f"{text} [strong]" if criterion.weight == "strong" else text
+
+
+# -- step 3: treatment options --------------------------------------------------------------------
+
+
+def _treatments(kb: KnowledgeBase, ev: _Evaluator, cited: _Citations) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for treatment in kb.treatments:
+        option = _treatment(treatment, ev, cited)
+        if option is not None:
+            out.append(option)
+    return out
+
+
+def _treatment(treatment: Treatment, ev: _Evaluator, cited: _Citations) -> dict[str, Any] | None:
+    decided: tuple[str, list[Criterion]] | None = None
+    undecided: list[Criterion] = []
+    for level, criteria in treatment.levels():
+        fired = _fired(ev, criteria)
+        if fired:
+            decided = (level, fired)
+            break
+        undecided += [c for c in criteria if ev(c.condition) is None]
+    if decided is None:
+        return None
+    chosen, reasons = decided
+    because = [ev.explain(c) for c in reasons]
+    stances = {e.stance for e in treatment.evidence}
+    conflict = "for" in stances and "against" in stances
+    if conflict:
+        because.append("The evidence conflicts; both sides are listed under evidence.")
+    option: dict[str, Any] = {
+        "id": treatment.id,
+        "name": treatment.name,
+        "recommendation": chosen,
+        "prerequisites": [_prerequisite(p.text, p.met, ev) for p in treatment.prerequisites],
+        "because": because,
+        "references": cited(treatment.references),
+        "evidence": [
+            {"stance": e.stance, "summary": e.summary, "references": cited(e.references)}
+            for e in treatment.evidence
+        ],
+        "evidence_conflict": conflict,
+    }
+    unknown = ev.unknown_facts(undecided)
+    if unknown:
+        option["not_known"] = unknown
+    return option
+
+
+def _prerequisite(text: str, met: Condition | None, ev: _Evaluator) -> str:
+    if met is None:
+        return f"{text} (to be documented)"
+    status = ev(met)
+    return f"{text} ({'met' if status else 'not met' if status is False else 'not known'})"
+
+
+# -- step 4: work-up, surgical review, perspectives, missing information --------------------------
+
+# Work-up items that are imaging or blocks: not proposed again as a discriminating test once done.
+_DONE_AS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "mri-gadolinium": ("imaging_modalities", ("mri-gadolinium",)),
+    "mri": ("imaging_modalities", ("mri", "mri-gadolinium")),
+    "ct": ("imaging_modalities", ("ct", "ct-myelogram")),
+    "ct-myelogram": ("imaging_modalities", ("ct-myelogram",)),
+    "xray-flexion-extension": ("imaging_modalities", ("xray-flexion-extension",)),
+    "xray-standing-full-spine": ("imaging_modalities", ("xray-standing-full-spine",)),
+    "bone-scan-spect": ("imaging_modalities", ("bone-scan-spect",)),
+    "dexa": ("imaging_modalities", ("dexa",)),
+    "medial-branch-block": ("blocks_done", ("medial-branch",)),
+    "sacroiliac-joint-block": ("blocks_done", ("sacroiliac-joint",)),
+    "selective-nerve-root-block": ("blocks_done", ("selective-nerve-root",)),
+    "emg-ncs": ("emg_result", ()),
+}
+
+
+def _workup(
+    kb: KnowledgeBase, ev: _Evaluator, cited: _Citations, differential: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    found: dict[str, tuple[str, list[str]]] = {}
+
+    def want(item: str, priority: str, reason: str) -> None:
+        current, reasons = found.get(item, ("routine", []))
+        if item not in found or _URGENCY_ORDER[priority] < _URGENCY_ORDER[current]:
+            current = priority
+        if reason not in reasons:
+            reasons.append(reason)
+        found[item] = (current, reasons)
+
+    raised = ev.facts.get("red_flags")
+    flags = set(raised) if isinstance(raised, tuple) else set()
+    for flag in kb.red_flags:
+        if flag.id in flags:
+            for item, priority in flag.workup.items():
+                want(item, priority, f"Red flag: {flag.name.lower()}.")
+    for item_id, record in kb.workup.items():
+        for criterion in _fired(ev, record.indications):
+            want(item_id, criterion.priority, ev.explain(criterion))
+    names = {e.id: e.name for e in kb.etiologies}
+    for row in differential:
+        # Tests tell apart what is still open: possible causes, and likely ones that no strong
+        # finding confirms yet.
+        if row["likelihood"] == "unlikely" or (
+            row["likelihood"] == "likely" and any(s.endswith("[strong]") for s in row["supporting"])
+        ):
+            continue
+        for test in row["discriminating_tests"]:
+            if test not in found and _already_done(test, ev.facts):
+                continue
+            want(test, "routine", f"Helps confirm or exclude: {names[row['id']].lower()}.")
+    order = list(kb.workup)
+    out = []
+    for item_id, (urgency, why) in sorted(
+        found.items(), key=lambda kv: (_URGENCY_ORDER[kv[1][0]], order.index(kv[0]))
+    ):
+        out.append(
+            {
+                "id": item_id,
+                "name": kb.workup[item_id].name,
+                "priority": urgency,
+                "because": why,
+                "references": cited(kb.workup[item_id].references),
+            }
+        )
+    return out
+
+
+def _already_done(test: str, facts: Mapping[str, FactValue]) -> bool:
+    where = _DONE_AS.get(test)
+    if where is None:
+        return False
+    fact, codes = where
+    value = facts.get(fact)
+    if isinstance(value, tuple):
+        return any(code in value for code in codes)
+    return value is not None
+
+
+def _surgical_review(
+    kb: KnowledgeBase, ev: _Evaluator, red_flags: list[dict[str, Any]]
+) -> dict[str, Any]:
+    reasons: list[tuple[str, str]] = []
+    by_id = {f.id: f for f in kb.red_flags}
+    for flag in red_flags:
+        record = by_id[flag["id"]]
+        if record.surgical_review:
+            reasons.append((record.surgical_review, f"Red flag: {record.name.lower()}."))
+    for rule in kb.surgical_review:
+        if ev(rule.condition):
+            reasons.append((rule.priority, ev.explain(rule)))
+    if not reasons:
+        return {
+            "indicated": False,
+            "urgency": None,
+            "because": [
+                "No red flag and no surgically correctable cause is likely on present information."
+            ],
+        }
+    urgency = min((u for u, _ in reasons), key=lambda u: _URGENCY_ORDER[u])
+    return {
+        "indicated": True,
+        "urgency": urgency,
+        "because": list(dict.fromkeys(text for _, text in reasons)),
+    }
+
+
+def _perspectives(
+    kb: KnowledgeBase,
+    ev: _Evaluator,
+    red_flags: list[dict[str, Any]],
+    safety_alerts: list[dict[str, Any]],
+    workup: list[dict[str, Any]],
+    treatments: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    findings: dict[str, list[str]] = {p: [] for p in PERSPECTIVES}
+    needs: dict[str, list[str]] = {p: [] for p in PERSPECTIVES}
+    for flag in red_flags:
+        findings["medical"].append(f"Red flag ({flag['urgency']}): {flag['name']}.")
+    for alert in safety_alerts:
+        target = "psychological" if alert["id"] != "opioid-overdose-risk" else "pain-management"
+        findings[target].append(f"Safety alert: {alert['name']}.")
+    for finding in kb.perspective_findings:
+        if ev(finding.condition):
+            findings[finding.perspective].append(ev.explain(finding))
+    for item in workup:
+        perspective = kb.workup[item["id"]].perspective
+        needs[perspective].append(f"Work-up: {item['name']} ({item['priority']}).")
+    by_id = {t.id: t for t in kb.treatments}
+    for option in treatments:
+        if option["recommendation"] in ("recommended", "consider"):
+            perspective = by_id[option["id"]].perspective
+            needs[perspective].append(f"Treatment: {option['name']} ({option['recommendation']}).")
+    return [{"id": p, "findings": findings[p], "needs": needs[p]} for p in PERSPECTIVES]
+
+
+def _missing(kb: KnowledgeBase, ev: _Evaluator) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for item in kb.missing_information:
+        if all(f in ev.facts for f in item.facts):
+            continue
+        if item.condition is not None and ev(item.condition) is False:
+            continue
+        out.append({"id": item.id, "item": item.item, "why_it_matters": item.why_it_matters})
+    return out
+
+
+# -- classification and scores ------------------------------------------------------------------
+
+
+def _classification(case: Case, facts: CaseFacts, cited: _Citations) -> dict[str, Any]:
+    v = facts.values
+    months = float(v["months_since_surgery"])  # type: ignore[arg-type]
+    chronic = bool(v["chronic"])
+    course = str(v["course"])
+    index = case.index_surgery
+    because = [
+        f"Index surgery: {index.procedure} on {index.date.isoformat()}, {months:g} months before "
+        f"this assessment.",
+        _CHRONIC_REASON[chronic],
+        _COURSE_REASON[course],
+    ]
+    cited(_CLASSIFICATION_REFERENCES)
+    return {
+        "condition": CONDITIONS[case.region],
+        "chronic": chronic,
+        "psps_type": 2 if chronic else None,
+        "course": course,
+        "months_since_surgery": months,
+        "because": because,
+        "references": list(_CLASSIFICATION_REFERENCES),
+    }
+
+
+# ICD-11 chronic postsurgical pain: 3 months or more after surgery (Schug et al., Pain 2019).
+_CHRONIC_REASON: Final = {
+    True: "Chronic: pain has lasted 3 months or more since surgery (ICD-11 chronic postsurgical pain).",
+    False: "Not yet chronic: less than 3 months since surgery (ICD-11 needs 3 months).",
+}
+_COURSE_REASON: Final = {
+    "transient-post-surgical": (
+        "Course: transient post-surgical; pain in the first 3 months is still expected to settle."
+    ),
+    "new": "Course: new; the pain differs in place or kind from the pain before surgery.",
+    "recurrent": "Course: recurrent; the surgery relieved the pain completely and it came back.",
+    "persistent": "Course: persistent; the surgery never fully relieved the pain.",
+    "undetermined": "Course: undetermined; whether the surgery relieved the pain is not recorded.",
+}
+
+
+def _scores(facts: CaseFacts) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    by_instrument: dict[str, list[Any]] = {}
+    for s in facts.scored:
+        by_instrument.setdefault(s.instrument, []).append(s)
+    for instrument, items in by_instrument.items():
+        scored = [s for s in items if s.result.score is not None]
+        points = trajectory(instrument, [(s.date, float(s.result.score)) for s in scored])
+        by_date = {id(s): p for s, p in zip(scored, points, strict=True)}
+        for s in items:
+            row: dict[str, Any] = {
+                "instrument": instrument,
+                "date": s.date.isoformat(),
+                "score": s.result.score,
+                "band": s.result.band,
+            }
+            point = by_date.get(id(s))
+            if point is not None and point is not points[0]:
+                row["change_from_first"] = point.change_from_first
+                row["meaningful_change"] = point.status_from_first
+            if s.result.alerts:
+                row["alerts"] = list(s.result.alerts)
+            if s.result.problems:
+                row["problems"] = list(s.result.problems)
+            out.append(row)
+    out.sort(key=lambda r: (r["date"], r["instrument"]))
+    return out

@@ -1,0 +1,24 @@
+"""All instruments, keyed by id, in the order of CONTRACT.md §1.11."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from secondlook.instruments import dn4, gad7, ndi, nrs_pain, odi, pcs, phq9, start_back
+from secondlook.instruments.model import AnswersInvalid, Instrument
+
+INSTRUMENTS: Mapping[str, Instrument] = MappingProxyType(
+    {
+        module.INSTRUMENT.id: module.INSTRUMENT
+        for module in (nrs_pain, phq9, gad7, odi, ndi, start_back, pcs, dn4)
+    }
+)
+
+
+def get_instrument(instrument_id: object) -> Instrument:
+    """The instrument with this id; an unknown id is an :class:`AnswersInvalid`."""
+    if isinstance(instrument_id, str) and instrument_id in INSTRUMENTS:
+        return INSTRUMENTS[instrument_id]
+    known = ", ".join(INSTRUMENTS)
+    raise AnswersInvalid([f"unknown instrument {instrument_id!r} (known: {known})"])

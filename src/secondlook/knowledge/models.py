@@ -1,0 +1,214 @@
+"""The records of the knowledge base (docs/knowledge.md describes each field for authors).
+
+A record is data a clinician can review: names, texts, references, and criteria. A criterion is a
+condition over case facts (secondlook.knowledge.expressions) with the sentence that explains it
+when it holds. Sentences may quote facts: `"Leg pain {limb_nrs}/10"`.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from secondlook.case.facts import FACTS
+from secondlook.knowledge.expressions import Condition, ConditionError, compile_condition
+
+Urgency = Literal["emergency", "urgent", "routine"]
+RedFlagUrgency = Literal["emergency", "urgent"]
+Weight = Literal["strong", "moderate"]
+Perspective = Literal["spine-anatomy", "pain-management", "medical", "functional", "psychological"]
+Level = Literal["contraindicated", "not-recommended", "recommended", "consider"]
+PERSPECTIVES: tuple[Perspective, ...] = (
+    "spine-anatomy",
+    "pain-management",
+    "medical",
+    "functional",
+    "psychological",
+)
+# Groups of causes after van de Minkelis et al. (Pain Practice, PSPS-T2 guideline).
+Group = Literal[
+    "inappropriate-procedure", "technical-failure", "biomechanical", "complication", "undetermined"
+]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def placeholders(text: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(text) if name]
+
+
+class Criterion(_Record):
+    when: str
+    because: str
+    weight: Weight = "moderate"
+    _condition: Condition = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _compile(self) -> Criterion:
+        try:
+            self._condition = compile_condition(self.when)
+        except ConditionError as exc:
+            raise ValueError(f"condition {self.when!r}: {exc}") from None
+        unknown = [p for p in placeholders(self.because) if p not in FACTS]
+        if unknown:
+            raise ValueError(f"because text quotes unknown fact {', '.join(unknown)}")
+        return self
+
+    @property
+    def condition(self) -> Condition:
+        return self._condition
+
+
+class UrgentCriterion(Criterion):
+    priority: Urgency = "routine"
+
+
+class Reference(_Record):
+    id: str
+    citation: str
+
+
+class _Described(_Record):
+    id: str
+    name: str
+    clinician: str
+    patient: str
+    references: list[str] = Field(min_length=1)
+
+    @field_validator("clinician", "patient", "name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+
+class FlagTrigger(Criterion):
+    urgency: RedFlagUrgency | None = None  # raises the flag's urgency when this trigger holds
+
+
+class RedFlag(_Described):
+    urgency: RedFlagUrgency
+    action: str
+    triggers: list[FlagTrigger] = Field(min_length=1)
+    # work-up this flag calls for, with its priority
+    workup: dict[str, Urgency] = Field(default_factory=dict)
+    surgical_review: Urgency | None = None
+
+
+class SafetyAlert(_Described):
+    action: str
+    triggers: list[Criterion] = Field(min_length=1)
+
+
+class Etiology(_Described):
+    group: Group
+    perspective: Perspective = "spine-anatomy"
+    context: str | None = None  # published frequencies, shown as context, never as probability
+    applies_when: str | None = None  # e.g. only after a fusion; otherwise listed as not applicable
+    not_applicable: str | None = None  # why, when applies_when does not hold
+    supporting: list[Criterion] = Field(min_length=1)
+    against: list[Criterion] = Field(default_factory=list)
+    discriminating_tests: list[str] = Field(default_factory=list)
+    _applies: Condition | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _compile_applies(self) -> Etiology:
+        if (self.applies_when is None) != (self.not_applicable is None):
+            raise ValueError("applies_when and not_applicable go together")
+        if self.applies_when is not None:
+            try:
+                self._applies = compile_condition(self.applies_when)
+            except ConditionError as exc:
+                raise ValueError(f"applies_when {self.applies_when!r}: {exc}") from None
+        return self
+
+    @property
+    def applies(self) -> Condition | None:
+        return self._applies
+
+
+class Workup(_Described):
+    perspective: Perspective
+    indications: list[UrgentCriterion] = Field(default_factory=list)
+
+
+class Prerequisite(_Record):
+    text: str
+    met_when: str | None = None
+    _met: Condition | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _compile(self) -> Prerequisite:
+        if self.met_when is not None:
+            try:
+                self._met = compile_condition(self.met_when)
+            except ConditionError as exc:
+                raise ValueError(f"met_when {self.met_when!r}: {exc}") from None
+        return self
+
+    @property
+    def met(self) -> Condition | None:
+        return self._met
+
+
+class Evidence(_Record):
+    stance: Literal["for", "against", "mixed"]
+    summary: str
+    references: list[str] = Field(min_length=1)
+
+
+class Treatment(_Described):
+    perspective: Perspective
+    contraindicated: list[Criterion] = Field(default_factory=list)
+    not_recommended: list[Criterion] = Field(default_factory=list)
+    recommended: list[Criterion] = Field(default_factory=list)
+    consider: list[Criterion] = Field(default_factory=list)
+    prerequisites: list[Prerequisite] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+
+    def levels(self) -> list[tuple[Level, list[Criterion]]]:
+        """The levels in the order they are decided: the most restrictive first."""
+        return [
+            ("contraindicated", self.contraindicated),
+            ("not-recommended", self.not_recommended),
+            ("recommended", self.recommended),
+            ("consider", self.consider),
+        ]
+
+
+class SurgicalReviewRule(UrgentCriterion):
+    id: str
+
+
+class MissingItem(_Record):
+    id: str
+    facts: list[str] = Field(min_length=1)
+    item: str
+    why_it_matters: str
+    when: str | None = None
+    _when: Condition | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _check(self) -> MissingItem:
+        unknown = [f for f in self.facts if f not in FACTS]
+        if unknown:
+            raise ValueError(f"unknown fact {', '.join(unknown)}")
+        if self.when is not None:
+            try:
+                self._when = compile_condition(self.when)
+            except ConditionError as exc:
+                raise ValueError(f"when {self.when!r}: {exc}") from None
+        return self
+
+    @property
+    def condition(self) -> Condition | None:
+        return self._when
+
+
+class PerspectiveFinding(Criterion):
+    perspective: Perspective
