@@ -245,5 +245,7 @@ class Case(_Part):
 
     def to_document(self) -> dict[str, object]:
         """The case as a JSON-ready document, without the unknowns."""
-        doc: dict[str, object] = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        doc: dict[str, object] = self.model_dump(
+            mode="json", by_alias=True, exclude_none=True, exclude_unset=True
+        )
         return doc

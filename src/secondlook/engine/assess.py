@@ -527,7 +527,7 @@ def _classification(case: Case, facts: CaseFacts, cited: _Citations) -> dict[str
 
 # ICD-11 chronic postsurgical pain: 3 months or more after surgery (Schug et al., Pain 2019).
 _CHRONIC_REASON: Final = {
-    True: "Chronic: pain has lasted 3 months or more since surgery (ICD-11 chronic postsurgical pain).",
+    True: "Chronic: pain has lasted 3 months or more since surgery (ICD-11).",
     False: "Not yet chronic: less than 3 months since surgery (ICD-11 needs 3 months).",
 }
 _COURSE_REASON: Final = {
