@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from secondlook.case.models import Case
 from secondlook.engine import ENGINE_VERSION, assess
 from secondlook.engine.document import Assessment
 from secondlook.examples import example_names, load_example
+from secondlook.instruments import SafetyText, SafetyTextsInvalid, load_site_safety_texts
 from secondlook.instruments.cli import register as register_instruments
 from secondlook.knowledge import KnowledgeError, default_knowledge
 from secondlook.knowledge.book import record_index, render_record
@@ -96,14 +98,24 @@ def assess_command(
     jsonl: Annotated[
         bool, typer.Option("--jsonl", help="read JSON Lines, write one assessment per line")
     ] = False,
+    safety_texts: Annotated[
+        Path | None,
+        typer.Option("--safety-texts", help="the site's wording of safety alerts (YAML/JSON)"),
+    ] = None,
 ) -> None:
     """Assess a case: red flags first, then the differential, work-up and options."""
+    texts = None
+    if safety_texts is not None:
+        try:
+            texts = load_site_safety_texts(safety_texts)
+        except SafetyTextsInvalid as exc:
+            raise _fail(exc.problems) from None
     if jsonl:
-        raise typer.Exit(_assess_lines(_read(case_file)))
-    typer.echo(_render(assess(_load(case_file)), fmt), nl=False)
+        raise typer.Exit(_assess_lines(_read(case_file), texts))
+    typer.echo(_render(assess(_load(case_file), safety_texts=texts), fmt), nl=False)
 
 
-def _assess_lines(data: bytes) -> int:
+def _assess_lines(data: bytes, texts: Mapping[str, SafetyText] | None = None) -> int:
     """Batch mode: a bad line gives an error object for that line; the others go on."""
     status = 0
     out = sys.stdout
@@ -111,7 +123,7 @@ def _assess_lines(data: bytes) -> int:
         if not raw.strip():
             continue
         try:
-            result: dict[str, Any] = assess(load_case_text(raw))
+            result: dict[str, Any] = assess(load_case_text(raw), safety_texts=texts)
         except CaseInvalid as exc:
             status = EXIT_INVALID
             result = {

@@ -21,7 +21,7 @@ from typing import Any, Final, TypeVar
 
 from secondlook.case.facts import FACTS, CaseFacts, FactValue, derive_facts
 from secondlook.case.models import Case
-from secondlook.instruments import trajectory
+from secondlook.instruments import SafetyText, safety_text, trajectory
 from secondlook.knowledge.expressions import Condition, Context
 from secondlook.knowledge.loader import KnowledgeBase, default_knowledge
 from secondlook.knowledge.models import PERSPECTIVES, Criterion, Etiology, Treatment
@@ -41,15 +41,24 @@ _LIKELIHOOD_ORDER: Final = {"likely": 0, "possible": 1, "unlikely": 2}
 _CLASSIFICATION_REFERENCES: Final = ("christelis-2021", "schug-2019")
 
 
-def assess(case: Case, kb: KnowledgeBase | None = None) -> dict[str, Any]:
-    """Assess a validated case with a knowledge base (by default the one shipped)."""
+def assess(
+    case: Case,
+    kb: KnowledgeBase | None = None,
+    *,
+    safety_texts: Mapping[str, SafetyText] | None = None,
+) -> dict[str, Any]:
+    """Assess a validated case with a knowledge base (by default the one shipped).
+
+    `safety_texts` are a site's own wording for safety alerts (instruments.safety); without
+    them the defaults are used. The alert itself never depends on the wording.
+    """
     kb = kb or default_knowledge()
     facts = derive_facts(case)
     ev = _Evaluator(facts.values)
     cited = _Citations()
 
     red_flags = _red_flags(kb, ev, cited)
-    safety_alerts = _safety_alerts(kb, ev, cited)
+    safety_alerts = _safety_alerts(kb, ev, cited, safety_texts)
     ev.add("red_flags", tuple(f["id"] for f in red_flags))
     ev.add("safety_alerts", tuple(a["id"] for a in safety_alerts))
 
@@ -106,8 +115,14 @@ class _Evaluator:
         try:
             return self._cache[condition.source]
         except KeyError:
-            result = self._cache[condition.source] = condition.evaluate(self.context)
-            return result
+            pass
+        facts = self.facts
+        if condition.facts and not any(name in facts for name in condition.facts):
+            result = None  # every fact it reads is unknown: skip the (costly) failing evaluation
+        else:
+            result = condition.evaluate(self.context)
+        self._cache[condition.source] = result
+        return result
 
     def explain(self, criterion: Criterion) -> str:
         return render(criterion.because, self.facts)
@@ -191,16 +206,25 @@ def _red_flags(kb: KnowledgeBase, ev: _Evaluator, cited: _Citations) -> list[dic
     return [item for *_, item in sorted(out, key=lambda x: (x[0], x[1]))]
 
 
-def _safety_alerts(kb: KnowledgeBase, ev: _Evaluator, cited: _Citations) -> list[dict[str, Any]]:
+def _safety_alerts(
+    kb: KnowledgeBase,
+    ev: _Evaluator,
+    cited: _Citations,
+    site_texts: Mapping[str, SafetyText] | None,
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for alert in kb.safety_alerts:
         fired = _fired(ev, alert.triggers)
         if fired:
+            text = safety_text(alert.id, site_texts)
             out.append(
                 {
                     "id": alert.id,
                     "name": alert.name,
-                    "action": alert.action,
+                    "action": text.clinician
+                    if site_texts and alert.id in site_texts
+                    else alert.action,
+                    "patient_message": text.patient,
                     "because": list(dict.fromkeys(ev.explain(t) for t in fired)),
                     "references": cited(alert.references),
                 }

@@ -32,6 +32,7 @@ class SafetyAlertOut(_Doc):
     id: str
     name: str
     action: str
+    patient_message: str
     because: list[str]
     references: list[str]
 

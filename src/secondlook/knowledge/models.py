@@ -60,7 +60,9 @@ class Criterion(_Record):
 
     @property
     def condition(self) -> Condition:
-        return self._condition
+        # Read the private slot directly: pydantic's attribute fallback is slow on the hot path.
+        condition: Condition = self.__pydantic_private__["_condition"]  # type: ignore[index]
+        return condition
 
 
 class UrgentCriterion(Criterion):
@@ -129,7 +131,8 @@ class Etiology(_Described):
 
     @property
     def applies(self) -> Condition | None:
-        return self._applies
+        applies: Condition | None = self.__pydantic_private__["_applies"]  # type: ignore[index]
+        return applies
 
 
 class Workup(_Described):
@@ -153,7 +156,8 @@ class Prerequisite(_Record):
 
     @property
     def met(self) -> Condition | None:
-        return self._met
+        met: Condition | None = self.__pydantic_private__["_met"]  # type: ignore[index]
+        return met
 
 
 class Evidence(_Record):
@@ -207,7 +211,8 @@ class MissingItem(_Record):
 
     @property
     def condition(self) -> Condition | None:
-        return self._when
+        when: Condition | None = self.__pydantic_private__["_when"]  # type: ignore[index]
+        return when
 
 
 class PerspectiveFinding(Criterion):

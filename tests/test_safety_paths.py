@@ -1,0 +1,95 @@
+"""Red flags and safety alerts are never lost: every output path carries every one of them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from secondlook.case import parse_case
+from secondlook.engine import assess
+from secondlook.examples import example_names, load_example
+from secondlook.instruments import load_site_safety_texts
+from secondlook.reports.text import render_markdown, render_text
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "examples"
+
+
+def all_cases() -> list[tuple[str, dict[str, Any]]]:
+    cases = [(name, load_example(name)) for name in example_names()]
+    cases += [(p.stem, json.loads(p.read_text())["case"]) for p in sorted(SHARED.glob("*.json"))]
+    return cases
+
+
+CASES = all_cases()
+
+
+def test_the_examples_raise_every_kind_of_flag_somewhere() -> None:
+    raised = {f["id"] for _, doc in CASES for f in assess(parse_case(doc))["red_flags"]}
+    assert {"cauda-equina", "infection", "fracture"} <= raised
+
+
+@pytest.mark.parametrize(("name", "doc"), CASES, ids=[n for n, _ in CASES])
+def test_reports_show_every_red_flag_and_alert(name: str, doc: dict[str, Any]) -> None:
+    a = assess(parse_case(doc))
+    text, markdown = render_text(a), render_markdown(a)
+    for item in [*a["red_flags"], *a["safety_alerts"]]:
+        assert item["name"] in text
+        assert item["name"] in markdown
+        assert item["action"] in text
+    if a["red_flags"]:
+        # before anything else in the report
+        assert text.index(a["red_flags"][0]["name"]) < text.index("CLASSIFICATION")
+
+
+def test_jsonl_batch_carries_every_flag() -> None:
+    lines = "".join(json.dumps(doc) + "\n" for _, doc in CASES)
+    result = subprocess.run(
+        [sys.executable, "-m", "secondlook.cli", "assess", "-", "--jsonl"],
+        input=lines,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    expected = [assess(parse_case(doc)) for _, doc in CASES]
+    assert [o["red_flags"] for o in out] == [e["red_flags"] for e in expected]
+    assert [o["safety_alerts"] for o in out] == [e["safety_alerts"] for e in expected]
+
+
+def test_site_wording_changes_the_text_never_the_alert(tmp_path: Path) -> None:
+    path = tmp_path / "texts.yaml"
+    path.write_text(
+        "self-harm-risk:\n"
+        "  clinician: Call the on-call psychiatrist on extension 4444 today.\n"
+        "  patient: Please call our nurse line 0800 000 000 today.\n"
+    )
+    texts = load_site_safety_texts(path)
+    case = parse_case(load_example("thoracic-sacroiliac"))
+    alerts = {a["id"]: a for a in assess(case, safety_texts=texts)["safety_alerts"]}
+    assert alerts["self-harm-risk"]["action"].startswith("Call the on-call psychiatrist")
+    assert alerts["self-harm-risk"]["patient_message"].startswith("Please call our nurse line")
+    default = {a["id"] for a in assess(case)["safety_alerts"]}
+    assert set(alerts) == default
+
+
+def test_self_harm_alert_fires_whatever_the_total() -> None:
+    doc = load_example("recurrent-disc")
+    doc["questionnaires"] = [
+        {"instrument": "phq-9", "date": "2026-03-02", "answers": [0, 0, 0, 0, 0, 0, 0, 0, 1]}
+    ]
+    a = assess(parse_case(doc))
+    assert [s["id"] for s in a["safety_alerts"]] == ["self-harm-risk"]
+    assert a["scores"][0]["band"] == "minimal"
+
+
+def test_self_harm_alert_fires_even_when_the_total_cannot_be_scored() -> None:
+    doc = load_example("recurrent-disc")
+    answers: list[int | None] = [None, None, None, 0, 0, 0, 0, 0, 2]
+    doc["questionnaires"] = [{"instrument": "phq-9", "date": "2026-03-02", "answers": answers}]
+    a = assess(parse_case(doc))
+    assert "self-harm-risk" in [s["id"] for s in a["safety_alerts"]]
