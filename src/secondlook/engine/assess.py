@@ -14,6 +14,7 @@ references of the records involved. Criteria whose facts are unknown are reporte
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ _LIKELIHOOD_ORDER: Final = {"likely": 0, "possible": 1, "unlikely": 2}
 # Causes a spine surgeon could correct; they shape revision and stimulation rules in the
 # knowledge base as well, where the list is spelled out for reviewers.
 _CLASSIFICATION_REFERENCES: Final = ("christelis-2021", "schug-2019")
+_UNSET: Final = object()
 
 
 def assess(
@@ -112,10 +114,9 @@ class _Evaluator:
         self.context.cel.add_variable(name, list(value) if isinstance(value, tuple) else value)
 
     def __call__(self, condition: Condition) -> bool | None:
-        try:
-            return self._cache[condition.source]
-        except KeyError:
-            pass
+        cached = self._cache.get(condition.source, _UNSET)
+        if cached is not _UNSET:
+            return cached  # type: ignore[return-value]
         facts = self.facts
         if condition.facts and not any(name in facts for name in condition.facts):
             result = None  # every fact it reads is unknown: skip the (costly) failing evaluation
@@ -152,12 +153,15 @@ class _Citations:
 
 def render(template: str, facts: Mapping[str, FactValue]) -> str:
     """Fill `{fact}` placeholders with this case's values, in words a clinician reads."""
-    out: list[str] = []
-    for literal, name, _spec, _conv in string.Formatter().parse(template):
-        out.append(literal)
-        if name:
-            out.append(_show(facts.get(name)))
-    return "".join(out)
+    parts = _parsed(template)
+    if len(parts) == 1 and parts[0][1] is None:
+        return template
+    return "".join(literal + (_show(facts.get(name)) if name else "") for literal, name in parts)
+
+
+@functools.cache
+def _parsed(template: str) -> tuple[tuple[str, str | None], ...]:
+    return tuple((lit, name) for lit, name, _s, _c in string.Formatter().parse(template))
 
 
 def _show(value: FactValue | None) -> str:
@@ -462,7 +466,9 @@ def _surgical_review(
     for flag in red_flags:
         record = by_id[flag["id"]]
         if record.surgical_review:
-            reasons.append((record.surgical_review, f"Red flag: {record.name.lower()}."))
+            # A trigger that raised the flag to an emergency raises the review with it.
+            urgency: str = "emergency" if flag["urgency"] == "emergency" else record.surgical_review
+            reasons.append((urgency, f"Red flag: {record.name.lower()}."))
     for rule in kb.surgical_review:
         if ev(rule.condition):
             reasons.append((rule.priority, ev.explain(rule)))

@@ -152,7 +152,7 @@ def _check_types(condition: Condition) -> None:
             sample[name] = (spec.codes[0],)
     try:
         result = condition.program.execute(Context(sample).cel)
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError) as exc:  # CEL: undefined name / no such overload
         raise ConditionError(f"does not evaluate with facts of the right types: {exc}") from None
     if not isinstance(result, bool):
         raise ConditionError(f"gives {type(result).__name__}, not true/false")
