@@ -23,6 +23,7 @@ from secondlook.case.models import Case
 from secondlook.engine import ENGINE_VERSION, assess
 from secondlook.engine.document import Assessment
 from secondlook.examples import example_names, load_example
+from secondlook.fhir.cli import register as register_fhir
 from secondlook.instruments import SafetyText, SafetyTextsInvalid, load_site_safety_texts
 from secondlook.instruments.cli import register as register_instruments
 from secondlook.knowledge import KnowledgeError, default_knowledge
@@ -43,6 +44,7 @@ app = typer.Typer(
 knowledge_app = typer.Typer(help="The knowledge base: rules with their references.")
 app.add_typer(knowledge_app, name="knowledge")
 register_instruments(app)
+register_fhir(app)
 
 
 class Format(StrEnum):

@@ -1,0 +1,530 @@
+"""CDS Hooks 2.0: discovery, patient-view cards, 412, feedback, and JWT checks (one test per
+rejection reason). Requests follow the examples of the CDS Hooks specification."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fhir_support import EXAMPLES, FhirStub, case_and_assessment, fhir_stub
+
+from secondlook.fhir import (
+    CdsSettings,
+    InMemoryJtiStore,
+    JwtSettings,
+    cds_router,
+    export_bundle,
+    relative_references,
+)
+from secondlook.fhir.cds import PREFETCH, SERVICE_ID, FeedbackLog
+
+__all__ = ["fhir_stub"]
+
+NAMES = sorted(EXAMPLES)
+PUBLIC_BASE = "https://secondlook.example.org"
+SERVICE_BASE = f"{PUBLIC_BASE}/api"  # the router is mounted under /api in these tests
+SERVICE_URL = f"{SERVICE_BASE}/cds-services/{SERVICE_ID}"
+APP_BASE = "https://secondlook.example.org"
+ISSUER = "https://ehr.example.org"
+
+EC_KEY = ec.generate_private_key(ec.SECP384R1())
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_EC_KEY = ec.generate_private_key(ec.SECP384R1())
+
+
+def _jwk(algorithm: Any, key: Any, kid: str) -> dict[str, Any]:
+    found: dict[str, Any] = algorithm.to_jwk(key.public_key(), as_dict=True)
+    return {**found, "kid": kid, "use": "sig"}
+
+
+JWKS = {
+    "keys": [
+        _jwk(ECAlgorithm, EC_KEY, "ec-1"),
+        _jwk(RSAAlgorithm, RSA_KEY, "rsa-1"),
+    ]
+}
+
+#: The patient-view request example of the CDS Hooks 2.0 specification ("Calling a CDS
+#: Service", Example), as published.
+SPEC_REQUEST: dict[str, Any] = {
+    "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+    "fhirServer": "http://hooks.smarthealthit.org:9080",
+    "hook": "patient-view",
+    "fhirAuthorization": {
+        "access_token": "some-opaque-fhir-access-token",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/Patient.read patient/Observation.read",
+        "subject": "cds-service4",
+    },
+    "context": {"userId": "Practitioner/example", "patientId": "1288992", "encounterId": "89284"},
+    "prefetch": {
+        "patientToGreet": {
+            "resourceType": "Patient",
+            "gender": "male",
+            "birthDate": "1925-12-23",
+            "id": "1288992",
+            "active": True,
+        }
+    },
+}
+
+
+def token(
+    *,
+    alg: str = "ES384",
+    key: Any = None,
+    kid: str | None = "ec-1",
+    aud: Any = SERVICE_URL,
+    extra_headers: dict[str, Any] | None = None,
+    drop: tuple[str, ...] = (),
+    **claims: Any,
+) -> str:
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "iss": ISSUER,
+        "sub": "ehr-client-id",
+        "aud": aud,
+        "exp": now + 300,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+        **claims,
+    }
+    for name in drop:
+        payload.pop(name, None)
+    if key is None:
+        key = {"ES384": EC_KEY, "RS384": RSA_KEY, "RS256": RSA_KEY}.get(alg, EC_KEY)
+    headers = {"typ": "JWT", **(extra_headers or {})}
+    if kid is not None:
+        headers["kid"] = kid
+    return jwt.encode(payload, key, algorithm=alg, headers=headers)
+
+
+def bearer(value: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {value}"}
+
+
+@dataclass
+class Env:
+    client: TestClient
+    settings: CdsSettings
+    feedback: FeedbackLog
+    today: list[Any] = field(default_factory=list)
+
+    def call(
+        self,
+        body: dict[str, Any],
+        auth: str | None = None,
+        url: str = f"/cds-services/{SERVICE_ID}",
+    ) -> Any:
+        audience = SERVICE_BASE + url
+        headers = bearer(auth if auth is not None else token(aud=audience))
+        return self.client.post(url, json=body, headers=headers)
+
+
+def make_env(
+    jku_allowlist: frozenset[str] = frozenset(), issuers: dict[str, Any] | None = None
+) -> Env:
+    feedback = FeedbackLog()
+    today: list[Any] = []
+    from datetime import date
+
+    settings = CdsSettings(
+        app_base_url=APP_BASE,
+        public_base_url=PUBLIC_BASE,
+        jwt=JwtSettings(
+            issuers=issuers if issuers is not None else {ISSUER: JWKS},
+            jku_allowlist=jku_allowlist,
+            jti_store=InMemoryJtiStore(),
+        ),
+        today=lambda: today[0] if today else date(2026, 11, 21),
+        feedback_sink=feedback,
+    )
+    app = FastAPI()
+    app.include_router(cds_router(settings), prefix="/api")
+    client = TestClient(app, base_url="http://testserver/api")
+    return Env(client, settings, feedback, today)
+
+
+@pytest.fixture
+def env() -> Env:
+    return make_env()
+
+
+# -- discovery and requests ---------------------------------------------------------------------
+
+
+def test_discovery_lists_the_patient_view_service_with_prefetch(env: Env) -> None:
+    response = env.client.get(
+        "/cds-services", headers=bearer(token(aud=f"{SERVICE_BASE}/cds-services"))
+    )
+    assert response.status_code == 200
+    (service,) = response.json()["services"]
+    assert service["hook"] == "patient-view"
+    assert service["id"] == SERVICE_ID
+    assert service["prefetch"]["patient"] == "Patient/{{context.patientId}}"
+    for kind in ("Procedure", "Condition", "Observation", "QuestionnaireResponse"):
+        assert f"{kind}?patient={{{{context.patientId}}}}" in service["prefetch"].values()
+
+
+def test_the_spec_example_without_our_prefetch_or_server_access_is_412(env: Env) -> None:
+    body = copy.deepcopy(SPEC_REQUEST)
+    del body["fhirServer"], body["fhirAuthorization"]
+    response = env.call(body)
+    assert response.status_code == 412
+    assert "prefetch lacks" in response.json()["detail"]
+
+
+def test_a_server_without_an_access_token_is_412(env: Env) -> None:
+    body = copy.deepcopy(SPEC_REQUEST)
+    del body["fhirAuthorization"]
+    assert env.call(body).status_code == 412
+
+
+def test_the_spec_example_against_a_real_fhir_server_says_what_is_missing(
+    env: Env, fhir_stub: FhirStub
+) -> None:
+    body = copy.deepcopy(SPEC_REQUEST)
+    body["fhirServer"] = fhir_stub.url
+    body["fhirAuthorization"]["access_token"] = fhir_stub.token
+    fhir_stub.resources = [copy.deepcopy(SPEC_REQUEST["prefetch"]["patientToGreet"])]
+    fhir_stub.requests.clear()
+    response = env.call(body)
+    assert response.status_code == 200, response.text
+    (card,) = response.json()["cards"]
+    assert card["indicator"] == "info"
+    assert "needs more data" in card["summary"]
+    assert "surgeries" in card["detail"]
+    assert card["links"][0]["url"] == f"{APP_BASE}/patients/1288992"
+    paths = [p for p, _ in fhir_stub.requests]
+    assert "/Patient/1288992" in paths
+    assert "/Procedure" in paths
+    assert all(auth == f"Bearer {fhir_stub.token}" for _, auth in fhir_stub.requests)
+
+
+def test_an_unreachable_or_refusing_fhir_server_is_412(env: Env, fhir_stub: FhirStub) -> None:
+    body = copy.deepcopy(SPEC_REQUEST)
+    body["fhirServer"] = fhir_stub.url
+    body["fhirAuthorization"]["access_token"] = "wrong-token"
+    response = env.call(body)
+    assert response.status_code == 412
+    assert "could not be read" in response.json()["detail"]
+
+
+def server_form(name: str) -> tuple[str, list[dict[str, Any]]]:
+    """The example's case resources as a FHIR server holds them, and the patient id."""
+    case, assessment = case_and_assessment(name)
+    resources = relative_references(export_bundle(case, assessment))
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+    return str(patient["id"]), resources
+
+
+def prefetch_of(patient_id: str, resources: list[dict[str, Any]]) -> dict[str, Any]:
+    prefetch: dict[str, Any] = {}
+    for key, template in PREFETCH.items():
+        kind = template.split("?")[0].split("/")[0]
+        if key == "patient":
+            prefetch[key] = next(r for r in resources if r["resourceType"] == "Patient")
+            continue
+        found = [
+            r
+            for r in resources
+            if r["resourceType"] == kind
+            and (r.get("subject") or r.get("patient") or {}).get("reference")
+            == f"Patient/{patient_id}"
+        ]
+        prefetch[key] = (
+            {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "entry": [{"resource": r} for r in found],
+            }
+            if found
+            else None
+        )
+    return prefetch
+
+
+def patient_view(patient_id: str, **more: Any) -> dict[str, Any]:
+    return {
+        "hookInstance": str(uuid.uuid4()),
+        "hook": "patient-view",
+        "context": {"userId": "Practitioner/example", "patientId": patient_id},
+        **more,
+    }
+
+
+def check_cards(name: str, cards: list[dict[str, Any]]) -> None:
+    _, assessment = case_and_assessment(name)
+    critical = [c for c in cards if c["indicator"] == "critical"]
+    warning = [c for c in cards if c["indicator"] == "warning"]
+    info = [c for c in cards if c["indicator"] == "info"]
+    assert len(critical) == len(assessment["red_flags"])
+    assert len(warning) == len(assessment["safety_alerts"])
+    for card, flag in zip(critical, assessment["red_flags"], strict=True):
+        assert flag["urgency"] in card["summary"]
+        assert flag["action"] in card["detail"]
+    for card, alert in zip(warning, assessment["safety_alerts"], strict=True):
+        assert alert["action"] in card["detail"]
+    (summary,) = info
+    assert assessment["classification"]["condition"].replace("-", " ") in summary["summary"]
+    for card in cards:
+        assert len(card["summary"]) < 140
+        assert card["source"]["label"] == "SecondLook"
+        uuid.UUID(card["uuid"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_red_flag_and_safety_alert_becomes_a_card_from_prefetch(name: str, env: Env) -> None:
+    case, _ = case_and_assessment(name)
+    env.today.append(case.assessed_on)
+    patient_id, resources = server_form(name)
+    response = env.call(patient_view(patient_id, prefetch=prefetch_of(patient_id, resources)))
+    assert response.status_code == 200, response.text
+    check_cards(name, response.json()["cards"])
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if case_and_assessment(n)[1]["red_flags"]])
+def test_red_flags_become_cards_when_read_from_the_fhir_server(
+    name: str, env: Env, fhir_stub: FhirStub
+) -> None:
+    case, _ = case_and_assessment(name)
+    env.today.append(case.assessed_on)
+    patient_id, resources = server_form(name)
+    fhir_stub.resources = resources
+    body = patient_view(
+        patient_id,
+        fhirServer=fhir_stub.url,
+        fhirAuthorization={
+            "access_token": fhir_stub.token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "secondlook",
+        },
+    )
+    response = env.call(body)
+    assert response.status_code == 200, response.text
+    check_cards(name, response.json()["cards"])
+
+
+def test_an_unknown_service_is_404(env: Env) -> None:
+    response = env.call(patient_view("1"), url="/cds-services/other")
+    assert response.status_code == 404
+
+
+def test_a_request_without_patient_id_is_400(env: Env) -> None:
+    body = copy.deepcopy(SPEC_REQUEST)
+    del body["context"]["patientId"]
+    assert env.call(body).status_code == 400
+
+
+def test_feedback_is_accepted_and_recorded(env: Env) -> None:
+    url = f"/cds-services/{SERVICE_ID}/feedback"
+    body = {
+        "feedback": [
+            {
+                "card": "f6b95768-b1c8-40dc-8385-bf3504b82ffb",
+                "outcome": "overridden",
+                "overrideReason": {"reason": {"code": "reason-code-provided-by-service"}},
+                "outcomeTimestamp": "2020-12-11T00:00:00Z",
+            }
+        ]
+    }
+    response = env.call(body, url=url)
+    assert response.status_code == 200
+    assert env.feedback.items[0]["card"] == "f6b95768-b1c8-40dc-8385-bf3504b82ffb"
+    bad = env.call({"feedback": [{"outcome": "maybe"}]}, url=url)
+    assert bad.status_code == 400
+
+
+# -- JWT ---------------------------------------------------------------------------------------
+
+
+def test_es384_and_rs384_are_accepted(env: Env) -> None:
+    body = copy.deepcopy(SPEC_REQUEST)
+    del body["fhirServer"], body["fhirAuthorization"]
+    assert env.call(body, auth=token(alg="ES384")).status_code == 412  # past auth
+    assert env.call(body, auth=token(alg="RS384", kid="rsa-1")).status_code == 412
+
+
+def _unsigned(header: dict[str, Any], payload: dict[str, Any]) -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(payload)}."
+
+
+def _claims() -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        "iss": ISSUER,
+        "aud": SERVICE_URL,
+        "exp": now + 300,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+    }
+
+
+REJECTIONS: dict[str, tuple[Callable[[], str | None], str]] = {
+    "no header": (lambda: None, "missing-token"),
+    "not bearer": (lambda: "Basic dXNlcjpwYXNz", "missing-token"),
+    "malformed": (lambda: "Bearer not.a.jwt", "malformed-token"),
+    "alg none": (
+        lambda: "Bearer " + _unsigned({"alg": "none", "typ": "JWT"}, _claims()),
+        "algorithm-not-allowed",
+    ),
+    "HS256": (
+        lambda: "Bearer " + token(alg="HS256", key="a-shared-secret-of-32-bytes-or-more!!"),
+        "algorithm-not-allowed",
+    ),
+    "HS384": (
+        lambda: (
+            "Bearer " + token(alg="HS384", key="a-shared-secret-of-48-bytes-or-more-for-hs384!!!")
+        ),
+        "algorithm-not-allowed",
+    ),
+    "HS512": (
+        lambda: "Bearer " + token(alg="HS512", key="s" * 64),
+        "algorithm-not-allowed",
+    ),
+    "RS256": (lambda: "Bearer " + token(alg="RS256", kid="rsa-1"), "algorithm-not-allowed"),
+    "unknown issuer": (
+        lambda: "Bearer " + token(iss="https://rogue.example.org"),
+        "unknown-issuer",
+    ),
+    "unknown kid": (lambda: "Bearer " + token(kid="nope"), "unknown-key"),
+    "bad signature": (lambda: "Bearer " + token(key=OTHER_EC_KEY), "bad-signature"),
+    "tampered payload": (
+        lambda: "Bearer " + _tamper(token()),
+        "bad-signature",
+    ),
+    "wrong audience": (
+        lambda: "Bearer " + token(aud=f"{SERVICE_BASE}/cds-services"),
+        "wrong-audience",
+    ),
+    "expired": (
+        lambda: "Bearer " + token(exp=int(time.time()) - 120, iat=int(time.time()) - 200),
+        "expired",
+    ),
+    "no exp": (lambda: "Bearer " + token(drop=("exp",)), "missing-claim"),
+    "iat in the future": (
+        lambda: "Bearer " + token(iat=int(time.time()) + 600, exp=int(time.time()) + 900),
+        "issued-in-future",
+    ),
+    "too old": (
+        lambda: "Bearer " + token(iat=int(time.time()) - 900, exp=int(time.time()) + 60),
+        "too-old",
+    ),
+    "no jti": (lambda: "Bearer " + token(drop=("jti",)), "missing-claim"),
+    "jku not allowed": (
+        lambda: "Bearer " + token(extra_headers={"jku": "https://rogue.example.org/jwks.json"}),
+        "jku-not-allowed",
+    ),
+}
+
+
+def _tamper(value: str) -> str:
+    header, payload, signature = value.split(".")
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    data["sub"] = "someone-else"
+    forged = base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    return f"{header}.{forged}.{signature}"
+
+
+def _assert_refused(response: Any, reason: str) -> None:
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == 401
+    assert body["reason"] == reason
+    assert body["detail"]
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("case", sorted(REJECTIONS))
+def test_each_jwt_rejection_reason_gives_401_problem_json(case: str, env: Env) -> None:
+    make, reason = REJECTIONS[case]
+    authorization = make()
+    headers = {"Authorization": authorization} if authorization else {}
+    response = env.client.post(f"/cds-services/{SERVICE_ID}", json=SPEC_REQUEST, headers=headers)
+    _assert_refused(response, reason)
+
+
+def test_a_replayed_jti_is_refused(env: Env) -> None:
+    body = copy.deepcopy(SPEC_REQUEST)
+    del body["fhirServer"], body["fhirAuthorization"]
+    once = token()
+    assert env.call(body, auth=once).status_code == 412  # accepted the first time
+    _assert_refused(env.call(body, auth=once), "replayed")
+
+
+def test_discovery_and_feedback_are_authenticated_too(env: Env) -> None:
+    _assert_refused(env.client.get("/cds-services"), "missing-token")
+    response = env.client.post(
+        f"/cds-services/{SERVICE_ID}/feedback",
+        json={"feedback": []},
+        headers=bearer(token()),  # aud of the service, not of its feedback endpoint
+    )
+    _assert_refused(response, "wrong-audience")
+
+
+def test_keys_from_an_allowlisted_jku_are_used(fhir_stub: FhirStub) -> None:
+    jku = f"{fhir_stub.url}/.well-known/jwks.json"
+    fhir_stub.jwks = JWKS
+    env = make_env(jku_allowlist=frozenset({jku}), issuers={ISSUER: None})
+    body = copy.deepcopy(SPEC_REQUEST)
+    del body["fhirServer"], body["fhirAuthorization"]
+    accepted = env.call(body, auth=token(extra_headers={"jku": jku}))
+    assert accepted.status_code == 412  # past authentication
+    _assert_refused(env.call(body, auth=token()), "unknown-key")  # no jku, no static keys
+
+
+prefetch_values = st.one_of(
+    st.none(),
+    st.text(max_size=5),
+    st.builds(
+        lambda entries: {"resourceType": "Bundle", "type": "searchset", "entry": entries},
+        st.lists(
+            st.builds(
+                lambda rtype, fields: {"resource": {"resourceType": rtype, **fields}},
+                st.sampled_from(["Procedure", "Condition", "Observation", "Patient", "Nope"]),
+                st.dictionaries(
+                    st.sampled_from(["id", "code", "subject", "status", "performedDateTime"]),
+                    st.one_of(st.none(), st.integers(), st.text(max_size=6), st.just({})),
+                    max_size=4,
+                ),
+            ),
+            max_size=4,
+        ),
+    ),
+    st.just({"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1960-01-01"}),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(sorted(PREFETCH)), prefetch_values))
+def test_any_prefetch_gives_cards_or_a_clear_error_never_a_500(prefetch: dict[str, Any]) -> None:
+    env = make_env()
+    response = env.call(patient_view("p1", prefetch=prefetch))
+    assert response.status_code in (200, 412), response.text
+    if response.status_code == 200:
+        assert response.json()["cards"]
