@@ -68,6 +68,49 @@ DAYS_PER_MONTH = 365.25 / 12
 DN4_NEUROPATHIC_CUTOFF = 4.0
 
 
+# Yes/no facts copied as they are from a section of the case; the catalogue and the derivation
+# both read these lists, so they cannot drift apart.
+PATIENT_FLAGS = (
+    "smoker",
+    "diabetes",
+    "osteoporosis",
+    "immunosuppressed",
+    "long_term_steroids",
+    "cancer_history",
+    "iv_drug_use",
+)
+PAIN_FLAGS = (
+    "neurogenic_claudication",
+    "rest_or_night_pain",
+    "positional_headache",
+    "widespread_pain",
+)
+NEURO_FLAGS = (
+    "sensory_deficit",
+    "saddle_anesthesia",
+    "urinary_retention",
+    "urinary_incontinence",
+    "bowel_dysfunction",
+    "bilateral_limb_symptoms",
+    "gait_disturbance",
+    "myelopathic_signs",
+)
+SYSTEMIC_FLAGS = (
+    "fever",
+    "chills_or_night_sweats",
+    "unexplained_weight_loss",
+    "recent_trauma",
+    "recent_spinal_injection",
+)
+MEDICATION_FLAGS = (
+    "benzodiazepine",
+    "gabapentinoid",
+    "snri_or_tca",
+    "nsaid",
+    "muscle_relaxant",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class FactSpec:
     name: str
@@ -115,15 +158,7 @@ def _specs() -> dict[str, FactSpec]:
     add("age", n, "age in years")
     add("sex", c, "sex", SEXES)
     add("bmi", n, "body-mass index, kg/m², from height and weight")
-    for flag in (
-        "smoker",
-        "diabetes",
-        "osteoporosis",
-        "immunosuppressed",
-        "long_term_steroids",
-        "cancer_history",
-        "iv_drug_use",
-    ):
+    for flag in PATIENT_FLAGS:
         add(flag, b, f"patient: {flag.replace('_', ' ')}")
     add("work_status", c, "work status", WORK_STATUSES)
     # surgery
@@ -156,35 +191,15 @@ def _specs() -> dict[str, FactSpec]:
     add("neuropathic_descriptor_count", n, "how many neuropathic descriptors the pain has")
     add("neuropathic_component", b, "DN4 positive, or neuropathic descriptors in a limb pattern")
     add("aggravated_by", cs, "what makes the pain worse", AGGRAVATORS)
-    for flag in (
-        "neurogenic_claudication",
-        "rest_or_night_pain",
-        "positional_headache",
-        "widespread_pain",
-    ):
+    for flag in PAIN_FLAGS:
         add(flag, b, f"pain: {flag.replace('_', ' ')}")
     # neurology
     add("motor_deficit", c, "motor deficit", MOTOR_DEFICITS)
     add("straight_leg_raise", c, "straight-leg-raise test", SLR)
-    for flag in (
-        "sensory_deficit",
-        "saddle_anesthesia",
-        "urinary_retention",
-        "urinary_incontinence",
-        "bowel_dysfunction",
-        "bilateral_limb_symptoms",
-        "gait_disturbance",
-        "myelopathic_signs",
-    ):
+    for flag in NEURO_FLAGS:
         add(flag, b, f"neurology: {flag.replace('_', ' ')}")
     # systemic
-    for flag in (
-        "fever",
-        "chills_or_night_sweats",
-        "unexplained_weight_loss",
-        "recent_trauma",
-        "recent_spinal_injection",
-    ):
+    for flag in SYSTEMIC_FLAGS:
         add(flag, b, f"systemic: {flag.replace('_', ' ')}")
     add("wound", c, "state of the surgical wound", WOUNDS)
     # imaging (only imaging dated on or after the index surgery describes the result of it)
@@ -226,7 +241,7 @@ def _specs() -> dict[str, FactSpec]:
     add("opioid_mme_per_day", n, "opioid dose, morphine milligram equivalents per day")
     add("opioid_months", n, "months of opioid use")
     add("on_opioids", b, "takes opioids")
-    for flag in ("benzodiazepine", "gabapentinoid", "snri_or_tca", "nsaid", "muscle_relaxant"):
+    for flag in MEDICATION_FLAGS:
         add(flag, b, f"takes: {flag.replace('_', ' ')}")
     # prior treatments
     add("tried_treatments", cs, "treatments tried since surgery", TREATMENTS)
@@ -349,16 +364,7 @@ def derive_facts(case: Case) -> CaseFacts:
     put("sex", p.sex)
     if p.height_cm and p.weight_kg:
         put("bmi", round(p.weight_kg / (p.height_cm / 100) ** 2, 1))
-    for flag in (
-        "smoker",
-        "diabetes",
-        "osteoporosis",
-        "immunosuppressed",
-        "long_term_steroids",
-        "cancer_history",
-        "iv_drug_use",
-        "work_status",
-    ):
+    for flag in (*PATIENT_FLAGS, "work_status"):
         put(flag, getattr(p, flag))
 
     put("index_procedure", index.procedure)
@@ -453,12 +459,7 @@ def _pain_facts(case: Case, put: Put) -> None:
             sum(w in NEUROPATHIC_DESCRIPTORS for w in pain.character),
         )
     put("aggravated_by", pain.aggravated_by)
-    for flag in (
-        "neurogenic_claudication",
-        "rest_or_night_pain",
-        "positional_headache",
-        "widespread_pain",
-    ):
+    for flag in PAIN_FLAGS:
         put(flag, getattr(pain, flag))
 
 
@@ -581,7 +582,7 @@ def _medication_facts(case: Case, put: Put) -> None:
     put("opioid_months", m.opioid_months)
     if m.opioid_mme_per_day is not None:
         put("on_opioids", m.opioid_mme_per_day > 0)
-    for flag in ("benzodiazepine", "gabapentinoid", "snri_or_tca", "nsaid", "muscle_relaxant"):
+    for flag in MEDICATION_FLAGS:
         put(flag, getattr(m, flag))
 
 
