@@ -1,0 +1,9 @@
+"""`python -m secondlook.api ...`: the server and database commands on their own."""
+
+import typer
+
+from secondlook.api.cli import register
+
+app = typer.Typer(no_args_is_help=True)
+register(app)
+app()

@@ -1,0 +1,157 @@
+"""Command line for the server and the database: serve, db upgrade, users create, tokens create,
+demo-data. `register(app)` adds them to the project's typer app."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine
+
+from secondlook.store import accounts, db, migrate, records
+from secondlook.store.errors import StoreError
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="where the embedded SQLite database lives (default ./data, or "
+        "$SECONDLOOK_DATA_DIR); ignored when $SECONDLOOK_DATABASE_URL is set and this is not",
+        show_default=False,
+    ),
+]
+
+
+def _engine(data_dir: Path | None) -> Engine:
+    engine = db.make_engine(db.database_url(data_dir_path=data_dir))
+    migrate.upgrade(engine)
+    return engine
+
+
+def _where(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    data_dir: DataDir = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="load demo data if the database is empty")
+    ] = False,
+) -> None:
+    """Run the web server; creates and migrates the database on start."""
+    import uvicorn
+
+    from secondlook.api import demo as demo_data
+    from secondlook.api.app import create_app
+
+    engine = _engine(data_dir)
+    typer.echo(f"database: {_where(engine)}", err=True)
+    if demo:
+        with db.make_sessionmaker(engine)() as session:
+            logins = demo_data.load_demo(session) if demo_data.is_empty(session) else []
+        if logins:
+            typer.echo("demo data loaded; demo logins (demo only, never for real data):")
+        else:
+            typer.echo("database not empty: demo data not loaded; demo logins if present:")
+        for login in demo_data.demo_logins():
+            typer.echo(f"  {login.role:<12} {login.username:<18} password: {login.password}")
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"SecondLook at http://{shown}:{port}/  (API docs: http://{shown}:{port}/docs)")
+    sys.stdout.flush()
+    uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+
+
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Create or migrate the database schema to the current version."""
+    engine = _engine(data_dir)
+    typer.echo(f"{_where(engine)} is at revision {migrate.current_revision(engine)}")
+
+
+def users_create(
+    role: Annotated[str, typer.Option(help="clinician, coordinator, patient or admin")],
+    org: Annotated[str, typer.Option(help="organization slug (created if missing)")],
+    username: Annotated[str, typer.Option()],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+    patient_id: Annotated[
+        int | None, typer.Option(help="the patient record a patient user is")
+    ] = None,
+    org_name: Annotated[
+        str | None, typer.Option(help="name for a new organization (default: the slug)")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a user (without --password-stdin the user can only use API tokens)."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    if password_stdin and not password:
+        raise typer.BadParameter("no password on standard input", param_hint="--password-stdin")
+    engine = _engine(data_dir)
+    with db.make_sessionmaker(engine)() as session:
+        organization = records.organization_by_slug(session, slug=org)
+        if organization is None:
+            organization = records.create_organization(session, slug=org, name=org_name or org)
+            typer.echo(f"created organization {org!r}", err=True)
+        try:
+            user = accounts.create_user(
+                session,
+                organization_id=organization.id,
+                username=username,
+                role=role,
+                password=password,
+                patient_id=patient_id,
+            )
+        except (ValueError, StoreError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        session.commit()
+        typer.echo(f"created {role} {username!r} (id {user.id}) in {org!r}")
+
+
+def tokens_create(
+    username: Annotated[str, typer.Option()],
+    name: Annotated[str, typer.Option(help="what the token is for")] = "command line",
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API token and print it; it cannot be shown again."""
+    engine = _engine(data_dir)
+    with db.make_sessionmaker(engine)() as session:
+        user = accounts.user_by_username(session, username=username)
+        if user is None or not user.active:
+            typer.echo(f"error: no active user {username!r}", err=True)
+            raise typer.Exit(1)
+        _, secret = accounts.issue_credential(session, user=user, kind="token", name=name)
+        session.commit()
+    typer.echo(secret)
+
+
+def demo_data(data_dir: DataDir = None) -> None:
+    """Load the demo organization, users and patients (once)."""
+    from secondlook.api import demo
+
+    engine = _engine(data_dir)
+    with db.make_sessionmaker(engine)() as session:
+        loaded = demo.load_demo(session)
+    if not loaded:
+        typer.echo("demo data already present")
+    typer.echo(f"{demo.DEMO_ORG_NAME} demo logins (demo only, never for real data):")
+    for login in demo.demo_logins():
+        typer.echo(f"  {login.role:<12} {login.username:<18} password: {login.password}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("demo-data")(demo_data)
+    db_app = typer.Typer(help="The database.", no_args_is_help=True)
+    db_app.command("upgrade")(db_upgrade)
+    app.add_typer(db_app, name="db")
+    users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+    users_app.command("create")(users_create)
+    app.add_typer(users_app, name="users")
+    tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+    tokens_app.command("create")(tokens_create)
+    app.add_typer(tokens_app, name="tokens")

@@ -1,0 +1,332 @@
+"""RFC 9457 problem details for every error the API returns, including FastAPI's own request
+validation errors, unknown routes, wrong methods and unexpected exceptions."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from secondlook.case import CaseInvalid
+from secondlook.instruments import AnswersInvalid
+from secondlook.store.errors import Conflict, NotFound, StaleVersion, StoreError
+
+log = logging.getLogger("secondlook.api")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+# Problem types are URNs: stable identifiers that docs/api.md lists with their meaning.
+TYPE_PREFIX = "urn:secondlook:problem:"
+
+
+class ProblemField(BaseModel):
+    path: str = Field(
+        description="where: a JSON path into the body ($.surgeries[0].date), "
+        "or query.NAME / header.NAME / path.NAME"
+    )
+    message: str
+    hint: str | None = None
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[ProblemField] | None = Field(
+        default=None, description="every validation problem, each with its location"
+    )
+    current_version: int | None = Field(
+        default=None, description="on 412: the version that is current now"
+    )
+    retry_after: int | None = Field(default=None, description="on 429: seconds to wait")
+
+
+class ApiProblem(Exception):
+    """Raise to answer with a problem; `kind` becomes the type URN (about:blank without one)."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        *,
+        kind: str | None = None,
+        title: str | None = None,
+        errors: list[ProblemField] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or title or str(status))
+        self.status = status
+        self.detail = detail
+        self.kind = kind
+        self.title = title
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    *,
+    detail: str | None = None,
+    kind: str | None = None,
+    title: str | None = None,
+    errors: list[ProblemField] | None = None,
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=TYPE_PREFIX + kind if kind else "about:blank",
+        title=title or _phrase(status),
+        status=status,
+        detail=detail,
+        instance=instance or request.url.path,
+        errors=errors,
+        **(extra or {}),
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def as_problem(exc: BaseException) -> ApiProblem | None:
+    """The problem a domain exception stands for, or None for an unexpected exception."""
+    if isinstance(exc, ApiProblem):
+        return exc
+    if isinstance(exc, StaleVersion):
+        return ApiProblem(
+            412,
+            f"the resource changed: you sent version {exc.expected}, the current version is "
+            f"{exc.current}. Read it again, reapply your change and send the new ETag.",
+            kind="stale-version",
+            extra={"current_version": exc.current},
+        )
+    if isinstance(exc, CaseInvalid):
+        return ApiProblem(
+            422,
+            f"the case document has {len(exc.problems)} problem(s); see errors",
+            kind="case-invalid",
+            title="Invalid case document",
+            errors=[
+                ProblemField(path=p.path, message=p.message, hint=p.hint) for p in exc.problems
+            ],
+        )
+    if isinstance(exc, AnswersInvalid):
+        return ApiProblem(
+            422,
+            "; ".join(exc.problems),
+            kind="answers-invalid",
+            title="Invalid questionnaire answers",
+            errors=[ProblemField(path="$.answers", message=m) for m in exc.problems],
+        )
+    if isinstance(exc, NotFound):
+        return ApiProblem(404, f"{exc} not found")
+    if isinstance(exc, Conflict):
+        return ApiProblem(409, str(exc), kind="conflict")
+    return None
+
+
+def validation_problem(exc: ValidationError, detail: str) -> ApiProblem:
+    """A 422 problem for a request body validated by hand (errors located by JSON path)."""
+    return ApiProblem(
+        422,
+        detail,
+        kind="request-invalid",
+        title="Invalid request",
+        errors=[
+            ProblemField(path=_location(("body", *e["loc"])), message=e["msg"])
+            for e in exc.errors()
+        ],
+    )
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    if not loc:
+        return "$"
+    where, *rest = loc
+    if where == "body":
+        path = "$"
+        for part in rest:
+            path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        return path
+    return ".".join(str(p) for p in loc)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem details."""
+
+    @app.exception_handler(ApiProblem)
+    async def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
+        return problem_response(
+            request,
+            exc.status,
+            detail=exc.detail,
+            kind=exc.kind,
+            title=exc.title,
+            errors=exc.errors,
+            headers=exc.headers,
+            extra=exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            ProblemField(path=_location(e.get("loc", ())), message=str(e.get("msg", "invalid")))
+            for e in exc.errors()
+        ]
+        return problem_response(
+            request,
+            422,
+            detail=f"the request has {len(errors)} problem(s); see errors",
+            kind="request-invalid",
+            title="Invalid request",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail: str | None = exc.detail if isinstance(exc.detail, str) else None
+        if detail == _phrase(exc.status_code):
+            detail = None
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the methods of the one route it matched; list them all.
+            headers["Allow"] = ", ".join(_allowed_methods(app, request.url.path))
+        return problem_response(request, exc.status_code, detail=detail, headers=headers)
+
+    async def _domain(request: Request, exc: Exception) -> JSONResponse:
+        problem = as_problem(exc)
+        assert problem is not None
+        return await _api_problem(request, problem)
+
+    for domain_error in (StoreError, CaseInvalid, AnswersInvalid):
+        app.add_exception_handler(domain_error, _domain)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        problem = as_problem(exc)
+        if problem is not None:
+            return await _api_problem(request, problem)
+        incident = uuid.uuid4()
+        log.error("unexpected error, incident %s", incident, exc_info=exc)
+        return problem_response(
+            request,
+            500,
+            detail="an unexpected error occurred; the incident id lets an administrator find "
+            "it in the server log",
+            instance=f"urn:uuid:{incident}",
+        )
+
+
+def _not_nullable(parameter: dict[str, Any]) -> None:
+    """An optional query or header parameter is absent or a string on the wire, never null:
+    say so instead of FastAPI's `anyOf: [..., {"type": "null"}]`."""
+    schema = parameter.get("schema", {})
+    options = [o for o in schema.get("anyOf", []) if o.get("type") != "null"]
+    if "anyOf" in schema and len(options) == 1:
+        rest = {k: v for k, v in schema.items() if k != "anyOf"}
+        parameter["schema"] = {**options[0], **rest}
+
+
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), path):
+            methods.update(method.upper() for method in operations)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problems a route can answer with (content is filled in by
+    `document_problems`)."""
+    return {code: {"description": _phrase(code)} for code in codes}
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make every 4xx/5xx response in the OpenAPI document an application/problem+json Problem."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in components["Problem"].pop("$defs", {}).items():
+        components[name] = sub
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            for parameter in operation.get("parameters", []):
+                _not_nullable(parameter)
+            if "requestBody" in operation:
+                operation["responses"].setdefault(
+                    "400", {"description": "Bad Request: the body could not be read"}
+                )
+            for code, response in operation["responses"].items():
+                if code[0] in "45":
+                    response["content"] = content
+                    if code == "422":
+                        response["description"] = "Unprocessable Content: see errors"
+    return schema
+
+
+class GuardQuery:
+    """ASGI middleware: refuse a query string that names a parameter twice (no parameter of this
+    API is a list, and silently taking one of the values hides a client bug) or that contains
+    NUL, before any route sees it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("query_string"):
+            errors = _query_errors(scope["query_string"].decode("latin-1"))
+            if errors:
+                response = problem_response(
+                    Request(scope),
+                    422,
+                    detail=f"the query string has {len(errors)} problem(s); see errors",
+                    kind="request-invalid",
+                    title="Invalid request",
+                    errors=errors,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _query_errors(query: str) -> list[ProblemField]:
+    seen: set[str] = set()
+    errors = []
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name in seen:
+            errors.append(ProblemField(path=f"query.{name}", message="given more than once"))
+        seen.add(name)
+        if "\x00" in name or "\x00" in value:
+            errors.append(ProblemField(path=f"query.{name}", message="contains a NUL character"))
+    return errors

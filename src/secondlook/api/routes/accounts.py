@@ -1,0 +1,360 @@
+"""Accounts: browser sessions, API tokens and (for admins) the users of the organization."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import ValidationError
+
+from secondlook.api.deps import (
+    MAX_ID,
+    SESSION_COOKIE,
+    AuditDep,
+    CurrentUser,
+    IfMatch,
+    Page,
+    SessionDep,
+    client_address,
+    etag,
+    path_id,
+    required_version,
+)
+from secondlook.api.problems import (
+    ApiProblem,
+    ProblemField,
+    error_responses,
+    validation_problem,
+)
+from secondlook.api.schemas import (
+    LoginIn,
+    SessionOut,
+    TokenCreated,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
+from secondlook.api.schemas import Page as PageOf
+from secondlook.store import accounts, audit
+from secondlook.store.models import Credential, User
+
+router = APIRouter(tags=["accounts"])
+
+_LOGIN_SCHEMA = LoginIn.model_json_schema()
+_LOGIN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _LOGIN_SCHEMA},
+            "application/x-www-form-urlencoded": {"schema": _LOGIN_SCHEMA},
+        },
+    }
+}
+
+
+async def _login_body(request: Request) -> LoginIn:
+    """The credentials, as JSON or as an HTML form post."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if content_type == "application/x-www-form-urlencoded":
+            form = await request.form()
+            return LoginIn.model_validate({k: v for k, v in form.items() if isinstance(v, str)})
+        return LoginIn.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise validation_problem(
+            exc, "send a JSON object or form with username and password"
+        ) from None
+
+
+def _user_schemas() -> dict[str, Any]:
+    """UserIn as two shapes, so the OpenAPI document says what the route enforces: a patient
+    user has a patient_id, other roles have none."""
+    base = UserIn.model_json_schema()
+    staff = copy.deepcopy(base)
+    del staff["properties"]["patient_id"]
+    staff["properties"]["role"] = {"enum": ["clinician", "coordinator", "admin"], "type": "string"}
+    patient = copy.deepcopy(base)
+    patient["properties"]["role"] = {"const": "patient", "type": "string"}
+    patient["properties"]["patient_id"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    patient["required"] = [*base["required"], "patient_id"]
+    schema = {"oneOf": [staff, patient]}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+async def _user_body(request: Request) -> UserIn:
+    try:
+        body = UserIn.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise validation_problem(exc, "the request has problems; see errors") from None
+    if (body.role == "patient") != (body.patient_id is not None):
+        raise ApiProblem(
+            422,
+            "a patient user links to exactly one patient record (patient_id); other roles to none",
+            kind="request-invalid",
+            title="Invalid request",
+            errors=[ProblemField(path="$.patient_id", message="required exactly for role patient")],
+        )
+    return body
+
+
+def _session_out(principal: accounts.Principal) -> SessionOut:
+    return SessionOut(
+        user_id=principal.user_id,
+        username=principal.username,
+        role=principal.role,  # type: ignore[arg-type]  # checked by the database
+        organization_id=principal.organization_id,
+        patient_id=principal.patient_id,
+        via=principal.credential_kind,  # type: ignore[arg-type]  # checked by the database
+    )
+
+
+@router.post(
+    "/session",
+    responses=error_responses(401, 422, 429),
+    openapi_extra=_LOGIN_BODY,
+)
+def log_in(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    body: Annotated[LoginIn, Depends(_login_body)],
+) -> SessionOut:
+    """Log in with username and password. Sets an HttpOnly, SameSite=Lax session cookie (Secure
+    over https). After 5 failures for a username, or 20 from one address, within 15 minutes,
+    answers 429 with Retry-After."""
+    client = client_address(request)
+    try:
+        user = accounts.authenticate(
+            session, username=body.username, password=body.password, client=client
+        )
+    except accounts.RateLimited as exc:
+        session.rollback()
+        _audit_login(session, body.username, client, "denied", 429, "rate limited")
+        raise ApiProblem(
+            429,
+            f"too many failed logins; try again in {exc.retry_after} seconds",
+            kind="rate-limited",
+            headers={"Retry-After": str(exc.retry_after)},
+            extra={"retry_after": exc.retry_after},
+        ) from None
+    except accounts.InvalidCredentials:
+        _audit_login(session, body.username, client, "denied", 401, "wrong username or password")
+        raise ApiProblem(401, "wrong username or password") from None
+    credential, secret = accounts.issue_credential(
+        session, user=user, kind="session", lifetime=accounts.SESSION_TTL
+    )
+    actor = accounts.Principal(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        organization_id=user.organization_id,
+        patient_id=user.patient_id,
+        credential_id=credential.id,
+        credential_kind="session",
+    )
+    _audit_login(session, user.username, client, "success", 200, None, actor=actor)
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=int(accounts.SESSION_TTL.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return _session_out(actor)
+
+
+def _audit_login(
+    session: SessionDep,
+    username: str,
+    client: str,
+    outcome: str,
+    status: int,
+    detail: str | None,
+    *,
+    actor: accounts.Principal | None = None,
+) -> None:
+    organization = None
+    if actor is None:
+        known = accounts.user_by_username(session, username=username)
+        organization = known.organization_id if known else None
+    audit.record(
+        session,
+        actor=actor,
+        action="session.create",
+        resource="POST /api/v1/session",
+        outcome=outcome,
+        status=status,
+        organization_id=organization,
+        username=username[:100],
+        client=client,
+        detail=detail,
+    )
+    session.commit()
+
+
+@router.get("/session", responses=error_responses(401))
+def who_am_i(user: CurrentUser) -> SessionOut:
+    """Who the token or session cookie belongs to."""
+    return _session_out(user)
+
+
+@router.delete("/session", status_code=204, responses=error_responses(401))
+def log_out(user: CurrentUser, session: SessionDep, response: Response) -> None:
+    """End the browser session (with a bearer token this revokes nothing; use DELETE /tokens)."""
+    if user.credential_kind == "session":
+        credential = session.get(Credential, user.credential_id)
+        if credential is not None:
+            accounts.revoke_credential(session, credential=credential)
+        session.commit()
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+def _token_out(credential: Credential) -> TokenOut:
+    return TokenOut.model_validate(credential, from_attributes=True)
+
+
+@router.post("/tokens", status_code=201, responses=error_responses(401, 422))
+def create_token(
+    body: TokenIn, user: CurrentUser, session: SessionDep, response: Response
+) -> TokenCreated:
+    """Create an API token for yourself. The token is in this response only; store it now."""
+    owner = session.get(User, user.user_id)
+    assert owner is not None
+    credential, secret = accounts.issue_credential(
+        session,
+        user=owner,
+        kind="token",
+        name=body.name,
+        lifetime=dt.timedelta(days=body.expires_in_days) if body.expires_in_days else None,
+    )
+    session.commit()
+    response.headers["Location"] = f"/api/v1/tokens/{credential.id}"
+    return TokenCreated(**_token_out(credential).model_dump(), token=secret)
+
+
+@router.get("/tokens", responses=error_responses(401, 422))
+def list_tokens(
+    user: CurrentUser, session: SessionDep, page: Page, request: Request
+) -> PageOf[TokenOut]:
+    """Your tokens (without their secrets)."""
+    rows = accounts.list_tokens(
+        session, user_id=user.user_id, limit=page.limit + 1, after_id=page.position
+    )
+    rows, next_page = page.cut(rows, request, lambda row: row.id)
+    return PageOf[TokenOut](items=[_token_out(c) for c in rows], next=next_page)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, responses=error_responses(401, 404, 422))
+def revoke_token(
+    token_id: Annotated[int, path_id("the token's id")], user: CurrentUser, session: SessionDep
+) -> None:
+    """Revoke one of your tokens (an admin may revoke any token in the organization).
+    Idempotent, so it needs no If-Match."""
+    credential = accounts.get_token(
+        session, organization_id=user.organization_id, token_id=token_id
+    )
+    if credential is None or (credential.user_id != user.user_id and user.role != "admin"):
+        raise ApiProblem(404, f"no token {token_id} of yours")
+    accounts.revoke_credential(session, credential=credential)
+    session.commit()
+
+
+# --- users (admins) ---------------------------------------------------------------------------
+
+
+def _user_out(user: User) -> UserOut:
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.get("/users", responses=error_responses(401, 403, 422))
+def list_users(
+    auditor: AuditDep, user: CurrentUser, page: Page, request: Request
+) -> PageOf[UserOut]:
+    with auditor.operation("user.read"):
+        rows = accounts.list_users(
+            auditor.session,
+            organization_id=user.organization_id,
+            limit=page.limit + 1,
+            after_id=page.position,
+        )
+    rows, next_page = page.cut(rows, request, lambda row: row.id)
+    return PageOf[UserOut](items=[_user_out(u) for u in rows], next=next_page)
+
+
+@router.post(
+    "/users",
+    status_code=201,
+    responses=error_responses(401, 403, 404, 409, 422),
+    openapi_extra=_user_schemas(),
+)
+def create_user(
+    body: Annotated[UserIn, Depends(_user_body)],
+    auditor: AuditDep,
+    user: CurrentUser,
+    response: Response,
+) -> UserOut:
+    """Create a user in your organization. A patient user needs `patient_id`; other roles
+    must not have one."""
+    with auditor.operation("user.write") as scope:
+        scope.status = 201
+        scope.patient_id = body.patient_id
+        created = accounts.create_user(
+            auditor.session,
+            organization_id=user.organization_id,
+            username=body.username,
+            role=body.role,
+            password=body.password,
+            patient_id=body.patient_id,
+        )
+    response.headers["Location"] = f"/api/v1/users/{created.id}"
+    response.headers["ETag"] = etag(created.version)
+    return _user_out(created)
+
+
+@router.get("/users/{user_id}", responses=error_responses(401, 403, 404, 422))
+def read_user(
+    user_id: Annotated[int, path_id("the user's id")],
+    auditor: AuditDep,
+    user: CurrentUser,
+    response: Response,
+) -> UserOut:
+    with auditor.operation("user.read"):
+        found = accounts.get_user(
+            auditor.session, organization_id=user.organization_id, user_id=user_id
+        )
+        if found is None:
+            raise ApiProblem(404, f"no user {user_id} in your organization")
+    response.headers["ETag"] = etag(found.version)
+    return _user_out(found)
+
+
+@router.patch("/users/{user_id}", responses=error_responses(401, 403, 404, 412, 422, 428))
+def update_user(
+    user_id: Annotated[int, path_id("the user's id")],
+    body: UserPatch,
+    auditor: AuditDep,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+) -> UserOut:
+    """Deactivate or reactivate a user, or set a new password. Needs If-Match."""
+    with auditor.operation("user.write"):
+        changed = accounts.update_user(
+            auditor.session,
+            organization_id=user.organization_id,
+            user_id=user_id,
+            expected_version=required_version(if_match),
+            active=body.active,
+            password=body.password,
+        )
+    response.headers["ETag"] = etag(changed.version)
+    return _user_out(changed)

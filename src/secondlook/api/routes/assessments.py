@@ -1,0 +1,119 @@
+"""Assessments: run the engine on a case version and keep the result; list and read them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request, Response
+
+from secondlook.api.deps import AuditDep, CurrentUser, Page, PatientId, path_id
+from secondlook.api.problems import ApiProblem, error_responses
+from secondlook.api.schemas import AssessmentOut, AssessmentRequest, AssessmentSummary
+from secondlook.api.schemas import Page as PageOf
+from secondlook.store import flows, records
+from secondlook.store.errors import NotFound
+from secondlook.store.models import Assessment
+
+router = APIRouter(prefix="/patients/{patient_id}/assessments", tags=["assessments"])
+
+
+def _ids(items: Any) -> list[str]:
+    if not isinstance(items, list):
+        return []
+    return [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
+
+
+def summary(assessment: Assessment, case_version: int) -> AssessmentSummary:
+    return AssessmentSummary(
+        id=assessment.id,
+        patient_id=assessment.patient_id,
+        case_version=case_version,
+        knowledge_version=assessment.knowledge_version,
+        engine_version=assessment.engine_version,
+        created_at=assessment.created_at,
+        created_by=assessment.created_by,
+        red_flags=_ids(assessment.document.get("red_flags")),
+        safety_alerts=_ids(assessment.document.get("safety_alerts")),
+        href=f"/api/v1/patients/{assessment.patient_id}/assessments/{assessment.id}",
+    )
+
+
+def full(assessment: Assessment, case_version: int) -> AssessmentOut:
+    return AssessmentOut(
+        **summary(assessment, case_version).model_dump(), document=assessment.document
+    )
+
+
+@router.post("", status_code=201, responses=error_responses(401, 403, 404, 409, 422))
+def run_assessment(
+    patient_id: PatientId,
+    auditor: AuditDep,
+    user: CurrentUser,
+    response: Response,
+    body: Annotated[AssessmentRequest | None, Body()] = None,
+) -> AssessmentOut:
+    """Assess the current case version (or `case_version`) and store the assessment with the
+    knowledge and engine versions that produced it."""
+    with auditor.patient("assessment.create", patient_id) as scope:
+        scope.status = 201
+        try:
+            assessment, version = flows.assess_and_store(
+                auditor.session,
+                organization_id=user.organization_id,
+                patient_id=patient_id,
+                user_id=user.user_id,
+                case_version_number=body.case_version if body else None,
+            )
+        except NotFound:
+            raise ApiProblem(
+                409,
+                f"patient {patient_id} has no case version to assess"
+                + (f" numbered {body.case_version}" if body and body.case_version else "")
+                + "; PUT a case document first",
+                kind="no-case",
+            ) from None
+    out = full(assessment, version.number)
+    response.headers["Location"] = out.href
+    return out
+
+
+@router.get("", responses=error_responses(401, 403, 404, 422))
+def list_assessments(
+    patient_id: PatientId, auditor: AuditDep, user: CurrentUser, page: Page, request: Request
+) -> PageOf[AssessmentSummary]:
+    """The patient's assessments, oldest first (summaries; GET one for its document)."""
+    with auditor.patient("assessment.read", patient_id):
+        rows = records.list_assessments(
+            auditor.session,
+            organization_id=user.organization_id,
+            patient_id=patient_id,
+            limit=page.limit + 1,
+            after_id=page.position,
+        )
+        numbers = records.case_version_numbers(
+            auditor.session, ids=[a.case_version_id for a in rows]
+        )
+    rows, next_page = page.cut(rows, request, lambda row: row.id)
+    return PageOf[AssessmentSummary](
+        items=[summary(a, numbers[a.case_version_id]) for a in rows], next=next_page
+    )
+
+
+@router.get("/{assessment_id}", responses=error_responses(401, 403, 404, 422))
+def read_assessment(
+    patient_id: PatientId,
+    assessment_id: Annotated[int, path_id("the assessment's id")],
+    auditor: AuditDep,
+    user: CurrentUser,
+) -> AssessmentOut:
+    with auditor.patient("assessment.read", patient_id):
+        assessment = records.get_assessment(
+            auditor.session,
+            organization_id=user.organization_id,
+            patient_id=patient_id,
+            assessment_id=assessment_id,
+        )
+        if assessment is None:
+            raise ApiProblem(404, f"patient {patient_id} has no assessment {assessment_id}")
+        numbers = records.case_version_numbers(auditor.session, ids=[assessment.case_version_id])
+    return full(assessment, numbers[assessment.case_version_id])

@@ -1,0 +1,25 @@
+"""Liveness and readiness, outside /api/v1 and without authentication."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import text
+
+from secondlook.api.deps import SessionDep
+from secondlook.api.problems import error_responses
+from secondlook.api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> Health:
+    """The process answers (touches nothing else)."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", responses=error_responses(503))
+def readyz(session: SessionDep) -> Health:
+    """The database answers."""
+    session.execute(text("SELECT 1"))
+    return Health(status="ok")

@@ -1,0 +1,78 @@
+"""The audit trail: who read or wrote which patient's data, when, and with what outcome.
+
+Events are only ever inserted; the database refuses UPDATE and DELETE on the table."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from secondlook.store.accounts import Principal
+from secondlook.store.models import AuditEvent, utcnow
+from secondlook.store.text import printable
+
+
+def record(
+    session: Session,
+    *,
+    actor: Principal | None,
+    action: str,
+    resource: str,
+    outcome: str,
+    status: int,
+    patient_id: int | None = None,
+    organization_id: int | None = None,
+    client: str | None = None,
+    detail: str | None = None,
+    username: str | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        at=utcnow(),
+        organization_id=actor.organization_id if actor else organization_id,
+        actor_user_id=actor.user_id if actor else None,
+        actor_username=actor.username if actor else printable(username),
+        actor_role=actor.role if actor else None,
+        action=action,
+        patient_id=patient_id,
+        resource=(printable(resource) or "")[:300],
+        outcome=outcome,
+        status=status,
+        client=printable(client),
+        detail=printable(detail),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def query(
+    session: Session,
+    *,
+    organization_id: int,
+    limit: int,
+    after_id: int = 0,
+    patient_id: int | None = None,
+    actor_user_id: int | None = None,
+    action: str | None = None,
+    outcome: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> list[AuditEvent]:
+    statement = select(AuditEvent).where(
+        AuditEvent.organization_id == organization_id, AuditEvent.id > after_id
+    )
+    if patient_id is not None:
+        statement = statement.where(AuditEvent.patient_id == patient_id)
+    if actor_user_id is not None:
+        statement = statement.where(AuditEvent.actor_user_id == actor_user_id)
+    if action is not None:
+        statement = statement.where(AuditEvent.action == action)
+    if outcome is not None:
+        statement = statement.where(AuditEvent.outcome == outcome)
+    if since is not None:
+        statement = statement.where(AuditEvent.at >= since)
+    if until is not None:
+        statement = statement.where(AuditEvent.at < until)
+    return list(session.scalars(statement.order_by(AuditEvent.id).limit(limit)))

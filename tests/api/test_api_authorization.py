@@ -1,0 +1,307 @@
+"""Who may call what: every endpoint against every kind of caller, as one table.
+
+Callers: the clinician, coordinator and admin of organization alpha; the patient whose record is
+the target (`patient`) and another patient of the same organization (`other_patient`); no
+credentials (`anonymous`); and the clinician and admin of another organization (beta). Every
+patient-scoped row targets patient one of alpha.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+if TYPE_CHECKING:
+    from conftest import World
+
+CALLERS = (
+    "clinician",
+    "coordinator",
+    "patient",
+    "other_patient",
+    "admin",
+    "anonymous",
+    "beta_clinician",
+    "beta_admin",
+)
+
+
+def expect(**statuses: int) -> dict[str, int]:
+    assert set(statuses) == set(CALLERS), set(CALLERS) ^ set(statuses)
+    return statuses
+
+
+# Reading a patient's clinical data: staff of the organization and the patient themself.
+READ = expect(
+    clinician=200,
+    coordinator=200,
+    patient=200,
+    other_patient=404,
+    admin=403,
+    anonymous=401,
+    beta_clinician=404,
+    beta_admin=403,
+)
+# Changing patient data: staff only (a patient's role is refused before visibility is checked).
+STAFF_WRITE = expect(
+    clinician=200,
+    coordinator=200,
+    patient=403,
+    other_patient=403,
+    admin=403,
+    anonymous=401,
+    beta_clinician=404,
+    beta_admin=403,
+)
+ADMIN_ONLY = expect(
+    clinician=403,
+    coordinator=403,
+    patient=403,
+    other_patient=403,
+    admin=200,
+    anonymous=401,
+    beta_clinician=403,
+    beta_admin=200,
+)
+ANY_USER = expect(
+    clinician=200,
+    coordinator=200,
+    patient=200,
+    other_patient=200,
+    admin=200,
+    anonymous=401,
+    beta_clinician=200,
+    beta_admin=200,
+)
+PUBLIC = dict.fromkeys(CALLERS, 200)
+
+
+def created(statuses: dict[str, int]) -> dict[str, int]:
+    return {who: 201 if status == 200 else status for who, status in statuses.items()}
+
+
+@dataclass(frozen=True)
+class Ctx:
+    client: TestClient
+    world: World
+    assessment_id: int
+
+    @property
+    def p1(self) -> str:
+        return f"/api/v1/patients/{self.world.patient_one}"
+
+    def etag(self, path: str) -> str:
+        """The current ETag of a resource, read by someone allowed to."""
+        who = "admin" if path.startswith("/api/v1/users") else "clinician"
+        response = self.client.get(path, headers=self.world.auth(who))
+        assert response.status_code == 200, response.text
+        return str(response.headers["ETag"])
+
+
+Request = tuple[str, str, dict[str, Any]]
+Builder = Callable[[Ctx], Request]
+
+
+def _fresh_token(ctx: Ctx) -> Request:
+    made = ctx.client.post(
+        "/api/v1/tokens", json={"name": "to revoke"}, headers=ctx.world.auth("clinician")
+    )
+    assert made.status_code == 201
+    return "DELETE", f"/api/v1/tokens/{made.json()['id']}", {}
+
+
+TABLE: list[tuple[str, Builder, dict[str, int]]] = [
+    ("GET /healthz", lambda c: ("GET", "/healthz", {}), PUBLIC),
+    ("GET /readyz", lambda c: ("GET", "/readyz", {}), PUBLIC),
+    ("GET /openapi.json", lambda c: ("GET", "/openapi.json", {}), PUBLIC),
+    (
+        "GET /api/v1/patients",
+        lambda c: ("GET", "/api/v1/patients", {}),
+        {**READ, "other_patient": 200, "beta_clinician": 200},
+    ),
+    (
+        "POST /api/v1/patients",
+        lambda c: ("POST", "/api/v1/patients", {"json": {"name": "New Patient"}}),
+        created({**STAFF_WRITE, "beta_clinician": 200}),
+    ),
+    ("GET /api/v1/patients/{patient_id}", lambda c: ("GET", c.p1, {}), READ),
+    (
+        "PATCH /api/v1/patients/{patient_id}",
+        lambda c: (
+            "PATCH",
+            c.p1,
+            {"json": {"mrn": uuid.uuid4().hex[:8]}, "headers": {"If-Match": c.etag(c.p1)}},
+        ),
+        STAFF_WRITE,
+    ),
+    ("GET /api/v1/patients/{patient_id}/case", lambda c: ("GET", f"{c.p1}/case", {}), READ),
+    (
+        "PUT /api/v1/patients/{patient_id}/case",
+        lambda c: (
+            "PUT",
+            f"{c.p1}/case",
+            {
+                "json": c.client.get(f"{c.p1}/case", headers=c.world.auth("clinician")).json()[
+                    "document"
+                ],
+                "headers": {"If-Match": c.etag(f"{c.p1}/case")},
+            },
+        ),
+        created(STAFF_WRITE),
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/case/versions",
+        lambda c: ("GET", f"{c.p1}/case/versions", {}),
+        READ,
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/case/versions/{number}",
+        lambda c: ("GET", f"{c.p1}/case/versions/1", {}),
+        READ,
+    ),
+    (
+        "POST /api/v1/patients/{patient_id}/assessments",
+        lambda c: ("POST", f"{c.p1}/assessments", {}),
+        created({**STAFF_WRITE, "coordinator": 403}),
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/assessments",
+        lambda c: ("GET", f"{c.p1}/assessments", {}),
+        READ,
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/assessments/{assessment_id}",
+        lambda c: ("GET", f"{c.p1}/assessments/{c.assessment_id}", {}),
+        READ,
+    ),
+    (
+        "POST /api/v1/patients/{patient_id}/questionnaires",
+        lambda c: (
+            "POST",
+            f"{c.p1}/questionnaires",
+            {"json": {"instrument": "nrs-pain", "answers": [4]}},
+        ),
+        created(READ),
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/questionnaires",
+        lambda c: ("GET", f"{c.p1}/questionnaires", {}),
+        READ,
+    ),
+    ("GET /api/v1/patients/{patient_id}/history", lambda c: ("GET", f"{c.p1}/history", {}), READ),
+    ("GET /api/v1/audit", lambda c: ("GET", "/api/v1/audit", {}), ADMIN_ONLY),
+    ("GET /api/v1/users", lambda c: ("GET", "/api/v1/users", {}), ADMIN_ONLY),
+    (
+        "POST /api/v1/users",
+        lambda c: (
+            "POST",
+            "/api/v1/users",
+            {"json": {"username": f"u-{uuid.uuid4().hex[:10]}", "role": "coordinator"}},
+        ),
+        created(ADMIN_ONLY),
+    ),
+    (
+        "GET /api/v1/users/{user_id}",
+        lambda c: ("GET", f"/api/v1/users/{c.world.users['coordinator']}", {}),
+        {**ADMIN_ONLY, "beta_admin": 404},
+    ),
+    (
+        "PATCH /api/v1/users/{user_id}",
+        lambda c: (
+            "PATCH",
+            f"/api/v1/users/{c.world.users['coordinator']}",
+            {
+                "json": {"active": True},
+                "headers": {"If-Match": c.etag(f"/api/v1/users/{c.world.users['coordinator']}")},
+            },
+        ),
+        {**ADMIN_ONLY, "beta_admin": 404},
+    ),
+    ("GET /api/v1/session", lambda c: ("GET", "/api/v1/session", {}), ANY_USER),
+    (
+        "DELETE /api/v1/session",
+        lambda c: ("DELETE", "/api/v1/session", {}),
+        {**ANY_USER, **{w: 204 for w in CALLERS if w != "anonymous"}},
+    ),
+    (
+        "POST /api/v1/tokens",
+        lambda c: ("POST", "/api/v1/tokens", {"json": {"name": "matrix"}}),
+        created(ANY_USER),
+    ),
+    ("GET /api/v1/tokens", lambda c: ("GET", "/api/v1/tokens", {}), ANY_USER),
+    (
+        "DELETE /api/v1/tokens/{token_id}",
+        _fresh_token,
+        expect(
+            clinician=204,
+            coordinator=404,
+            patient=404,
+            other_patient=404,
+            admin=204,
+            anonymous=401,
+            beta_clinician=404,
+            beta_admin=404,
+        ),
+    ),
+    (
+        "POST /api/v1/session",
+        lambda c: (
+            "POST",
+            "/api/v1/session",
+            {
+                "json": {
+                    "username": _username(c, "patient"),
+                    "password": c.world.passwords["patient"],
+                }
+            },
+        ),
+        PUBLIC,
+    ),
+]
+
+
+def _username(ctx: Ctx, who: str) -> str:
+    response = ctx.client.get("/api/v1/session", headers=ctx.world.auth(who))
+    return str(response.json()["username"])
+
+
+CASES = [
+    pytest.param(builder, caller, statuses[caller], id=f"{route} as {caller}")
+    for route, builder, statuses in TABLE
+    for caller in CALLERS
+]
+
+
+@pytest.mark.parametrize(("build", "caller", "status"), CASES)
+def test_endpoint_answers_caller_with_expected_status(
+    client: TestClient,
+    world: World,
+    patient_one_records: int,
+    build: Builder,
+    caller: str,
+    status: int,
+) -> None:
+    method, url, kwargs = build(Ctx(client, world, patient_one_records))
+    headers = dict(kwargs.pop("headers", {}))
+    if caller != "anonymous":
+        headers.update(world.auth(caller))
+    response = client.request(method, url, headers=headers, **kwargs)
+    assert response.status_code == status, response.text
+    if status >= 400:
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_table_covers_every_route(client: TestClient) -> None:
+    """A new route must get a row in the table above."""
+    spec = client.get("/openapi.json").json()
+    documented = {
+        f"{method.upper()} {path}"
+        for path, operations in spec["paths"].items()
+        for method in operations
+    }
+    assert documented == {route for route, _, _ in TABLE} - {"GET /openapi.json"}
