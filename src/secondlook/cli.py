@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from secondlook import __version__
+from secondlook.api.cli import register as register_api
 from secondlook.case import CaseInvalid, load_case_text
 from secondlook.case.facts import FACTS
 from secondlook.case.models import Case
@@ -45,6 +46,7 @@ knowledge_app = typer.Typer(help="The knowledge base: rules with their reference
 app.add_typer(knowledge_app, name="knowledge")
 register_instruments(app)
 register_fhir(app)
+register_api(app)
 
 
 class Format(StrEnum):
