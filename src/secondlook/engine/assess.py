@@ -100,6 +100,8 @@ def assess(
 
 # -- evaluation -----------------------------------------------------------------------------------
 
+C = TypeVar("C", bound=Criterion)
+
 
 class _Evaluator:
     """Evaluates conditions against one case, each at most once."""
@@ -117,27 +119,37 @@ class _Evaluator:
         cached = self._cache.get(condition.source, _UNSET)
         if cached is not _UNSET:
             return cached  # type: ignore[return-value]
-        facts = self.facts
-        if condition.facts and not any(name in facts for name in condition.facts):
+        if condition.fact_set and self.facts.keys().isdisjoint(condition.fact_set):
             result = None  # every fact it reads is unknown: skip the (costly) failing evaluation
         else:
             result = condition.evaluate(self.context)
         self._cache[condition.source] = result
         return result
 
+    def split(self, criteria: Iterable[C]) -> tuple[list[C], list[C]]:
+        """(criteria that hold, criteria that could not be judged), in one pass."""
+        held: list[C] = []
+        unknown: list[C] = []
+        for criterion in criteria:
+            value = self(criterion.condition)
+            if value:
+                held.append(criterion)
+            elif value is None:
+                unknown.append(criterion)
+        return held, unknown
+
     def explain(self, criterion: Criterion) -> str:
         return render(criterion.because, self.facts)
 
-    def unknown_facts(self, criteria: Iterable[Criterion]) -> list[str]:
+    def unknown_facts(self, unjudged: Iterable[Criterion]) -> list[str]:
         """What is not known for criteria that could not be judged, in readable words."""
         out: list[str] = []
-        for criterion in criteria:
-            if self(criterion.condition) is None:
-                for name in criterion.condition.facts:
-                    if name not in self.facts:
-                        doc = FACTS[name].doc
-                        if doc not in out:
-                            out.append(doc)
+        for criterion in unjudged:
+            for name in criterion.condition.facts:
+                if name not in self.facts:
+                    doc = FACTS[name].doc
+                    if doc not in out:
+                        out.append(doc)
         return out
 
 
@@ -174,9 +186,6 @@ def _show(value: FactValue | None) -> str:
     if isinstance(value, tuple):
         return ", ".join(value) if value else "none"
     return value
-
-
-C = TypeVar("C", bound=Criterion)
 
 
 def _fired(ev: _Evaluator, criteria: Sequence[C]) -> list[C]:
@@ -295,8 +304,8 @@ def _weigh(
             "references": refs,
         }
         return item, _Weighed("unlikely", 0, 0, 1)
-    supporting = _fired(ev, etiology.supporting)
-    against = _fired(ev, etiology.against)
+    supporting, unjudged_for = ev.split(etiology.supporting)
+    against, unjudged_against = ev.split(etiology.against)
     strong_for = sum(c.weight == "strong" for c in supporting)
     strong_against = sum(c.weight == "strong" for c in against)
     moderate_for = len(supporting) - strong_for
@@ -309,7 +318,7 @@ def _weigh(
         "discriminating_tests": tests,
         "references": refs,
     }
-    unknown = ev.unknown_facts([*etiology.supporting, *etiology.against])
+    unknown = ev.unknown_facts([*unjudged_for, *unjudged_against])
     if unknown:
         item["not_known"] = unknown
     if etiology.context:
@@ -338,11 +347,11 @@ def _treatment(treatment: Treatment, ev: _Evaluator, cited: _Citations) -> dict[
     decided: tuple[str, list[Criterion]] | None = None
     undecided: list[Criterion] = []
     for level, criteria in treatment.levels():
-        fired = _fired(ev, criteria)
+        fired, unjudged = ev.split(criteria)
         if fired:
             decided = (level, fired)
             break
-        undecided += [c for c in criteria if ev(c.condition) is None]
+        undecided += unjudged
     if decided is None:
         return None
     chosen, reasons = decided

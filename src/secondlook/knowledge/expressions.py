@@ -61,6 +61,7 @@ class Condition:
     source: str
     facts: tuple[str, ...]
     program: Any
+    fact_set: frozenset[str] = frozenset()
 
     def evaluate(self, context: Context) -> bool | None:
         """True, False, or None when the facts it needs are unknown."""
@@ -104,7 +105,7 @@ def compile_condition(source: str) -> Condition:
     if functions:
         raise ConditionError(f"function not allowed: {', '.join(sorted(functions))}")
     _check_codes(source)
-    condition = Condition(source=source, facts=names, program=program)
+    condition = Condition(source=source, facts=names, program=program, fact_set=frozenset(names))
     _check_types(condition)
     return condition
 
