@@ -235,3 +235,8 @@ class AuditEvent(Base):
     status: Mapped[int] = mapped_column(Integer)
     client: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+# The care coordination tables (docs/care.md) share this metadata; imported last because they
+# build on the classes above.
+from secondlook.store import care_models as _care_models  # noqa: E402, F401

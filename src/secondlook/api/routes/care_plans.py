@@ -1,0 +1,388 @@
+"""Care plans: proposed from a stored assessment, decided by a clinician (a reason for every
+decision that goes against the engine), kept up to date (If-Match), completed or discharged;
+with their tasks, opioid taper, questionnaire schedule and goal checks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from secondlook.api.deps import (
+    AuditDep,
+    CurrentUser,
+    IfMatch,
+    Page,
+    PatientId,
+    etag,
+    path_id,
+    required_version,
+)
+from secondlook.api.problems import ApiProblem, error_responses
+from secondlook.api.routes.care_common import (
+    AsOf,
+    care_errors,
+    day_or_today,
+    plan_href,
+    plan_out,
+    task_out,
+    today,
+)
+from secondlook.api.routes.care_schemas import (
+    CompletionIn,
+    GoalCheckIn,
+    GoalCheckOut,
+    GoalIn,
+    PlanIn,
+    PlanOut,
+    PlanPatch,
+    ProposalItemOut,
+    ProposalOut,
+    QuestionnaireScheduleOut,
+    ScheduledQuestionnaireOut,
+    TaperOut,
+    TaskOut,
+)
+from secondlook.api.schemas import Page as PageOf
+from secondlook.care import (
+    CompletionCriteria,
+    Decision,
+    Edit,
+    Goal,
+    ScheduledQuestionnaire,
+    due_and_overdue,
+    reason_required,
+)
+from secondlook.store import care_records
+from secondlook.store.care_models import CarePlan
+
+router = APIRouter(prefix="/patients/{patient_id}/care", tags=["care"])
+PlanId = Annotated[int, path_id("the plan's id")]
+
+
+def _goal(goal: GoalIn) -> Goal:
+    return Goal(**goal.model_dump())
+
+
+def _completion(body: CompletionIn) -> CompletionCriteria:
+    if body.discharge is None:
+        return CompletionCriteria(
+            goals=tuple(body.goals),
+            measured_after_months=body.measured_after_months,
+            tasks_closed=body.tasks_closed,
+        )
+    return CompletionCriteria(
+        goals=tuple(body.goals),
+        measured_after_months=body.measured_after_months,
+        tasks_closed=body.tasks_closed,
+        discharge=tuple(body.discharge),
+    )
+
+
+def _plan(auditor: AuditDep, organization_id: int, patient_id: int, plan_id: int) -> CarePlan:
+    plan = care_records.get_plan(
+        auditor.session, organization_id=organization_id, patient_id=patient_id, plan_id=plan_id
+    )
+    if plan is None:
+        raise ApiProblem(404, f"patient {patient_id} has no care plan {plan_id}")
+    return plan
+
+
+@router.get("/plan-proposal", responses=error_responses(401, 403, 404, 422))
+def propose_plan(
+    patient_id: PatientId,
+    assessment_id: Annotated[int, Query(ge=1, le=2**31 - 1, description="the assessment")],
+    auditor: AuditDep,
+    user: CurrentUser,
+) -> ProposalOut:
+    """What a plan from this assessment would hold: every work-up item and treatment option
+    with the engine's recommendation, whether a decision about it needs a reason, and the
+    suggested goals. POST a plan with one decision per item."""
+    with auditor.patient("care.plan.propose", patient_id), care_errors():
+        draft = care_records.propose(
+            auditor.session,
+            organization_id=user.organization_id,
+            patient_id=patient_id,
+            assessment_id=assessment_id,
+            today=today(),
+        )
+    return ProposalOut(
+        assessment_id=assessment_id,
+        review_on=draft.review_on,
+        items=[
+            ProposalItemOut(
+                id=item.id,
+                kind=item.kind,
+                ref=item.ref,
+                name=item.name,
+                perspective=item.perspective,
+                recommendation=item.recommendation,
+                priority=item.priority,
+                because=list(item.because),
+                reason_required_to="reject"
+                if reason_required(item, "reject")
+                else "accept"
+                if reason_required(item, "accept")
+                else "never",
+            )
+            for item in draft.items
+        ],
+        goals=care_records.to_json(draft.goals),
+    )
+
+
+@router.post("/plans", status_code=201, responses=error_responses(401, 403, 404, 422))
+def create_plan(
+    patient_id: PatientId,
+    body: PlanIn,
+    auditor: AuditDep,
+    user: CurrentUser,
+    response: Response,
+) -> PlanOut:
+    """Decide a care plan from a stored assessment: one decision per proposed item (accept,
+    edit with owner/person/due/note, or reject). Nothing is blocked for going against the
+    engine, but rejecting a recommended item, or accepting one it does not recommend, needs a
+    reason: a 422 problem lists every item missing one (and every other problem) at once.
+    An active plan gets its tasks (ordered by prerequisites), its opioid taper when one is
+    accepted, and the patient's questionnaires (baseline, 3, 6, 12, 24 months, review dates)."""
+    where = {d.item_id: f"$.decisions[{i}]" for i, d in enumerate(body.decisions)}
+    where.update({f: f"$.taper.{f}" for f in ("mme_per_day", "months_of_use", "pace")})
+    where.update({f: f"$.taper.{f}" for f in ("floor_mme", "resolution")})
+    if body.goals is not None:
+        where.update({f"goal:{g.id}": f"$.goals[{i}]" for i, g in enumerate(body.goals)})
+    with auditor.patient("care.plan.create", patient_id) as scope, care_errors(where):
+        scope.status = 201
+        plan = care_records.create_plan(
+            auditor.session,
+            organization_id=user.organization_id,
+            patient_id=patient_id,
+            assessment_id=body.assessment_id,
+            decisions=[
+                Decision(
+                    d.item_id,
+                    d.action,
+                    d.reason,
+                    None if d.edit is None else Edit(**d.edit.model_dump()),
+                )
+                for d in body.decisions
+            ],
+            decided_on=body.decided_on or today(),
+            decided_by=user.username,
+            start_on=body.start_on,
+            goals=None if body.goals is None else [_goal(g) for g in body.goals],
+            review_on=body.review_on,
+            completion=None if body.completion is None else _completion(body.completion),
+            taper=None
+            if body.taper is None
+            else care_records.TaperRequest(**body.taper.model_dump()),
+            draft=body.status == "draft",
+            user_id=user.user_id,
+        )
+    result = plan_out(plan)
+    response.headers["Location"] = result.href
+    response.headers["ETag"] = etag(plan.version)
+    return result
+
+
+@router.get("/plans", responses=error_responses(401, 403, 404, 422))
+def list_plans(
+    patient_id: PatientId, auditor: AuditDep, user: CurrentUser, page: Page, request: Request
+) -> PageOf[PlanOut]:
+    """The patient's care plans, oldest first."""
+    with auditor.patient("care.plan.read", patient_id):
+        rows = care_records.list_plans(
+            auditor.session,
+            organization_id=user.organization_id,
+            patient_id=patient_id,
+            limit=page.limit + 1,
+            after_id=page.position,
+        )
+    rows, next_page = page.cut(rows, request, lambda row: row.id)
+    return PageOf[PlanOut](items=[plan_out(p) for p in rows], next=next_page)
+
+
+@router.get("/plans/{plan_id}", responses=error_responses(401, 403, 404, 422))
+def read_plan(
+    patient_id: PatientId, plan_id: PlanId, auditor: AuditDep, user: CurrentUser, response: Response
+) -> PlanOut:
+    """One plan. Its ETag is its version."""
+    with auditor.patient("care.plan.read", patient_id):
+        plan = _plan(auditor, user.organization_id, patient_id, plan_id)
+    response.headers["ETag"] = etag(plan.version)
+    return plan_out(plan)
+
+
+@router.patch("/plans/{plan_id}", responses=error_responses(401, 403, 404, 409, 412, 422, 428))
+def update_plan(
+    patient_id: PatientId,
+    plan_id: PlanId,
+    body: PlanPatch,
+    auditor: AuditDep,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PlanOut:
+    """Change goals, the review date (new review questionnaires follow) or the completion
+    criteria, validated as when the plan was decided; or move the plan on: a draft becomes
+    active (its tasks are made), an active plan is completed (409 listing every criterion not
+    yet met) or discharged (a reason is required). Needs If-Match."""
+    where = {}
+    if body.goals is not None:
+        where = {f"goal:{g.id}": f"$.goals[{i}]" for i, g in enumerate(body.goals)}
+    with auditor.patient("care.plan.update", patient_id), care_errors(where):
+        expected = required_version(if_match)
+        plan = care_records.update_plan(
+            auditor.session,
+            organization_id=user.organization_id,
+            patient_id=patient_id,
+            plan_id=plan_id,
+            expected_version=expected,
+            goals=None if body.goals is None else [_goal(g) for g in body.goals],
+            review_on=body.review_on,
+            completion=None if body.completion is None else _completion(body.completion),
+            status=body.status,
+            on=body.on or today(),
+            reason=body.reason,
+        )
+    response.headers["ETag"] = etag(plan.version)
+    return plan_out(plan)
+
+
+@router.get("/plans/{plan_id}/tasks", responses=error_responses(401, 403, 404, 422))
+def list_plan_tasks(
+    patient_id: PatientId,
+    plan_id: PlanId,
+    auditor: AuditDep,
+    user: CurrentUser,
+    page: Page,
+    request: Request,
+    kind: Annotated[
+        str | None,
+        Query(pattern="^(care|questionnaire)$", description="only care or questionnaire tasks"),
+    ] = None,
+) -> PageOf[TaskOut]:
+    """The plan's tasks in creation order (prerequisites first), each with `waiting_on`: the
+    prerequisites that still stop it from starting."""
+    with auditor.patient("care.task.read", patient_id):
+        plan = _plan(auditor, user.organization_id, patient_id, plan_id)
+        rows = care_records.list_plan_tasks(
+            auditor.session,
+            plan_id=plan.id,
+            limit=page.limit + 1,
+            after_id=page.position,
+            kind=kind,
+        )
+        waiting = care_records.plan_task_readiness(auditor.session, plan_ids=[plan.id])
+    rows, next_page = page.cut(rows, request, lambda row: row.id)
+    return PageOf[TaskOut](items=[task_out(t, waiting) for t in rows], next=next_page)
+
+
+@router.get("/plans/{plan_id}/taper", responses=error_responses(401, 403, 404, 422))
+def read_taper(
+    patient_id: PatientId, plan_id: PlanId, auditor: AuditDep, user: CurrentUser
+) -> TaperOut:
+    """The plan's opioid taper schedule (CDC 2022), when the plan accepted a taper."""
+    with auditor.patient("care.plan.read", patient_id):
+        plan = _plan(auditor, user.organization_id, patient_id, plan_id)
+        row = care_records.latest_taper(auditor.session, plan_id=plan.id)
+        if row is None:
+            raise ApiProblem(404, f"plan {plan_id} has no opioid taper", kind="no-taper")
+    schedule = care_records.taper_of(row)
+    return TaperOut(
+        plan_id=plan.id,
+        version=row.version,
+        original_mme=row.original_mme,
+        months_of_use=row.months_of_use,
+        long_term=row.long_term,
+        pace=row.pace,
+        period=row.period,
+        floor_mme=row.floor_mme,
+        resolution=row.resolution,
+        start_on=row.start_on,
+        end_on=schedule.end_on,
+        citation=row.citation,
+        steps=row.steps,
+    )
+
+
+@router.get("/plans/{plan_id}/questionnaires", responses=error_responses(401, 403, 404, 422))
+def questionnaire_schedule(
+    patient_id: PatientId,
+    plan_id: PlanId,
+    auditor: AuditDep,
+    user: CurrentUser,
+    as_of: AsOf = None,
+) -> QuestionnaireScheduleOut:
+    """Every questionnaire the plan schedules for the patient, each `completed` (answered in
+    its window), `due` (within 14 days of its date), `overdue` or `upcoming`."""
+    day = day_or_today(as_of)
+    with auditor.patient("care.plan.read", patient_id):
+        plan = _plan(auditor, user.organization_id, patient_id, plan_id)
+        rows = care_records.list_plan_tasks(
+            auditor.session, plan_id=plan.id, limit=10_000, kind="questionnaire"
+        )
+        results = care_records.instrument_results(
+            auditor.session, organization_id=user.organization_id, patient_id=patient_id
+        )
+    schedule = [
+        ScheduledQuestionnaire(str(r.id), str(r.time_point), str(r.instrument), r.due, None)
+        for r in rows
+    ]
+    report = due_and_overdue(schedule, results, day)
+    states = {
+        s.item.id: s for s in (*report.completed, *report.due, *report.overdue, *report.upcoming)
+    }
+    return QuestionnaireScheduleOut(
+        plan_id=plan.id,
+        as_of=day,
+        items=[
+            ScheduledQuestionnaireOut(
+                task_id=r.id,
+                time_point=str(r.time_point),
+                instrument=str(r.instrument),
+                due=r.due,
+                state=states[str(r.id)].state,
+                answered_on=states[str(r.id)].answered_on,
+            )
+            for r in sorted(rows, key=lambda r: (r.due, r.id))
+        ],
+    )
+
+
+@router.post(
+    "/plans/{plan_id}/goal-checks", status_code=201, responses=error_responses(401, 403, 404, 422)
+)
+def check_goal(
+    patient_id: PatientId,
+    plan_id: PlanId,
+    body: GoalCheckIn,
+    auditor: AuditDep,
+    user: CurrentUser,
+) -> GoalCheckOut:
+    """Record a dated check of one of the plan's patient goals (in the patient's words):
+    achieved or not. The latest check decides the goal's status."""
+    with auditor.patient("care.goal-check.create", patient_id) as scope, care_errors():
+        scope.status = 201
+        check = care_records.add_goal_check(
+            auditor.session,
+            organization_id=user.organization_id,
+            patient_id=patient_id,
+            plan_id=plan_id,
+            goal_id=body.goal_id,
+            checked_on=body.checked_on,
+            achieved=body.achieved,
+            note=body.note,
+            user_id=user.user_id,
+        )
+    return GoalCheckOut(
+        id=check.id,
+        plan_id=check.plan_id,
+        goal_id=check.goal_id,
+        checked_on=check.checked_on,
+        achieved=check.achieved,
+        note=check.note,
+        created_at=check.created_at,
+    )
+
+
+__all__ = ["plan_href", "router"]
