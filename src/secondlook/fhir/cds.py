@@ -88,6 +88,11 @@ class CdsSettings:
     today: Callable[[], date] = date.today
     fhir_timeout_seconds: float = 10.0
     feedback_sink: Callable[[str, dict[str, Any]], None] = field(default_factory=FeedbackLog)
+    #: The cards' link to the patient: called with ``context.patientId`` and the EHR's Patient
+    #: resource (or None), returns a CDS Hooks link (``label``, ``url``, ``type``). Without it the
+    #: link is ``{app_base_url}/patients/{patientId}`` (right only when SecondLook's patient ids
+    #: are the EHR's). The API passes one that finds the SecondLook patient by MRN.
+    patient_link: Callable[[str, Mapping[str, Any] | None], dict[str, str]] | None = None
 
 
 def cds_router(settings: CdsSettings) -> APIRouter:
@@ -113,20 +118,7 @@ def cds_router(settings: CdsSettings) -> APIRouter:
         refused = await run_in_threadpool(authenticate, request)
         if refused is not None:
             return refused
-        return JSONResponse(
-            {
-                "services": [
-                    {
-                        "hook": "patient-view",
-                        "id": SERVICE_ID,
-                        "title": "SecondLook: pain after spine surgery",
-                        "description": "Red flags, safety alerts and a summary of SecondLook's "
-                        "assessment of persistent pain after spine surgery.",
-                        "prefetch": PREFETCH,
-                    }
-                ]
-            }
-        )
+        return JSONResponse(DISCOVERY)
 
     @router.post("/cds-services/{service_id}")
     async def call(service_id: str, request: Request) -> JSONResponse:
@@ -173,6 +165,54 @@ def cds_router(settings: CdsSettings) -> APIRouter:
         return JSONResponse({})
 
     return router
+
+
+NOT_CONFIGURED: Final = "CDS Hooks not configured"
+
+
+def unconfigured_cds_router() -> APIRouter:
+    """The CDS Hooks routes of a server without CDS settings: discovery answers (so that an EHR
+    administrator can see the service), every service and feedback call is refused with 401
+    "CDS Hooks not configured" (reason ``not-configured``)."""
+    router = APIRouter(tags=["cds-hooks"])
+
+    def refuse() -> JSONResponse:
+        return _problem(
+            401,
+            NOT_CONFIGURED,
+            "this SecondLook server has no CDS Hooks settings (trusted EHR issuers and keys); "
+            "start it with --cds-config FILE or SECONDLOOK_CDS_CONFIG",
+            reason="not-configured",
+            headers={"WWW-Authenticate": _challenge("not-configured")},
+        )
+
+    @router.get("/cds-services")
+    async def discovery() -> JSONResponse:
+        return JSONResponse(DISCOVERY)
+
+    @router.post("/cds-services/{service_id}")
+    async def call(service_id: str) -> JSONResponse:
+        return refuse()
+
+    @router.post("/cds-services/{service_id}/feedback")
+    async def feedback(service_id: str) -> JSONResponse:
+        return refuse()
+
+    return router
+
+
+DISCOVERY: Final = {
+    "services": [
+        {
+            "hook": "patient-view",
+            "id": SERVICE_ID,
+            "title": "SecondLook: pain after spine surgery",
+            "description": "Red flags, safety alerts and a summary of SecondLook's "
+            "assessment of persistent pain after spine surgery.",
+            "prefetch": PREFETCH,
+        }
+    ]
+}
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -379,11 +419,22 @@ def _cards(
 ) -> list[dict[str, Any]]:
     patient_id = str(body["context"]["patientId"])
     hook = str(body["hookInstance"])
-    link = {
-        "label": "Open in SecondLook",
-        "url": f"{settings.app_base_url.rstrip('/')}/patients/{quote(patient_id, safe='')}",
-        "type": "absolute",
-    }
+    if settings.patient_link is not None:
+        patient = next(
+            (
+                e["resource"]
+                for e in bundle["entry"]
+                if e["resource"].get("resourceType") == "Patient"
+            ),
+            None,
+        )
+        link = settings.patient_link(patient_id, patient)
+    else:
+        link = {
+            "label": "Open in SecondLook",
+            "url": f"{settings.app_base_url.rstrip('/')}/patients/{quote(patient_id, safe='')}",
+            "type": "absolute",
+        }
     try:
         result = import_bundle(
             bundle, assessed_on=settings.today(), case_id=patient_id, strict_references=False
