@@ -1,0 +1,231 @@
+"""Printable documents as PDF (WeasyPrint): the clinician's care-plan summary of an assessment and
+the patient's handout in plain language, each with the score charts (SVG, see `charts`).
+
+The HTML is rendered from the assessment document and the knowledge base's patient texts only,
+so what is printed is exactly what was concluded. WeasyPrint may load nothing but `data:` URLs:
+no file and no network access while a document is made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import DictLoader, Environment, select_autoescape
+from markupsafe import Markup
+
+from secondlook.reports.text import DISCLAIMER
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    svg: str  # from charts.trajectory_svg
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class HandoutItem:
+    name: str
+    text: str
+    note: str = ""
+
+
+_CSS = """
+@page { size: A4; margin: 18mm 16mm 20mm 16mm;
+        @bottom-center { content: "page " counter(page) " of " counter(pages);
+                         font-size: 9pt; color: #444; } }
+body { font-family: "DejaVu Sans", "Liberation Sans", sans-serif; font-size: 10.5pt;
+       color: #111; line-height: 1.4; }
+h1 { font-size: 17pt; margin: 0 0 4pt 0; }
+h2 { font-size: 13pt; margin: 14pt 0 4pt 0; border-bottom: 1pt solid #999; }
+h3 { font-size: 11pt; margin: 8pt 0 2pt 0; }
+.meta { color: #333; font-size: 9.5pt; }
+.alert { border: 2pt solid #a00000; background: #fff0f0; padding: 6pt 8pt; margin: 8pt 0; }
+.alert h2 { border: none; color: #a00000; margin-top: 0; }
+ul { margin: 2pt 0 4pt 14pt; padding: 0; }
+.refs { font-size: 8.5pt; color: #333; }
+.chart { page-break-inside: avoid; margin: 6pt 0; }
+.chart svg { width: 150mm; height: auto; }
+.note { font-style: italic; color: #333; }
+"""
+
+_SUMMARY = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Care-plan summary</title><style>{{ css }}</style></head><body>
+<h1>Care-plan summary</h1>
+<p class="meta">{{ patient_label }} · assessment of {{ assessed }} · knowledge
+{{ a.knowledge_version }}, engine {{ a.engine_version }} · printed {{ today }}</p>
+{% if a.red_flags or a.safety_alerts or extra_alerts %}
+<section class="alert"><h2>Red flags and safety alerts</h2><ul>
+{% for f in a.red_flags %}<li><strong>{{ f.name or f.id }} ({{ f.urgency }})</strong>:
+ {{ f.action }} <br><span class="note">{{ f.because | join(" ") }}</span></li>{% endfor %}
+{% for s in a.safety_alerts %}<li><strong>{{ s.name or s.id }}</strong>: {{ s.action }}
+ <br><span class="note">{{ s.because | join(" ") }}</span></li>{% endfor %}
+{% for s in extra_alerts %}<li><strong>{{ s }}</strong></li>{% endfor %}
+</ul></section>{% endif %}
+<h2>Classification</h2>
+<p>{{ a.classification.condition }}{% if a.classification.chronic %}, chronic{% endif %};
+course {{ a.classification.course }}; {{ a.classification.months_since_surgery }} months since
+the index surgery.</p>
+<h2>Differential (likely and possible)</h2><ol>
+{% for d in a.differential if d.likelihood != "unlikely" %}<li><strong>{{ d.name or d.id }}</strong>
+ ({{ d.likelihood }}){% if d.supporting %}<ul>{% for s in d.supporting %}<li>for: {{ s }}</li>
+ {% endfor %}{% for s in d.against %}<li>against: {{ s }}</li>{% endfor %}</ul>{% endif %}</li>
+{% else %}<li>No cause is more than unlikely on present information.</li>{% endfor %}</ol>
+<h2>Work-up</h2><ul>{% for w in a.workup %}<li><strong>{{ w.name or w.id }}</strong>
+ ({{ w.priority }}): {{ w.because | join(" ") }}</li>{% else %}<li>none</li>{% endfor %}</ul>
+<h2>Treatment options</h2><ul>{% for t in a.treatment_options %}
+<li><strong>{{ t.name or t.id }}</strong> — {{ t.recommendation }}: {{ t.because | join(" ") }}
+{% if t.prerequisites %}<br>Prerequisites: {{ t.prerequisites | join("; ") }}{% endif %}</li>
+{% endfor %}</ul>
+<h2>Surgical review</h2><p>{{ "Indicated" if a.surgical_review.indicated else "Not indicated" }}
+{% if a.surgical_review.urgency %}({{ a.surgical_review.urgency }}){% endif %}:
+{{ a.surgical_review.because | join(" ") }}</p>
+{% if charts %}<h2>Outcomes</h2>{% for c in charts %}<div class="chart">{{ c.svg }}
+<p class="note">{{ c.caption }}</p></div>{% endfor %}{% endif %}
+{% if a.missing_information %}<h2>Missing information</h2><ul>
+{% for m in a.missing_information %}<li>{{ m.item }}: {{ m.why_it_matters }}</li>{% endfor %}
+</ul>{% endif %}
+<h2>References</h2><ol class="refs">{% for r in a.references %}<li>[{{ r.id }}] {{ r.citation }}
+</li>{% endfor %}</ol>
+<p class="note">{{ disclaimer }}</p>
+</body></html>"""
+
+_HANDOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Your care plan</title><style>{{ css }}</style></head><body>
+<h1>Your care plan</h1>
+<p class="meta">For {{ patient_label }} · printed {{ today }}</p>
+<p>This handout explains, in plain words, the plan your care team made with you after your
+evaluation for pain that has lasted after spine surgery. Please bring it to your next
+visit, and ask about anything that is unclear.</p>
+{% if safety %}<section class="alert"><h2>Important</h2>{% for s in safety %}<p>{{ s }}</p>
+{% endfor %}</section>{% endif %}
+<h2>Treatments in your plan</h2>
+{% for t in treatments %}<h3>{{ t.name }}</h3><p>{{ t.text }}</p>
+{% if t.note %}<p class="note">{{ t.note }}</p>{% endif %}
+{% else %}<p>Your care team will talk with you about treatment.</p>{% endfor %}
+{% if tests %}<h2>Tests and appointments</h2>{% for t in tests %}<h3>{{ t.name }}</h3>
+<p>{{ t.text }}</p>{% if t.note %}<p class="note">{{ t.note }}</p>{% endif %}{% endfor %}
+{% endif %}
+{% if charts %}<h2>Your questionnaire scores</h2>
+<p>Lower scores are better. The dashed line is the goal: the smallest improvement that
+makes a real difference. The shaded band shows changes too small to count.</p>
+{% for c in charts %}<div class="chart">{{ c.svg }}</div>{% endfor %}{% endif %}
+<h2>When to get help at once</h2>
+<p>Call your local emergency number or go to the nearest emergency department if you get new
+numbness between your legs or around your bottom, trouble passing or holding urine or stool,
+new weakness in your legs or arms that is getting worse, or a high fever with severe back or
+neck pain.</p>
+<p class="note">{{ disclaimer }}</p>
+</body></html>"""
+
+_env = Environment(
+    loader=DictLoader({"summary.html": _SUMMARY, "handout.html": _HANDOUT}),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+)
+
+
+def _safe_charts(charts: Sequence[Chart]) -> list[dict[str, Any]]:
+    # The SVG is made by charts.trajectory_svg, which escapes every text it contains.
+    return [{"title": c.title, "svg": Markup(c.svg), "caption": c.caption} for c in charts]  # noqa: S704
+
+
+def html_to_pdf(html: str) -> bytes:
+    from weasyprint import HTML  # type: ignore[import-untyped]  # imported late: slow to load
+    from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
+
+    fetcher = URLFetcher(allowed_protocols=["data"])
+    result = HTML(string=html, url_fetcher=fetcher).write_pdf()
+    assert isinstance(result, bytes)
+    return result
+
+
+def summary_html(
+    *,
+    patient_label: str,
+    assessment: Mapping[str, Any],
+    assessed_on: str = "",
+    charts: Sequence[Chart] = (),
+    extra_alerts: Sequence[str] = (),
+    today: dt.date | None = None,
+) -> str:
+    return _env.get_template("summary.html").render(
+        css=Markup(_CSS),  # noqa: S704 - a constant
+        patient_label=patient_label,
+        a=assessment,
+        assessed=assessed_on,
+        charts=_safe_charts(charts),
+        extra_alerts=list(extra_alerts),
+        today=(today or dt.date.today()).isoformat(),
+        disclaimer=DISCLAIMER,
+    )
+
+
+def care_plan_summary_pdf(
+    *,
+    patient_label: str,
+    assessment: Mapping[str, Any],
+    assessed_on: str = "",
+    charts: Sequence[Chart] = (),
+    extra_alerts: Sequence[str] = (),
+    today: dt.date | None = None,
+) -> bytes:
+    """The clinician's summary of an assessment: alerts first, then the differential, work-up,
+    treatment options with their reasons, charts and references."""
+    return html_to_pdf(
+        summary_html(
+            patient_label=patient_label,
+            assessment=assessment,
+            assessed_on=assessed_on,
+            charts=charts,
+            extra_alerts=extra_alerts,
+            today=today,
+        )
+    )
+
+
+def handout_html(
+    *,
+    patient_label: str,
+    treatments: Sequence[HandoutItem],
+    tests: Sequence[HandoutItem] = (),
+    charts: Sequence[Chart] = (),
+    safety: Sequence[str] = (),
+    today: dt.date | None = None,
+) -> str:
+    return _env.get_template("handout.html").render(
+        css=Markup(_CSS),  # noqa: S704 - a constant
+        patient_label=patient_label,
+        treatments=list(treatments),
+        tests=list(tests),
+        charts=_safe_charts(charts),
+        safety=list(safety),
+        today=(today or dt.date.today()).isoformat(),
+        disclaimer="This handout explains your plan; it does not replace talking with your "
+        "care team.",
+    )
+
+
+def patient_handout_pdf(
+    *,
+    patient_label: str,
+    treatments: Sequence[HandoutItem],
+    tests: Sequence[HandoutItem] = (),
+    charts: Sequence[Chart] = (),
+    safety: Sequence[str] = (),
+    today: dt.date | None = None,
+) -> bytes:
+    """The patient's handout: the plan in plain language (the knowledge base's patient texts),
+    the score charts and when to seek help at once."""
+    return html_to_pdf(
+        handout_html(
+            patient_label=patient_label,
+            treatments=treatments,
+            tests=tests,
+            charts=charts,
+            safety=safety,
+            today=today,
+        )
+    )

@@ -1,0 +1,67 @@
+"""The web application: the clinician workspace (/clinic), the patient portal (/portal), sign-in
+and the static files. Server-rendered HTML with no inline script; see docs/web.md.
+
+Mount it with `web.install(app)`: it adds the page routes (each unsafe request CSRF-checked), the
+static files, the security headers and the handlers that send a signed-out browser to /login.
+"""
+
+from __future__ import annotations
+
+import inspect
+from http import HTTPStatus
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from secondlook.api.problems import ApiProblem
+from secondlook.web import auth, clinic, portal
+from secondlook.web.common import (
+    HERE,
+    LoginRequired,
+    PageForbidden,
+    SecurityHeaders,
+    csrf_protect,
+    is_web_path,
+    redirect,
+    render,
+)
+
+router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
+router.include_router(auth.router)
+router.include_router(clinic.router)
+router.include_router(portal.router)
+
+
+def install(app: FastAPI) -> None:
+    """Add the web application to `app` (after the API routers)."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        return redirect("/login")
+
+    api_problem_handler = app.exception_handlers[ApiProblem]
+
+    @app.exception_handler(ApiProblem)
+    async def _problem(request: Request, exc: Exception) -> Response:
+        """Problems of page routes (a record you may not see, ...) as a page, not JSON."""
+        if isinstance(exc, ApiProblem) and is_web_path(request.url.path):
+            title = HTTPStatus(exc.status).phrase
+            message = exc.detail or title
+            return render(
+                request, "message.html", {"title": title, "message": message}, status=exc.status
+            )
+        result = api_problem_handler(request, exc)
+        return await result if inspect.isawaitable(result) else result
+
+    @app.exception_handler(PageForbidden)
+    async def _forbidden(request: Request, exc: PageForbidden) -> Response:
+        return render(
+            request, "message.html", {"title": "Not allowed", "message": exc.message}, status=403
+        )
+
+
+__all__ = ["install", "router"]

@@ -1,0 +1,565 @@
+"""The clinician workspace: patient list and search, the patient page with the current
+assessment, the intake form, printable documents and the knowledge base as a book.
+
+Every read and write of patient data goes through the API's `Auditor`, so pages are authorised
+and audited exactly like the API (PERMISSIONS in api/deps.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+from starlette.datastructures import FormData
+
+from secondlook.api.deps import MAX_ID, Auditor, SessionDep, path_id
+from secondlook.api.problems import ApiProblem
+from secondlook.instruments import safety_text
+from secondlook.knowledge import book
+from secondlook.knowledge.models import (
+    Criterion,
+    Etiology,
+    FlagTrigger,
+    RedFlag,
+    SafetyAlert,
+    Treatment,
+    UrgentCriterion,
+    Workup,
+)
+from secondlook.reports import charts as chart_svg
+from secondlook.reports import pdf
+from secondlook.store import flows, records
+from secondlook.store.accounts import Principal
+from secondlook.store.models import Patient
+from secondlook.web import data, intake
+from secondlook.web.common import StaffUser, redirect, render
+
+router = APIRouter(prefix="/clinic")
+PAGE_SIZE = 50
+PatientPath = Annotated[int, path_id("the patient's id")]
+KIND_TITLES = {
+    "red-flag": "Red flags",
+    "safety-alert": "Safety alerts",
+    "etiology": "Causes (the differential)",
+    "workup": "Work-up",
+    "treatment": "Treatments",
+}
+
+
+@router.get("")
+def clinic_home() -> Response:
+    return redirect("/clinic/patients")
+
+
+@router.get("/patients")
+def patient_list(
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> Response:
+    auditor = Auditor(session, user, request)
+    with auditor.operation("patient.list"):
+        rows = records.list_patients(
+            session, organization_id=user.organization_id, limit=PAGE_SIZE + 1, after_id=after
+        )
+    next_cursor = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
+    return render(
+        request,
+        "clinic/patients.html",
+        {"patients": rows[:PAGE_SIZE], "next_cursor": next_cursor, "query": None},
+    )
+
+
+@router.post("/patients/search")
+async def patient_search(request: Request, session: SessionDep, user: StaffUser) -> Response:
+    """Search by a POSTed form, so that names never appear in a URL (or an access log)."""
+    form = await request.form()
+    query = str(form.get("q") or "")[:100]
+    auditor = Auditor(session, user, request)
+    with auditor.operation("patient.list"):
+        rows = data.search_patients(session, organization_id=user.organization_id, query=query)
+    return render(
+        request,
+        "clinic/patients.html",
+        {"patients": rows, "query": query, "limit": data.SEARCH_LIMIT, "next_cursor": None},
+    )
+
+
+def _chart_list(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    out = []
+    for t in data.trajectories(list(rows)):
+        svg = chart_svg.trajectory_svg(
+            title=t.name,
+            points=t.points,
+            min_score=t.min_score,
+            max_score=t.max_score,
+            meaningful_points=t.meaningful_points,
+            goal=t.goal,
+        )
+        caption = f"{t.name}: {len(t.points)} score(s); higher is worse."
+        if t.meaningful_points is not None:
+            caption += (
+                f" Shaded: within {t.meaningful_points:g} points of the first score (not a "
+                f"meaningful change). Dashed: goal {t.goal:g}."
+            )
+        out.append({"title": t.name, "svg": Markup(svg), "caption": caption})  # noqa: S704
+    return out
+
+
+def _load(session: SessionDep, user: Principal, patient: Patient) -> dict[str, Any]:
+    assessment = data.latest_assessment(
+        session, organization_id=user.organization_id, patient_id=patient.id
+    )
+    responses = data.responses(session, organization_id=user.organization_id, patient_id=patient.id)
+    document = assessment.document if assessment else None
+    assessed_on = ""
+    stale = False
+    if assessment is not None:
+        numbers = records.case_version_numbers(session, ids=[assessment.case_version_id])
+        number = numbers.get(assessment.case_version_id)
+        stale = number != patient.case_version
+        version = records.get_case_version(
+            session, organization_id=user.organization_id, patient_id=patient.id, number=number
+        )
+        if version is not None:
+            assessed_on = str(version.document.get("assessed_on", ""))
+    return {
+        "patient": patient,
+        "assessment": assessment,
+        "a": document,
+        "assessed_on": assessed_on,
+        "stale": stale,
+        "responses": responses,
+        "response_alerts": data.alerts_from_responses(responses),
+        "references": data.references_by_id(document or {}),
+    }
+
+
+@router.get("/patients/new")
+def new_patient_form(request: Request, user: StaffUser) -> Response:
+    return _intake_page(
+        request,
+        user,
+        patient=None,
+        values={"assessed_on": dt.date.today().isoformat()},
+    )
+
+
+@router.get("/patients/{patient_id}")
+def patient_page(
+    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+) -> Response:
+    auditor = Auditor(session, user, request)
+    with auditor.patient("patient.read", patient_id) as scope:
+        assert scope.patient is not None
+        context = _load(session, user, scope.patient)
+        charts = _chart_list(context["responses"])
+    alert_ids = {a for r in context["response_alerts"] for a in r.alerts}
+    return render(
+        request,
+        "clinic/patient.html",
+        {
+            **context,
+            "charts": charts,
+            "can_assess": user.role == "clinician",
+            "safety_texts": {a: safety_text(a).clinician for a in alert_ids},
+        },
+    )
+
+
+@router.post("/patients/{patient_id}/assess")
+def assess(
+    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+) -> Response:
+    auditor = Auditor(session, user, request)
+    with auditor.patient("assessment.create", patient_id) as scope:
+        scope.status = 201
+        flows.assess_and_store(
+            session,
+            organization_id=user.organization_id,
+            patient_id=patient_id,
+            user_id=user.user_id,
+        )
+    return redirect(f"/clinic/patients/{patient_id}")
+
+
+# --- intake ------------------------------------------------------------------------------------
+
+
+def _values(form: FormData) -> intake.FormValues:
+    values: intake.FormValues = {}
+    for path, f in intake.FIELDS.items():
+        if f.kind == "multi":
+            chosen = [x for x in form.getlist(path) if isinstance(x, str)]
+            if chosen:
+                values[path] = chosen
+        else:
+            value = form.get(path)
+            if isinstance(value, str) and value.strip():
+                values[path] = value
+    return values
+
+
+def _intake_page(
+    request: Request,
+    user: Principal,
+    *,
+    patient: Patient | None,
+    values: intake.FormValues,
+    errors: dict[str, list[str]] | None = None,
+    unplaced: list[str] | None = None,
+    identity_errors: dict[str, list[str]] | None = None,
+    form_error: str | None = None,
+    left_out: list[str] | None = None,
+    expected_version: int = 0,
+    name: str = "",
+    mrn: str = "",
+    status: int = 200,
+) -> Response:
+    errors = errors or {}
+    identity_errors = identity_errors or {}
+    labels = {f.id: _field_label(f) for f in intake.FIELDS.values()}
+    labels.update({"f-name": "Name", "f-mrn": "MRN"})
+    merged = {**identity_errors, **errors}
+    count = sum(len(m) for m in merged.values()) + len(unplaced or []) + bool(form_error)
+    return render(
+        request,
+        "clinic/intake.html",
+        {
+            "patient": patient,
+            "sections": intake.SECTIONS,
+            "values": values,
+            "errors": merged,
+            "identity_errors": identity_errors,
+            "unplaced": unplaced or [],
+            "form_error": form_error,
+            "error_count": count,
+            "labels": labels,
+            "left_out": left_out or [],
+            "expected_version": expected_version,
+            "name": name,
+            "mrn": mrn,
+            "can_assess": user.role == "clinician",
+            "action": f"/clinic/patients/{patient.id}/intake"
+            if patient
+            else "/clinic/patients/new",
+        },
+        status=status,
+    )
+
+
+def _field_label(f: intake.Field) -> str:
+    for section in intake.SECTIONS:
+        for legend, fields in section.groups:
+            if f in fields:
+                return f"{section.title}, {legend}: {f.label}"
+        if f in section.fields:
+            return f"{section.title}: {f.label}"
+    return f.label
+
+
+def _assess_if_clinician(auditor: Auditor, user: Principal, patient_id: int) -> None:
+    if user.role != "clinician":
+        return
+    with auditor.patient("assessment.create", patient_id) as scope:
+        scope.status = 201
+        flows.assess_and_store(
+            auditor.session,
+            organization_id=user.organization_id,
+            patient_id=patient_id,
+            user_id=user.user_id,
+        )
+
+
+@router.post("/patients/new")
+async def create_patient(request: Request, session: SessionDep, user: StaffUser) -> Response:
+    form = await request.form()
+    values = _values(form)
+    name = str(form.get("name") or "").strip()[:200]
+    mrn = str(form.get("mrn") or "").strip()[:64]
+    checked = intake.check(values)
+    identity: dict[str, list[str]] = {}
+    if not name:
+        identity["f-name"] = ["Enter the patient's name."]
+    auditor = Auditor(session, user, request)
+    patient_id = None
+    if not (identity or checked.errors or checked.unplaced):
+        try:
+            with auditor.operation("patient.create") as scope:
+                scope.status = 201
+                patient = records.create_patient(
+                    session, organization_id=user.organization_id, name=name, mrn=mrn or None
+                )
+                scope.patient_id = patient_id = patient.id
+        except ApiProblem as problem:
+            if problem.status != 409:
+                raise
+            identity["f-mrn"] = ["Another patient has this MRN."]
+    if patient_id is None:
+        return _intake_page(
+            request,
+            user,
+            patient=None,
+            values=values,
+            errors=checked.errors,
+            unplaced=checked.unplaced,
+            identity_errors=identity,
+            name=name,
+            mrn=mrn,
+            status=422,
+        )
+    with auditor.patient("case.write", patient_id) as scope:
+        scope.status = 201
+        flows.save_case(
+            session,
+            organization_id=user.organization_id,
+            patient_id=patient_id,
+            expected_version=0,
+            document=checked.document,
+            user_id=user.user_id,
+        )
+    _assess_if_clinician(auditor, user, patient_id)
+    return redirect(f"/clinic/patients/{patient_id}")
+
+
+@router.get("/patients/{patient_id}/intake")
+def edit_case_form(
+    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+) -> Response:
+    auditor = Auditor(session, user, request)
+    with auditor.patient("case.read", patient_id) as scope:
+        assert scope.patient is not None
+        patient = scope.patient
+        version = records.get_case_version(
+            session, organization_id=user.organization_id, patient_id=patient_id
+        )
+    left_out: list[str] = []
+    if version is None:
+        values: intake.FormValues = {"assessed_on": dt.date.today().isoformat()}
+    else:
+        values = intake.form_values(version.document, left_out=left_out)
+    return _intake_page(
+        request,
+        user,
+        patient=patient,
+        values=values,
+        left_out=left_out,
+        expected_version=version.number if version else 0,
+    )
+
+
+@router.post("/patients/{patient_id}/intake")
+async def save_case(
+    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+) -> Response:
+    form = await request.form()
+    values = _values(form)
+    try:
+        expected = int(str(form.get("expected_version") or "0"))
+    except ValueError:
+        expected = -1
+    auditor = Auditor(session, user, request)
+    checked = intake.check(values)
+    with auditor.patient("case.read", patient_id) as scope:
+        assert scope.patient is not None
+        patient = scope.patient
+    if checked.errors or checked.unplaced:
+        return _intake_page(
+            request,
+            user,
+            patient=patient,
+            values=values,
+            errors=checked.errors,
+            unplaced=checked.unplaced,
+            expected_version=expected,
+            status=422,
+        )
+    try:
+        with auditor.patient("case.write", patient_id) as scope:
+            scope.status = 201
+            flows.save_case(
+                session,
+                organization_id=user.organization_id,
+                patient_id=patient_id,
+                expected_version=expected,
+                document=checked.document,
+                user_id=user.user_id,
+            )
+    except ApiProblem as problem:
+        if problem.status != 412:
+            raise
+        current = int((problem.extra or {}).get("current_version", 0))
+        return _intake_page(
+            request,
+            user,
+            patient=patient,
+            values=values,
+            form_error=(
+                f"Someone else saved this case while you were editing (it is now version "
+                f"{current}). Your entries are kept below: compare them with the current "
+                f"case, then save again to replace it."
+            ),
+            expected_version=current,
+            status=409,
+        )
+    _assess_if_clinician(auditor, user, patient_id)
+    return redirect(f"/clinic/patients/{patient_id}")
+
+
+# --- printable documents -----------------------------------------------------------------------
+
+
+def _pdf_response(content: bytes, filename: str) -> Response:
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def pdf_charts(rows: Iterable[Any]) -> list[pdf.Chart]:
+    return [pdf.Chart(c["title"], str(c["svg"]), c["caption"]) for c in _chart_list(rows)]
+
+
+def handout_items(document: dict[str, Any]) -> tuple[list[pdf.HandoutItem], list[pdf.HandoutItem]]:
+    plain = data.plan_in_plain_language(document)
+    treatments = [pdf.HandoutItem(i.name, i.text, i.note) for i in plain["treatments"]]
+    tests = [pdf.HandoutItem(i.name, i.text, i.note) for i in plain["tests"]]
+    return treatments, tests
+
+
+@router.get("/patients/{patient_id}/summary.pdf")
+def summary_pdf(
+    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+) -> Response:
+    auditor = Auditor(session, user, request)
+    with auditor.patient("assessment.read", patient_id) as scope:
+        assert scope.patient is not None
+        context = _load(session, user, scope.patient)
+        if context["a"] is None:
+            raise ApiProblem(404, "this patient has no assessment yet")
+    patient = context["patient"]
+    extra = [
+        f"Questionnaire {r.instrument} of {r.answered_on}: "
+        + " ".join(safety_text(a).clinician for a in r.alerts)
+        for r in context["response_alerts"]
+    ]
+    content = pdf.care_plan_summary_pdf(
+        patient_label=f"{patient.name} (MRN {patient.mrn or '-'})",
+        assessment=context["a"],
+        assessed_on=context["assessed_on"],
+        charts=pdf_charts(context["responses"]),
+        extra_alerts=extra,
+    )
+    return _pdf_response(content, f"care-plan-summary-{patient_id}.pdf")
+
+
+@router.get("/patients/{patient_id}/handout.pdf")
+def handout_pdf(
+    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+) -> Response:
+    auditor = Auditor(session, user, request)
+    with auditor.patient("assessment.read", patient_id) as scope:
+        assert scope.patient is not None
+        context = _load(session, user, scope.patient)
+        if context["a"] is None:
+            raise ApiProblem(404, "this patient has no assessment yet")
+    treatments, tests = handout_items(context["a"])
+    content = pdf.patient_handout_pdf(
+        patient_label=context["patient"].name,
+        treatments=treatments,
+        tests=tests,
+        charts=pdf_charts(context["responses"]),
+    )
+    return _pdf_response(content, f"patient-handout-{patient_id}.pdf")
+
+
+# --- knowledge base ----------------------------------------------------------------------------
+
+
+@router.get("/book")
+def book_index(request: Request, user: StaffUser) -> Response:
+    kb = data.knowledge()
+    chapters: dict[str, list[tuple[str, str]]] = {kind: [] for kind in book.KINDS}
+    for kind, record_id, name in book.record_index(kb):
+        chapters[kind].append((record_id, name))
+    return render(
+        request,
+        "clinic/book.html",
+        {
+            "version": kb.version,
+            "chapters": [(k, KIND_TITLES[k], items) for k, items in chapters.items()],
+        },
+    )
+
+
+def _rules(criteria: Iterable[Criterion]) -> list[tuple[str, str, str]]:
+    out: list[tuple[str, str, str]] = []
+    for c in criteria:
+        tag: str = c.weight if not isinstance(c, FlagTrigger | UrgentCriterion) else ""
+        if isinstance(c, FlagTrigger) and c.urgency:
+            tag = f"raises to {c.urgency}"
+        if isinstance(c, UrgentCriterion):
+            tag = c.priority
+        out.append((c.when, c.because, tag))
+    return out
+
+
+@router.get("/book/{kind}/{record_id}")
+def book_record(kind: str, record_id: str, request: Request, user: StaffUser) -> Response:
+    kb = data.knowledge()
+    found = kb.records.get(f"{kind}:{record_id}") if kind in KIND_TITLES else None
+    if found is None:
+        raise ApiProblem(404, "no such record in the knowledge base")
+    record = found[1]
+    facts: list[str] = []
+    rule_sets: list[tuple[str, list[tuple[str, str, str]]]] = []
+    if isinstance(record, RedFlag):
+        facts.append(f"Urgency: {record.urgency}. Action: {record.action}")
+        rule_sets.append(("Raised when any of these holds", _rules(record.triggers)))
+    elif isinstance(record, SafetyAlert):
+        facts.append(f"Action: {record.action}")
+        rule_sets.append(("Raised when any of these holds", _rules(record.triggers)))
+    elif isinstance(record, Etiology):
+        facts.append(f"Group: {record.group}. Perspective: {record.perspective}.")
+        if record.context:
+            facts.append(f"Context (not a probability): {record.context}")
+        rule_sets += [
+            ("Supporting findings", _rules(record.supporting)),
+            ("Findings against", _rules(record.against)),
+        ]
+        if record.discriminating_tests:
+            facts.append("Tests that tell it apart: " + ", ".join(record.discriminating_tests))
+    elif isinstance(record, Workup):
+        facts.append(f"Perspective: {record.perspective}.")
+        rule_sets.append(("Indicated when", _rules(record.indications)))
+    elif isinstance(record, Treatment):
+        facts.append(
+            f"Perspective: {record.perspective}. The first level whose rule holds decides."
+        )
+        for level, criteria in record.levels():
+            rule_sets.append((level.capitalize(), _rules(criteria)))
+        facts += [f"Prerequisite: {p.text}" for p in record.prerequisites]
+        facts += [f"Evidence ({e.stance}): {e.summary}" for e in record.evidence]
+    references = [
+        (ref, kb.references[ref].citation)
+        for ref in getattr(record, "references", [])
+        if ref in kb.references
+    ]
+    return render(
+        request,
+        "clinic/book_record.html",
+        {
+            "r": record,
+            "kind": kind,
+            "kind_title": KIND_TITLES[kind],
+            "version": kb.version,
+            "facts": facts,
+            "rule_sets": [(t, r) for t, r in rule_sets if r],
+            "references": references,
+        },
+    )

@@ -1,0 +1,221 @@
+"""What every page shares: templates, the signed-in user, CSRF protection and security headers.
+
+- Sessions are the API's: the `secondlook_session` cookie (HttpOnly, SameSite=Lax, Secure over
+  https) resolved by `store.accounts.resolve_credential`; signing in and out here issues and
+  revokes the same credentials as `POST/DELETE /api/v1/session`.
+- CSRF: double-submit token. Every page with a form gets a random token in the `secondlook_csrf`
+  cookie (HttpOnly, SameSite=Strict) and in a hidden `csrf_token` field; every unsafe request to
+  a page route must send both, equal, and (when the browser sends one) an Origin of this site;
+  anything else is 403.
+- Security headers on every page (not on the JSON API): a CSP without inline script
+  (`script-src 'self'`, no `unsafe-inline`), `frame-ancestors 'none'`, nosniff, no referrer
+  to other sites, and `Cache-Control: no-store` on pages, which carry patient data.
+- No patient data in URLs: pages are addressed by the opaque numeric id only; search is a POST.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from secondlook.api.deps import SESSION_COOKIE, SessionDep
+from secondlook.store.accounts import Principal, resolve_credential
+
+HERE = Path(__file__).parent
+CSRF_COOKIE = "secondlook_csrf"
+CSRF_FIELD = "csrf_token"
+STAFF_ROLES = frozenset({"clinician", "coordinator"})
+# Paths of the web application (everything else, the API and FHIR, keeps its own headers).
+WEB_PREFIXES = ("/login", "/logout", "/clinic", "/portal", "/static/", "/account")
+
+CSP = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    )
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    # same-origin: no referrer leaves the site, and browsers still send Origin on our own form
+    # posts (with no-referrer they send `Origin: null`).
+    "referrer-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+    "cross-origin-opener-policy": "same-origin",
+}
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def is_web_path(path: str) -> bool:
+    return path == "/" or path.startswith(WEB_PREFIXES)
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every response of a web page."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_web_path(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+        https = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = dict(SECURITY_HEADERS)
+                extra["cache-control"] = "public, max-age=3600" if static else "no-store"
+                if https:
+                    extra["strict-transport-security"] = "max-age=31536000"
+                for name, value in extra.items():
+                    if name.encode() not in present:
+                        headers.append((name.encode(), value.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# --- who is signed in --------------------------------------------------------------------------
+
+
+class LoginRequired(Exception):
+    """No valid session: the handler sends the browser to the sign-in page."""
+
+
+class PageForbidden(Exception):
+    """Signed in, but this page is not for the user's role (or a CSRF check failed)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def session_principal(request: Request, session: Session) -> Principal | None:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        return None
+    return resolve_credential(session, secret=secret, kind="session")
+
+
+def _require(roles: frozenset[str]) -> Callable[[Request, Session], Principal]:
+    def dependency(request: Request, session: SessionDep) -> Principal:
+        principal = session_principal(request, session)
+        if principal is None:
+            raise LoginRequired
+        if principal.role not in roles:
+            raise PageForbidden(f"This page is not available to the {principal.role} role.")
+        request.state.principal = principal
+        return principal
+
+    return dependency
+
+
+StaffUser = Annotated[Principal, Depends(_require(STAFF_ROLES))]
+PatientUser = Annotated[Principal, Depends(_require(frozenset({"patient"})))]
+
+
+def home_for(principal: Principal) -> str:
+    if principal.role == "patient":
+        return "/portal"
+    if principal.role in STAFF_ROLES:
+        return "/clinic/patients"
+    return "/account"
+
+
+# --- CSRF --------------------------------------------------------------------------------------
+
+
+def csrf_token(request: Request) -> str:
+    """The token of this browser (from its cookie), or a new one that `render` will set."""
+    token = getattr(request.state, "csrf_token", None)
+    if token is None:
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        token = cookie if 20 <= len(cookie) <= 100 else secrets.token_urlsafe(32)
+        request.state.csrf_token = token
+    return str(token)
+
+
+async def csrf_protect(request: Request) -> None:
+    """Router dependency: every unsafe request carries the token of its cookie, from this site."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    origin = request.headers.get("origin")
+    if origin not in (None, "null") and origin != _own_origin(request):
+        raise PageForbidden("The form was sent from another site.")
+    cookie = request.cookies.get(CSRF_COOKIE)
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    if not cookie or not isinstance(sent, str) or not hmac.compare_digest(sent, cookie):
+        raise PageForbidden(
+            "The form could not be accepted (its security token is missing or out of date). "
+            "Go back, reload the page and try again."
+        )
+
+
+def _own_origin(request: Request) -> str:
+    host = request.headers.get("host", "")
+    return f"{request.url.scheme}://{host}"
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    token = csrf_token(request)
+    principal = getattr(request.state, "principal", None)
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {"csrf_token": token, "user": principal, **(context or {})},
+        status_code=status,
+    )
+    set_csrf_cookie(request, response, token)
+    return response
+
+
+def set_csrf_cookie(request: Request, response: Response, token: str) -> None:
+    if request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,241 @@
+"""The patient portal: questionnaires that are due (one question per screen), my plan and the
+education pages in plain language, and the printable handout.
+
+A safety alert is acted on at once: when an answer raises one (PHQ-9 item 9 above 0), the
+answers so far are stored right away, which raises the alert for the care team, and the next
+screen shows the site's patient safety text before anything else."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from secondlook.api.deps import Auditor, SessionDep
+from secondlook.api.problems import ApiProblem
+from secondlook.instruments import INSTRUMENTS, safety_text
+from secondlook.instruments.model import Instrument, ItemText
+from secondlook.reports import pdf
+from secondlook.store import flows
+from secondlook.store.accounts import Principal
+from secondlook.store.models import QuestionnaireResponse
+from secondlook.web import clinic, data
+from secondlook.web.common import PatientUser, redirect, render
+
+router = APIRouter(prefix="/portal")
+
+
+def _patient_id(user: Principal) -> int:
+    if user.patient_id is None:  # a patient account always links to its record
+        raise ApiProblem(404, "this account is not linked to a patient record")
+    return user.patient_id
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _instrument(key: str) -> tuple[Instrument, ItemText]:
+    instrument = INSTRUMENTS.get(key)
+    if key not in data.PORTAL_INSTRUMENTS or instrument is None or instrument.item_text is None:
+        raise ApiProblem(404, "no such questionnaire")
+    return instrument, instrument.item_text
+
+
+def _own(request: Request, session: SessionDep, user: Principal) -> dict[str, Any]:
+    """The patient's latest assessment document and questionnaire responses (audited read)."""
+    patient_id = _patient_id(user)
+    auditor = Auditor(session, user, request)
+    with auditor.patient("patient.read", patient_id):
+        assessment = data.latest_assessment(
+            session, organization_id=user.organization_id, patient_id=patient_id
+        )
+        rows = data.responses(session, organization_id=user.organization_id, patient_id=patient_id)
+    return {"a": assessment.document if assessment else None, "responses": rows}
+
+
+@router.get("")
+def home(request: Request, session: SessionDep, user: PatientUser) -> Response:
+    own = _own(request, session, user)
+    due = [
+        (key, INSTRUMENTS[key].item_text.title)  # type: ignore[union-attr]  # portal ships text
+        for key in data.due_instruments(own["responses"], _today())
+    ]
+    return render(request, "portal/home.html", {"due": due, "has_plan": own["a"] is not None})
+
+
+def _parse_answers(raw: object, instrument: Instrument) -> list[int] | None:
+    """The answers carried from screen to screen, or None if they are not valid."""
+    text = raw if isinstance(raw, str) else ""
+    if not text:
+        return []
+    try:
+        values = [int(x) for x in text.split(",")]
+    except ValueError:
+        return None
+    if len(values) > instrument.item_count:
+        return None
+    for i, value in enumerate(values):
+        if not instrument.item_min[i] <= value <= instrument.item_max[i]:
+            return None
+    return values
+
+
+def _item_page(
+    request: Request,
+    instrument: Instrument,
+    text: ItemText,
+    answers: list[int],
+    *,
+    error: str | None = None,
+) -> Response:
+    number = len(answers) + 1
+    item = text.items[number - 1]
+    return render(
+        request,
+        "portal/item.html",
+        {
+            "instrument": instrument.id,
+            "title": text.title,
+            "preamble": text.preamble,
+            "number": number,
+            "total": instrument.item_count,
+            "text": item.text,
+            "options": item.answers,
+            "answers": ",".join(str(a) for a in answers),
+            "error": error,
+        },
+        status=422 if error else 200,
+    )
+
+
+@router.get("/questionnaires/{key}")
+def start_questionnaire(key: str, request: Request, user: PatientUser) -> Response:
+    instrument, text = _instrument(key)
+    return _item_page(request, instrument, text, [])
+
+
+def _store(
+    request: Request, session: SessionDep, user: Principal, key: str, answers: list[int | None]
+) -> QuestionnaireResponse:
+    patient_id = _patient_id(user)
+    auditor = Auditor(session, user, request)
+    with auditor.patient("questionnaire.create", patient_id) as scope:
+        scope.status = 201
+        return flows.submit_questionnaire(
+            session,
+            organization_id=user.organization_id,
+            patient_id=patient_id,
+            instrument=key,
+            answers=answers,
+            answered_on=_today(),
+            user_id=user.user_id,
+        )
+
+
+@router.post("/questionnaires/{key}")
+async def answer_item(
+    key: str, request: Request, session: SessionDep, user: PatientUser
+) -> Response:
+    instrument, text = _instrument(key)
+    form = await request.form()
+    answers = _parse_answers(form.get("answers"), instrument)
+    if answers is None or len(answers) >= instrument.item_count:
+        return redirect(f"/portal/questionnaires/{key}")
+    index = len(answers)
+    raw = form.get("answer")
+    try:
+        value = int(raw) if isinstance(raw, str) else None
+    except ValueError:
+        value = None
+    if value is None or not instrument.item_min[index] <= value <= instrument.item_max[index]:
+        return _item_page(request, instrument, text, answers, error="Please choose an answer.")
+    answers = [*answers, value]
+    complete = len(answers) == instrument.item_count
+    padded: list[int | None] = [*answers, *([None] * (instrument.item_count - len(answers)))]
+    raised = instrument.alert_rule(tuple(padded)) if instrument.alert_rule else ()
+    if complete:
+        stored = _store(request, session, user, key, padded)
+        if stored.alerts:
+            return _safety_page(request, key, stored.alerts, answers, remaining=False)
+        return render(request, "portal/done.html", {"title": text.title})
+    if raised:
+        # Store what was answered now: the alert reaches the team even if the patient stops here.
+        stored = _store(request, session, user, key, padded)
+        return _safety_page(request, key, stored.alerts or list(raised), answers, remaining=True)
+    return _item_page(request, instrument, text, answers)
+
+
+@router.post("/questionnaires/{key}/continue")
+async def continue_questionnaire(key: str, request: Request, user: PatientUser) -> Response:
+    instrument, text = _instrument(key)
+    form = await request.form()
+    answers = _parse_answers(form.get("answers"), instrument)
+    if answers is None or len(answers) >= instrument.item_count:
+        return redirect("/portal")
+    return _item_page(request, instrument, text, answers)
+
+
+def _safety_page(
+    request: Request, key: str, alerts: list[str], answers: list[int], *, remaining: bool
+) -> Response:
+    texts = []
+    for alert in alerts:
+        try:
+            texts.append(safety_text(alert).patient)
+        except KeyError:
+            continue
+    return render(
+        request,
+        "portal/safety.html",
+        {
+            "texts": texts,
+            "instrument": key,
+            "answers": ",".join(str(a) for a in answers),
+            "remaining": remaining,
+        },
+    )
+
+
+@router.get("/plan")
+def my_plan(request: Request, session: SessionDep, user: PatientUser) -> Response:
+    own = _own(request, session, user)
+    plan = data.plan_in_plain_language(own["a"]) if own["a"] else None
+    return render(request, "portal/plan.html", {"plan": plan})
+
+
+@router.get("/learn")
+def learn(request: Request, session: SessionDep, user: PatientUser) -> Response:
+    own = _own(request, session, user)
+    plan = data.plan_in_plain_language(own["a"] or {})
+    return render(
+        request,
+        "portal/learn.html",
+        {
+            "causes": plan["causes"],
+            "all_causes": data.all_patient_texts("etiology"),
+            "tests": plan["tests"],
+            "treatments": plan["treatments"],
+        },
+    )
+
+
+@router.get("/handout.pdf")
+def handout(request: Request, session: SessionDep, user: PatientUser) -> Response:
+    own = _own(request, session, user)
+    if own["a"] is None:
+        raise ApiProblem(404, "your care team has not made a plan yet")
+    treatments, tests = clinic.handout_items(own["a"])
+    content = pdf.patient_handout_pdf(
+        patient_label=user.username,
+        treatments=treatments,
+        tests=tests,
+        charts=clinic.pdf_charts(own["responses"]),
+    )
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="my-care-plan.pdf"'},
+    )

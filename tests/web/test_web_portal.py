@@ -1,0 +1,136 @@
+"""The patient portal, server side: due questionnaires, one item per screen, the immediate
+safety message, my plan, education pages and the handout."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+
+from secondlook.instruments import INSTRUMENTS, safety_text
+from secondlook.store.models import QuestionnaireResponse
+from secondlook.web import portal
+
+
+def _answer(client: TestClient, token: str, key: str, answers: list[int], value: int) -> str:
+    response = client.post(
+        f"/portal/questionnaires/{key}",
+        data={
+            "csrf_token": token,
+            "answers": ",".join(map(str, answers)),
+            "item": str(len(answers) + 1),
+            "answer": str(value),
+        },
+    )
+    assert response.status_code == 200, response.text
+    return str(response.text)
+
+
+def _responses(engine: Engine, instrument: str) -> list[QuestionnaireResponse]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(QuestionnaireResponse).where(
+                QuestionnaireResponse.patient_id == 1,
+                QuestionnaireResponse.instrument == instrument,
+            )
+        ).all()
+    return list(rows)  # type: ignore[arg-type]
+
+
+def test_home_lists_due_questionnaires(patient: tuple[TestClient, str]) -> None:
+    client, _ = patient
+    html = client.get("/portal").text
+    for key in ("phq-9", "gad-7", "nrs-pain"):
+        assert f'href="/portal/questionnaires/{key}"' in html
+
+
+def test_one_item_per_screen(patient: tuple[TestClient, str]) -> None:
+    client, token = patient
+    first = client.get("/portal/questionnaires/gad-7").text
+    gad7 = INSTRUMENTS["gad-7"].item_text
+    assert gad7 is not None
+    assert "Question 1 of 7" in first and gad7.items[0].text in first
+    assert first.count('type="radio"') == 4
+    second = _answer(client, token, "gad-7", [], 1)
+    assert "Question 2 of 7" in second and gad7.items[1].text in second
+    assert 'name="answers" value="1"' in second
+
+
+def test_no_answer_asks_again(patient: tuple[TestClient, str]) -> None:
+    client, token = patient
+    response = client.post(
+        "/portal/questionnaires/phq-9", data={"csrf_token": token, "answers": "0,0", "item": "3"}
+    )
+    assert response.status_code == 422
+    assert "Please choose an answer" in response.text and "Question 3 of 9" in response.text
+
+
+def test_phq9_item9_shows_the_safety_text_and_alerts_the_team(
+    patient: tuple[TestClient, str], web_engine: Engine
+) -> None:
+    client, token = patient
+    before = len(_responses(web_engine, "phq-9"))
+    html = _answer(client, token, "phq-9", [0] * 8, 2)
+    assert 'role="alert"' in html
+    assert safety_text("self-harm-risk").patient in html
+    rows = _responses(web_engine, "phq-9")
+    assert len(rows) == before + 1
+    assert rows[-1].alerts == ["self-harm-risk"]
+    assert rows[-1].answers == [0] * 8 + [2]
+
+
+def test_a_negative_phq9_says_thank_you(patient: tuple[TestClient, str]) -> None:
+    client, token = patient
+    html = _answer(client, token, "phq-9", [0] * 8, 0)
+    assert "Thank you" in html and 'role="alert"' not in html
+
+
+def test_an_alert_before_the_last_item_is_stored_and_shown_at_once(
+    patient: tuple[TestClient, str], web_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any instrument whose alert item is not the last: the answers so far are stored (the
+    alert reaches the team), the safety text comes next, then the questionnaire goes on."""
+    gad7 = INSTRUMENTS["gad-7"]
+
+    def alert_on_first(answers: tuple[int | None, ...]) -> tuple[str, ...]:
+        return ("self-harm-risk",) if answers[0] else ()
+
+    changed = {**INSTRUMENTS, "gad-7": dataclasses.replace(gad7, alert_rule=alert_on_first)}
+    monkeypatch.setattr(portal, "INSTRUMENTS", changed)
+    client, token = patient
+    before = len(_responses(web_engine, "gad-7"))
+    html = _answer(client, token, "gad-7", [], 3)
+    assert safety_text("self-harm-risk").patient in html
+    assert "Continue the questionnaire" in html
+    rows = _responses(web_engine, "gad-7")
+    assert len(rows) == before + 1
+    assert rows[-1].answers == [3, None, None, None, None, None, None]
+    next_item = client.post(
+        "/portal/questionnaires/gad-7/continue", data={"csrf_token": token, "answers": "3"}
+    ).text
+    assert "Question 2 of 7" in next_item
+
+
+def test_tampered_answers_start_again(patient: tuple[TestClient, str]) -> None:
+    client, token = patient
+    response = client.post(
+        "/portal/questionnaires/phq-9",
+        data={"csrf_token": token, "answers": "9,9", "item": "3", "answer": "1"},
+    )
+    assert response.status_code == 303
+    assert client.get("/portal/questionnaires/odi").status_code == 404  # licensed text
+
+
+def test_my_plan_and_learn_use_the_patient_texts(patient: tuple[TestClient, str]) -> None:
+    client, _ = patient
+    plan = client.get("/portal/plan").text
+    assert "My plan" in plan
+    assert re.search(r"<article class=\"card\"><h3>", plan)
+    learn = client.get("/portal/learn").text
+    for heading in ("What it is", "Causes", "How it is evaluated", "Treatments in your plan"):
+        assert heading in learn
+    handout = client.get("/portal/handout.pdf")
+    assert handout.status_code == 200 and handout.content.startswith(b"%PDF-")

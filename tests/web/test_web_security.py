@@ -1,0 +1,261 @@
+"""Browser security: sign-in and out, session cookie flags, CSRF on every form, security
+headers, role separation and no patient data in URLs or logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+
+from secondlook.api.demo import DEMO_NAMES
+from secondlook.store.models import AuditEvent, Patient
+from secondlook.web import auth, clinic, portal
+from secondlook.web.common import CSRF_COOKIE
+
+PAGES = [
+    "/login",
+    "/clinic/patients",
+    "/clinic/patients/1",
+    "/clinic/patients/new",
+    "/clinic/patients/1/intake",
+    "/clinic/book",
+    "/clinic/book/red-flag/cauda-equina",
+]
+
+
+def _post_paths() -> list[str]:
+    paths = []
+    for route in [*auth.router.routes, *clinic.router.routes, *portal.router.routes]:
+        if isinstance(route, APIRoute) and "POST" in (route.methods or set()):
+            paths.append(route.path.replace("{patient_id}", "1").replace("{key}", "phq-9"))
+    return sorted(set(paths))
+
+
+def test_every_form_route_is_known() -> None:
+    assert {"/login", "/logout", "/clinic/patients/search", "/clinic/patients/new"} <= set(
+        _post_paths()
+    )
+
+
+@pytest.mark.parametrize("path", _post_paths())
+def test_post_without_csrf_token_is_forbidden(path: str, clinician: tuple[TestClient, str]) -> None:
+    client, _ = clinician
+    response = client.post(path, data={"q": "Keller", "username": "x", "password": "y"})
+    assert response.status_code == 403
+    assert "security token" in response.text
+
+
+@pytest.mark.parametrize("path", _post_paths())
+def test_post_with_a_wrong_token_or_no_cookie_is_forbidden(
+    path: str, clinician: tuple[TestClient, str]
+) -> None:
+    client, token = clinician
+    assert client.post(path, data={"csrf_token": token + "x"}).status_code == 403
+    client.cookies.delete(CSRF_COOKIE)
+    assert client.post(path, data={"csrf_token": token}).status_code == 403
+
+
+def test_post_from_another_origin_is_forbidden(clinician: tuple[TestClient, str]) -> None:
+    client, token = clinician
+    response = client.post(
+        "/clinic/patients/search",
+        data={"q": "Keller", "csrf_token": token},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    same = client.post(
+        "/clinic/patients/search",
+        data={"q": "Keller", "csrf_token": token},
+        headers={"Origin": "http://testserver"},
+    )
+    assert same.status_code == 200
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_security_headers_on_pages(path: str, clinician: tuple[TestClient, str]) -> None:
+    client, _ = clinician
+    response = client.get(path)
+    assert response.status_code in (200, 303)
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "same-origin"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_pages_have_no_inline_script_or_style(clinician: tuple[TestClient, str]) -> None:
+    client, _ = clinician
+    for path in PAGES[1:]:
+        html = client.get(path).text
+        assert "<script" not in html
+        assert "<style" not in html and " style=" not in html
+        assert not re.search(r"\son[a-z]+=", html), path  # no inline event handlers
+
+
+def test_api_responses_keep_their_own_headers(browser: TestClient) -> None:
+    assert "content-security-policy" not in browser.get("/healthz").headers
+
+
+def test_static_files_are_served_with_headers(browser: TestClient) -> None:
+    response = browser.get("/static/app.css")
+    assert response.status_code == 200
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_sign_in_sets_a_hardened_session_cookie(
+    browser: TestClient, csrf_of: Callable[..., str]
+) -> None:
+    token = csrf_of(browser)
+    login_cookie = browser.cookies.get(CSRF_COOKIE)
+    assert login_cookie == token
+    response = browser.post(
+        "/login",
+        data={"username": "demo-clinician", "password": "secondlook-demo", "csrf_token": token},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/clinic/patients"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("secondlook_session=")
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http here; see the https test
+
+
+def test_session_cookie_is_secure_over_https(web_app: FastAPI) -> None:
+    with TestClient(web_app, base_url="https://testserver", follow_redirects=False) as client:
+        page = client.get("/login")
+        assert "Secure" in page.headers["set-cookie"]  # the CSRF cookie
+        assert "strict-transport-security" in page.headers
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token
+        response = client.post(
+            "/login",
+            data={
+                "username": "demo-clinician",
+                "password": "secondlook-demo",
+                "csrf_token": token.group(1),
+            },
+        )
+        assert response.status_code == 303
+        assert "Secure" in response.headers["set-cookie"]
+
+
+def test_wrong_password_is_refused_and_audited(
+    browser: TestClient, csrf_of: Callable[..., str], web_engine: Engine
+) -> None:
+    token = csrf_of(browser)
+    response = browser.post(
+        "/login", data={"username": "demo-coordinator", "password": "nope", "csrf_token": token}
+    )
+    assert response.status_code == 401
+    assert "Wrong username or password" in response.text
+    assert "secondlook_session" not in response.headers.get("set-cookie", "")
+    with web_engine.connect() as connection:
+        events = connection.execute(
+            select(AuditEvent.outcome).where(
+                AuditEvent.action == "session.create", AuditEvent.resource == "POST /login"
+            )
+        ).all()
+    assert ("denied",) in events
+
+
+def test_signed_out_browser_is_sent_to_login(browser: TestClient) -> None:
+    for path in ("/", "/clinic/patients", "/clinic/patients/1", "/portal", "/portal/plan"):
+        response = browser.get(path)
+        assert response.status_code == 303
+        assert response.headers["location"] == "/login"
+
+
+def test_logout_revokes_the_session(clinician: tuple[TestClient, str]) -> None:
+    client, token = clinician
+    old_session = client.cookies.get("secondlook_session")
+    assert client.get("/clinic/patients").status_code == 200
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    client.cookies.set("secondlook_session", old_session or "")
+    assert client.get("/clinic/patients").headers.get("location") == "/login"
+
+
+def test_roles_are_kept_apart(browser: TestClient, sign_in: Callable[..., str]) -> None:
+    sign_in(browser, "demo-patient")
+    assert browser.get("/clinic/patients").status_code == 403
+    assert browser.get("/portal").status_code == 200
+    browser.cookies.clear()
+    sign_in(browser, "demo-clinician")
+    assert browser.get("/portal").status_code == 403
+    browser.cookies.clear()
+    sign_in(browser, "demo-admin")
+    assert browser.get("/clinic/patients/1").status_code == 403
+    assert browser.get("/").headers["location"] == "/account"
+
+
+def test_search_is_a_post_and_no_link_carries_patient_data(
+    clinician: tuple[TestClient, str], web_engine: Engine
+) -> None:
+    client, token = clinician
+    with web_engine.connect() as connection:
+        patients = connection.execute(select(Patient.name, Patient.mrn)).all()
+    secrets = [p.name for p in patients] + [p.mrn for p in patients if p.mrn]
+    secrets += [part for p in patients for part in p.name.split()]
+    pages = [client.get(path).text for path in PAGES[1:]]
+    pages.append(client.post("/clinic/patients/search", data={"q": "e", "csrf_token": token}).text)
+    for html in pages:
+        for url in re.findall(r'(?:href|action|src)="([^"]*)"', html):
+            assert not any(s.lower() in url.lower() for s in secrets), url
+    assert 'method="post" action="/clinic/patients/search"' in pages[0]
+
+
+def test_search_finds_by_name_and_mrn(clinician: tuple[TestClient, str]) -> None:
+    client, token = clinician
+    by_name = client.post("/clinic/patients/search", data={"q": "keller", "csrf_token": token})
+    assert DEMO_NAMES[0] in by_name.text
+    assert DEMO_NAMES[1] not in by_name.text
+    by_mrn = client.post("/clinic/patients/search", data={"q": "DEMO-002", "csrf_token": token})
+    assert DEMO_NAMES[1] in by_mrn.text
+    wildcard = client.post("/clinic/patients/search", data={"q": "%", "csrf_token": token})
+    assert "0 patient(s) found" in wildcard.text
+
+
+def test_page_reads_are_audited_without_patient_data_in_logs(
+    clinician: tuple[TestClient, str], web_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, token = clinician
+    with caplog.at_level(logging.DEBUG):
+        client.get("/clinic/patients/2")
+        client.post("/clinic/patients/search", data={"q": DEMO_NAMES[1], "csrf_token": token})
+    with web_engine.connect() as connection:
+        events = connection.execute(
+            select(AuditEvent.action, AuditEvent.patient_id, AuditEvent.resource)
+        ).all()
+    assert ("patient.read", 2, "GET /clinic/patients/2") in events
+    assert ("patient.list", None, "POST /clinic/patients/search") in events
+    assert all(DEMO_NAMES[1] not in (e.resource or "") for e in events)
+    assert DEMO_NAMES[1] not in caplog.text
+
+
+def test_repeated_failed_sign_ins_are_rate_limited(
+    browser: TestClient, csrf_of: Callable[..., str]
+) -> None:
+    token = csrf_of(browser)
+    statuses = [
+        browser.post(
+            "/login", data={"username": "no-such-user", "password": "x", "csrf_token": token}
+        ).status_code
+        for _ in range(6)
+    ]
+    assert statuses[:5] == [401] * 5
+    assert statuses[5] == 429
+    assert (
+        "Too many failed sign-ins"
+        in browser.post(
+            "/login", data={"username": "no-such-user", "password": "x", "csrf_token": token}
+        ).text
+    )
