@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from secondlook import __version__
+from secondlook.api.care_cli import register as register_care
 from secondlook.api.cli import register as register_api
 from secondlook.case import CaseInvalid, load_case_text
 from secondlook.case.facts import FACTS
@@ -47,6 +48,7 @@ app.add_typer(knowledge_app, name="knowledge")
 register_instruments(app)
 register_fhir(app)
 register_api(app)
+register_care(app)
 
 
 class Format(StrEnum):

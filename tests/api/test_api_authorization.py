@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 if TYPE_CHECKING:
@@ -265,6 +266,230 @@ TABLE: list[tuple[str, Builder, dict[str, int]]] = [
 ]
 
 
+# FHIR REST API and CDS Hooks (not in the OpenAPI document; their errors are OperationOutcomes
+# and CDS problem details). tests/fhir_api checks every resource type against every caller.
+TABLE += [
+    ("GET /fhir/metadata", lambda c: ("GET", "/fhir/metadata", {}), PUBLIC),
+    (
+        "GET /fhir/{resource_type}/{resource_id}",
+        lambda c: ("GET", f"/fhir/Patient/{c.world.patient_one}", {}),
+        READ,
+    ),
+    (
+        "GET /fhir/{resource_type}",
+        lambda c: ("GET", f"/fhir/DetectedIssue?patient={c.world.patient_one}", {}),
+        READ,
+    ),
+    # Not configured in the test app: discovery answers, calls are refused.
+    ("GET /cds-services", lambda c: ("GET", "/cds-services", {}), PUBLIC),
+    (
+        "POST /cds-services/{service_id}",
+        lambda c: ("POST", "/cds-services/secondlook-patient-view", {"json": {}}),
+        dict.fromkeys(CALLERS, 401),
+    ),
+    (
+        "POST /cds-services/{service_id}/feedback",
+        lambda c: ("POST", "/cds-services/secondlook-patient-view/feedback", {"json": {}}),
+        dict.fromkeys(CALLERS, 401),
+    ),
+]
+
+
+# Care coordination (docs/care.md). Patient one's plan, conference and task are made once per
+# app by the clinician (`_care`); the conference and the worklists are for the team only.
+TEAM_READ = {**STAFF_WRITE, "clinician": 200, "coordinator": 200}
+TEAM_ANY_ORG = expect(
+    clinician=200,
+    coordinator=200,
+    patient=403,
+    other_patient=403,
+    admin=403,
+    anonymous=401,
+    beta_clinician=200,
+    beta_admin=403,
+)
+_CARE: dict[tuple[int, int], dict[str, int]] = {}
+
+
+def _care(c: Ctx) -> dict[str, int]:
+    """Patient one's conference, plan (a patient goal, no taper) and first task."""
+    key = (id(c.client.app), c.world.patient_one)
+    if key not in _CARE:
+        auth = c.world.auth("clinician")
+        conference = c.client.post(
+            f"{c.p1}/care/conferences",
+            json={
+                "assessment_id": c.assessment_id,
+                "held_on": "2026-07-04",
+                "attendees": [{"name": "Dr A", "discipline": "spine-surgery"}],
+            },
+            headers=auth,
+        )
+        assert conference.status_code == 201, conference.text
+        plan = c.client.post(f"{c.p1}/care/plans", json=_plan_body(c), headers=auth)
+        assert plan.status_code == 201, plan.text
+        tasks = c.client.get(f"{c.p1}/care/plans/{plan.json()['id']}/tasks", headers=auth)
+        _CARE[key] = {
+            "conference": conference.json()["id"],
+            "plan": plan.json()["id"],
+            "task": tasks.json()["items"][0]["id"],
+        }
+    return _CARE[key]
+
+
+def _plan_body(c: Ctx) -> dict[str, Any]:
+    proposal = c.client.get(
+        f"{c.p1}/care/plan-proposal?assessment_id={c.assessment_id}",
+        headers=c.world.auth("clinician"),
+    )
+    assert proposal.status_code == 200, proposal.text
+    return {
+        "assessment_id": c.assessment_id,
+        "decisions": [
+            {
+                "item_id": item["id"],
+                "action": "accept" if item["kind"] == "workup" else "reject",
+                "reason": "Not now." if item["reason_required_to"] == "reject" else None,
+            }
+            for item in proposal.json()["items"]
+        ],
+        "goals": [
+            {"id": "walk", "kind": "patient", "text": "Walk the dog", "target_on": "2199-01-01"}
+        ],
+    }
+
+
+def _care_url(c: Ctx, what: str) -> str:
+    ids = _care(c)
+    return {
+        "conference": f"{c.p1}/care/conferences/{ids['conference']}",
+        "plan": f"{c.p1}/care/plans/{ids['plan']}",
+        "task": f"{c.p1}/care/tasks/{ids['task']}",
+    }[what]
+
+
+TABLE += [
+    (
+        "POST /api/v1/patients/{patient_id}/care/conferences",
+        lambda c: (
+            "POST",
+            f"{c.p1}/care/conferences",
+            {
+                "json": {
+                    "assessment_id": c.assessment_id,
+                    "held_on": "2026-07-05",
+                    "attendees": [{"name": "Dr B", "discipline": "pain-medicine"}],
+                }
+            },
+        ),
+        created(STAFF_WRITE),
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/care/conferences",
+        lambda c: ("GET", f"{c.p1}/care/conferences", {}),
+        TEAM_READ,
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/care/conferences/{conference_id}",
+        lambda c: ("GET", _care_url(c, "conference"), {}),
+        TEAM_READ,
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/care/plan-proposal",
+        lambda c: ("GET", f"{c.p1}/care/plan-proposal?assessment_id={c.assessment_id}", {}),
+        TEAM_READ,
+    ),
+    (
+        "POST /api/v1/patients/{patient_id}/care/plans",
+        lambda c: ("POST", f"{c.p1}/care/plans", {"json": _plan_body(c)}),
+        created({**STAFF_WRITE, "coordinator": 403}),
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/care/plans",
+        lambda c: ("GET", f"{c.p1}/care/plans", {}),
+        READ,
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/care/plans/{plan_id}",
+        lambda c: ("GET", _care_url(c, "plan"), {}),
+        READ,
+    ),
+    (
+        "PATCH /api/v1/patients/{patient_id}/care/plans/{plan_id}",
+        lambda c: (
+            "PATCH",
+            _care_url(c, "plan"),
+            {
+                "json": {"review_on": "2198-01-01"},
+                "headers": {"If-Match": c.etag(_care_url(c, "plan"))},
+            },
+        ),
+        STAFF_WRITE,
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/care/plans/{plan_id}/tasks",
+        lambda c: ("GET", f"{_care_url(c, 'plan')}/tasks", {}),
+        READ,
+    ),
+    (
+        # This plan has no taper: the allowed callers learn that (404); the E2E test reads one.
+        "GET /api/v1/patients/{patient_id}/care/plans/{plan_id}/taper",
+        lambda c: ("GET", f"{_care_url(c, 'plan')}/taper", {}),
+        {**READ, "clinician": 404, "coordinator": 404, "patient": 404},
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/care/plans/{plan_id}/questionnaires",
+        lambda c: ("GET", f"{_care_url(c, 'plan')}/questionnaires", {}),
+        READ,
+    ),
+    (
+        "POST /api/v1/patients/{patient_id}/care/plans/{plan_id}/goal-checks",
+        lambda c: (
+            "POST",
+            f"{_care_url(c, 'plan')}/goal-checks",
+            {"json": {"goal_id": "walk", "checked_on": "2026-08-01", "achieved": False}},
+        ),
+        created(READ),
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/care/tasks/{task_id}",
+        lambda c: ("GET", _care_url(c, "task"), {}),
+        READ,
+    ),
+    (
+        "PATCH /api/v1/patients/{patient_id}/care/tasks/{task_id}",
+        lambda c: (
+            "PATCH",
+            _care_url(c, "task"),
+            {"json": {"person": "Dr C"}, "headers": {"If-Match": c.etag(_care_url(c, "task"))}},
+        ),
+        STAFF_WRITE,
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/care/outcomes",
+        lambda c: ("GET", f"{c.p1}/care/outcomes", {}),
+        READ,
+    ),
+    *[
+        (
+            f"GET /api/v1/care/worklists/{name}",
+            (lambda u: lambda c: ("GET", u, {}))(url),
+            TEAM_ANY_ORG,
+        )
+        for name, url in (
+            ("my-tasks", "/api/v1/care/worklists/my-tasks"),
+            ("discipline/{discipline}", "/api/v1/care/worklists/discipline/psychology"),
+            ("overdue-tasks", "/api/v1/care/worklists/overdue-tasks"),
+            ("questionnaires", "/api/v1/care/worklists/questionnaires"),
+            ("red-flags", "/api/v1/care/worklists/red-flags"),
+            ("plan-reviews", "/api/v1/care/worklists/plan-reviews"),
+        )
+    ],
+    ("GET /api/v1/care/cohort", lambda c: ("GET", "/api/v1/care/cohort", {}), TEAM_ANY_ORG),
+    ("GET /api/v1/care/cohort.csv", lambda c: ("GET", "/api/v1/care/cohort.csv", {}), TEAM_ANY_ORG),
+]
+
+
 def _username(ctx: Ctx, who: str) -> str:
     response = ctx.client.get("/api/v1/session", headers=ctx.world.auth(who))
     return str(response.json()["username"])
@@ -293,7 +518,9 @@ def test_endpoint_answers_caller_with_expected_status(
     response = client.request(method, url, headers=headers, **kwargs)
     assert response.status_code == status, response.text
     if status >= 400:
-        assert response.headers["content-type"] == "application/problem+json"
+        fhir = url.startswith("/fhir/")
+        expected = "application/fhir+json" if fhir else "application/problem+json"
+        assert response.headers["content-type"] == expected
 
 
 def test_the_table_covers_every_route(client: TestClient) -> None:
@@ -304,4 +531,12 @@ def test_the_table_covers_every_route(client: TestClient) -> None:
         for path, operations in spec["paths"].items()
         for method in operations
     }
-    assert documented == {route for route, _, _ in TABLE} - {"GET /openapi.json"}
+    # Routes kept out of the OpenAPI document (FHIR and CDS Hooks) need rows too.
+    undocumented = {
+        f"{method} {route.path_format}"
+        for route in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
+        if str(route.path_format).startswith(("/fhir", "/cds-services"))
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    assert documented | undocumented == {route for route, _, _ in TABLE} - {"GET /openapi.json"}

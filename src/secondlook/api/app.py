@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,19 +15,30 @@ from secondlook.api.routes import (
     accounts,
     assessments,
     audit,
+    care_conferences,
+    care_outcomes,
+    care_plans,
+    care_tasks,
+    care_worklists,
     cases,
     health,
     history,
     patients,
     questionnaires,
 )
+from secondlook.api.routes.fhir import FhirErrors
+from secondlook.api.routes.fhir import router as fhir_router
+from secondlook.api.routes.fhir_cds import cds_routes
+from secondlook.fhir.cds_config import ENVIRONMENT_VARIABLE as CDS_CONFIG_VARIABLE
+from secondlook.fhir.cds_config import CdsConfig, load_cds_config
 from secondlook.store import db, migrate
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(engine: Engine) -> FastAPI:
-    """An app on `engine`, whose schema must be migrated (see `migrate.upgrade`)."""
+def create_app(engine: Engine, *, cds: CdsConfig | None = None) -> FastAPI:
+    """An app on `engine`, whose schema must be migrated (see `migrate.upgrade`). `cds`: the
+    CDS Hooks configuration (without one, service calls answer 401 "not configured")."""
     app = FastAPI(
         title="SecondLook API",
         version=secondlook.__version__,
@@ -38,9 +50,28 @@ def create_app(engine: Engine) -> FastAPI:
     app.state.sessionmaker = db.make_sessionmaker(engine)
     problems.install(app)
     app.add_middleware(problems.GuardQuery)
+    app.add_middleware(FhirErrors)  # outside GuardQuery: /fhir errors become OperationOutcomes
     app.include_router(health.router)
-    for module in (accounts, patients, cases, assessments, questionnaires, history, audit):
+    for module in (
+        accounts,
+        patients,
+        cases,
+        assessments,
+        questionnaires,
+        history,
+        audit,
+        care_conferences,
+        care_plans,
+        care_tasks,
+        care_worklists,
+        care_outcomes,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(fhir_router)  # /fhir: FHIR R4 read/search (not in the OpenAPI document)
+    app.include_router(cds_routes(cds, app.state.sessionmaker), include_in_schema=False)
+    from secondlook import web  # the browser pages, /clinic and /portal (docs/web.md)
+
+    web.install(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -63,4 +94,5 @@ def app_from_environment() -> FastAPI:
     database from SECONDLOOK_DATABASE_URL or SQLite in SECONDLOOK_DATA_DIR, migrated on start."""
     engine = db.make_engine(db.database_url())
     migrate.upgrade(engine)
-    return create_app(engine)
+    cds_config = os.environ.get(CDS_CONFIG_VARIABLE)
+    return create_app(engine, cds=load_cds_config(cds_config) if cds_config else None)

@@ -41,13 +41,29 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="load demo data if the database is empty")
     ] = False,
+    cds_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--cds-config",
+            envvar="SECONDLOOK_CDS_CONFIG",
+            help="CDS Hooks settings (JSON: trusted EHR issuers and keys, public base URL, "
+            "app base URL; docs/fhir.md); without it CDS Hooks calls answer 401",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the web server; creates and migrates the database on start."""
     import uvicorn
 
     from secondlook.api import demo as demo_data
     from secondlook.api.app import create_app
+    from secondlook.fhir.cds_config import CdsConfigInvalid, load_cds_config
 
+    try:
+        cds = load_cds_config(cds_config) if cds_config is not None else None
+    except CdsConfigInvalid as exc:
+        typer.echo(f"error: CDS Hooks configuration {exc}", err=True)
+        raise typer.Exit(2) from None
     engine = _engine(data_dir)
     typer.echo(f"database: {_where(engine)}", err=True)
     if demo:
@@ -62,7 +78,10 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"SecondLook at http://{shown}:{port}/  (API docs: http://{shown}:{port}/docs)")
     sys.stdout.flush()
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+    typer.echo(
+        f"CDS Hooks: {'configured from ' + str(cds_config) if cds else 'not configured'}", err=True
+    )
+    uvicorn.run(create_app(engine, cds=cds), host=host, port=port, log_level="info")
 
 
 def db_upgrade(data_dir: DataDir = None) -> None:

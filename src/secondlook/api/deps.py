@@ -45,9 +45,29 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "questionnaire.create": ALL_CLINICAL,
     "questionnaire.read": ALL_CLINICAL,
     "history.read": ALL_CLINICAL,
+    # Care coordination (docs/care.md). Deciding a plan is a clinical act (clinicians); the team
+    # (clinicians and coordinators) records conferences, moves tasks and keeps plans up to
+    # date; a patient reads their own plan, tasks and outcomes and checks their own goals.
+    "care.conference.create": STAFF,
+    "care.conference.read": STAFF,
+    "care.plan.propose": STAFF,
+    "care.plan.create": frozenset({"clinician"}),
+    "care.plan.read": ALL_CLINICAL,
+    "care.plan.update": STAFF,
+    "care.task.read": ALL_CLINICAL,
+    "care.task.update": STAFF,
+    "care.goal-check.create": ALL_CLINICAL,
+    "care.outcome.read": ALL_CLINICAL,
+    "care.worklist.read": STAFF,
+    "care.cohort.read": STAFF,
     "audit.read": frozenset({"admin"}),
     "user.read": frozenset({"admin"}),
     "user.write": frozenset({"admin"}),
+    # FHIR REST API (/fhir): the same rule as reading a patient's records; the shipped
+    # Questionnaires are definitions, not patient data, so every signed-in role may read them.
+    "fhir.read": ALL_CLINICAL,
+    "fhir.search": ALL_CLINICAL,
+    "fhir.definition.read": frozenset({"clinician", "coordinator", "patient", "admin"}),
 }
 
 
