@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DatabaseError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from care_api_support import decisions_for, odi_answers, scs_case, shift_dates
@@ -355,3 +356,32 @@ def test_taper_rules_and_goal_edits_are_validated_by_the_domain(team: Team) -> N
         "lead", "PATCH", plan["href"], json={"review_on": "2025-03-01"}, headers={"If-Match": '"5"'}
     )
     assert stale.status_code == 412 and stale.json()["current_version"] == 1
+
+
+def test_task_events_and_goal_checks_cannot_be_changed_or_deleted(
+    team: Team, engine: Engine
+) -> None:
+    pid, aid = team.patient("History Patient", scs_case())
+    plan = team.plan(pid, aid)
+    task = next(t for t in team.task_list(pid, plan["id"]) if t["waiting_on"] == [])
+    team.ok(
+        "lead",
+        "PATCH",
+        task["href"],
+        json={"status": "accepted", "on": "2024-09-12"},
+        headers={"If-Match": f'"{task["version"]}"'},
+    )
+    goal = next(g["id"] for g in plan["goals"] if g["id"].startswith("patient-"))  # own words
+    team.ok(
+        "lead",
+        "POST",
+        f"/api/v1/patients/{pid}/care/plans/{plan['id']}/goal-checks",
+        201,
+        json={"goal_id": goal, "checked_on": "2024-12-12", "achieved": False},
+    )
+    for table in ("care_task_events", "care_goal_checks"):
+        with engine.connect() as connection:
+            assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+        for statement in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}"):
+            with pytest.raises(DatabaseError, match="append-only"), engine.begin() as connection:
+                connection.execute(text(statement))

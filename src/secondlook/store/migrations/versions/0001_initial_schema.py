@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from secondlook.store.append_only import allow_changes, forbid_changes
+
 JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 # Rows of these tables are facts that happened; nothing may rewrite or remove them.
@@ -256,12 +258,12 @@ def upgrade() -> None:
         batch_op.create_index("ix_assessments_patient_id_id", ["patient_id", "id"], unique=False)
 
     for table in APPEND_ONLY_TABLES:
-        _forbid_changes(table)
+        forbid_changes(table)
 
 
 def downgrade() -> None:
     for table in APPEND_ONLY_TABLES:
-        _allow_changes(table)
+        allow_changes(table)
     with op.batch_alter_table("assessments", schema=None) as batch_op:
         batch_op.drop_index("ix_assessments_patient_id_id")
         batch_op.drop_index(batch_op.f("ix_assessments_organization_id"))
@@ -299,42 +301,3 @@ def downgrade() -> None:
         batch_op.drop_index("ix_audit_events_organization_id_id")
 
     op.drop_table("audit_events")
-
-
-def _forbid_changes(table: str) -> None:
-    """Install triggers that make `table` append-only, on SQLite and PostgreSQL."""
-    message = f"{table} is append-only: rows cannot be updated or deleted"
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"""
-            CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                RAISE EXCEPTION '{message}' USING ERRCODE = 'insufficient_privilege';
-            END
-            $$
-            """
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()"
-        )
-    else:
-        for event in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
-            )
-
-
-def _allow_changes(table: str) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-        op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
-    else:
-        for event in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{event}")

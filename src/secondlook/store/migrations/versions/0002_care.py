@@ -13,9 +13,13 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from secondlook.store.append_only import allow_changes, forbid_changes
+
 JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 revision = "0002"
+# What happened to a task and each check of a goal are history: never edited, never deleted.
+APPEND_ONLY_TABLES = ("care_task_events", "care_goal_checks")
 down_revision = "0001"
 branch_labels = None
 depends_on = None
@@ -322,8 +326,13 @@ def upgrade() -> None:
             unique=False,
         )
 
+    for table in APPEND_ONLY_TABLES:
+        forbid_changes(table)
+
 
 def downgrade() -> None:
+    for table in APPEND_ONLY_TABLES:
+        allow_changes(table)
     with op.batch_alter_table("questionnaire_responses", schema=None) as batch_op:
         batch_op.drop_index("ix_questionnaire_responses_patient_instrument_on")
 
