@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from secondlook.api.deps import SESSION_COOKIE, SessionDep
-from secondlook.store import accounts, audit
+from secondlook.api.signin import SignInRefused, set_session_cookie, sign_in
+from secondlook.store import accounts
 from secondlook.store.models import Credential
 from secondlook.web.common import (
-    client_address,
     home_for,
     redirect,
     render,
@@ -38,82 +38,22 @@ async def login(request: Request, session: SessionDep) -> Response:
     form = await request.form()
     username = str(form.get("username") or "")[:100]
     password = str(form.get("password") or "")
-    client = client_address(request)
     try:
-        user = accounts.authenticate(session, username=username, password=password, client=client)
-    except accounts.RateLimited as exc:
-        session.rollback()
-        _audit(session, username, client, "denied", 429, "rate limited")
-        return render(
-            request,
-            "login.html",
-            {
-                "error": f"Too many failed sign-ins. Try again in {exc.retry_after} seconds.",
-                "username": username,
-            },
-            status=429,
+        actor, secret = sign_in(
+            request, session, username=username, password=password, resource="POST /login"
         )
-    except accounts.InvalidCredentials:
-        _audit(session, username, client, "denied", 401, "wrong username or password")
-        return render(
-            request,
-            "login.html",
-            {"error": "Wrong username or password.", "username": username},
-            status=401,
+    except SignInRefused as exc:
+        error = (
+            f"Too many failed sign-ins. Try again in {exc.retry_after} seconds."
+            if exc.retry_after is not None
+            else "Wrong username or password."
         )
-    credential, secret = accounts.issue_credential(
-        session, user=user, kind="session", lifetime=accounts.SESSION_TTL
-    )
-    actor = accounts.Principal(
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
-        organization_id=user.organization_id,
-        patient_id=user.patient_id,
-        credential_id=credential.id,
-        credential_kind="session",
-    )
-    _audit(session, username, client, "success", 200, None, actor=actor)
+        return render(
+            request, "login.html", {"error": error, "username": username}, status=exc.status
+        )
     response = redirect(home_for(actor))
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=int(accounts.SESSION_TTL.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
+    set_session_cookie(response, request, secret)
     return response
-
-
-def _audit(
-    session: SessionDep,
-    username: str,
-    client: str,
-    outcome: str,
-    status: int,
-    detail: str | None,
-    *,
-    actor: accounts.Principal | None = None,
-) -> None:
-    organization = None
-    if actor is None:
-        known = accounts.user_by_username(session, username=username)
-        organization = known.organization_id if known else None
-    audit.record(
-        session,
-        actor=actor,
-        action="session.create",
-        resource="POST /login",
-        outcome=outcome,
-        status=status,
-        organization_id=organization,
-        username=username,
-        client=client,
-        detail=detail,
-    )
-    session.commit()
 
 
 @router.post("/logout")

@@ -17,7 +17,6 @@ from secondlook.api.deps import (
     IfMatch,
     Page,
     SessionDep,
-    client_address,
     etag,
     path_id,
     required_version,
@@ -39,7 +38,8 @@ from secondlook.api.schemas import (
     UserPatch,
 )
 from secondlook.api.schemas import Page as PageOf
-from secondlook.store import accounts, audit
+from secondlook.api.signin import SignInRefused, set_session_cookie, sign_in
+from secondlook.store import accounts
 from secondlook.store.models import Credential, User
 
 router = APIRouter(tags=["accounts"])
@@ -126,76 +126,26 @@ def log_in(
     """Log in with username and password. Sets an HttpOnly, SameSite=Lax session cookie (Secure
     over https). After 5 failures for a username, or 20 from one address, within 15 minutes,
     answers 429 with Retry-After."""
-    client = client_address(request)
     try:
-        user = accounts.authenticate(
-            session, username=body.username, password=body.password, client=client
+        actor, secret = sign_in(
+            request,
+            session,
+            username=body.username,
+            password=body.password,
+            resource="POST /api/v1/session",
         )
-    except accounts.RateLimited as exc:
-        session.rollback()
-        _audit_login(session, body.username, client, "denied", 429, "rate limited")
-        raise ApiProblem(
-            429,
-            f"too many failed logins; try again in {exc.retry_after} seconds",
-            kind="rate-limited",
-            headers={"Retry-After": str(exc.retry_after)},
-            extra={"retry_after": exc.retry_after},
-        ) from None
-    except accounts.InvalidCredentials:
-        _audit_login(session, body.username, client, "denied", 401, "wrong username or password")
+    except SignInRefused as exc:
+        if exc.retry_after is not None:
+            raise ApiProblem(
+                429,
+                f"too many failed logins; try again in {exc.retry_after} seconds",
+                kind="rate-limited",
+                headers={"Retry-After": str(exc.retry_after)},
+                extra={"retry_after": exc.retry_after},
+            ) from None
         raise ApiProblem(401, "wrong username or password") from None
-    credential, secret = accounts.issue_credential(
-        session, user=user, kind="session", lifetime=accounts.SESSION_TTL
-    )
-    actor = accounts.Principal(
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
-        organization_id=user.organization_id,
-        patient_id=user.patient_id,
-        credential_id=credential.id,
-        credential_kind="session",
-    )
-    _audit_login(session, user.username, client, "success", 200, None, actor=actor)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=int(accounts.SESSION_TTL.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
+    set_session_cookie(response, request, secret)
     return _session_out(actor)
-
-
-def _audit_login(
-    session: SessionDep,
-    username: str,
-    client: str,
-    outcome: str,
-    status: int,
-    detail: str | None,
-    *,
-    actor: accounts.Principal | None = None,
-) -> None:
-    organization = None
-    if actor is None:
-        known = accounts.user_by_username(session, username=username)
-        organization = known.organization_id if known else None
-    audit.record(
-        session,
-        actor=actor,
-        action="session.create",
-        resource="POST /api/v1/session",
-        outcome=outcome,
-        status=status,
-        organization_id=organization,
-        username=username[:100],
-        client=client,
-        detail=detail,
-    )
-    session.commit()
 
 
 @router.get("/session", responses=error_responses(401))
