@@ -40,6 +40,10 @@ CLINICIAN_PAGES = [
     "/clinic/patients/2/intake",
     "/clinic/book",
     "/clinic/book/treatment/spinal-cord-stimulation",
+    "/clinic/patients/1/conference",
+    "/clinic/patients/3/plan",
+    "/clinic/patients/3/tasks",
+    "/clinic/worklists",
 ]
 PATIENT_PAGES = ["/portal", "/portal/questionnaires/phq-9", "/portal/plan", "/portal/learn"]
 

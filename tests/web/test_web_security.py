@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 
 from secondlook.api.demo import DEMO_NAMES
 from secondlook.store.models import AuditEvent, Patient
-from secondlook.web import auth, clinic, portal
+from secondlook.web import auth, care, clinic, portal
 from secondlook.web.common import CSRF_COOKIE
 
 PAGES = [
@@ -31,9 +31,18 @@ PAGES = [
 
 def _post_paths() -> list[str]:
     paths = []
-    for route in [*auth.router.routes, *clinic.router.routes, *portal.router.routes]:
+    for route in [
+        *auth.router.routes,
+        *clinic.router.routes,
+        *care.router.routes,
+        *portal.router.routes,
+    ]:
         if isinstance(route, APIRoute) and "POST" in (route.methods or set()):
-            paths.append(route.path.replace("{patient_id}", "1").replace("{key}", "phq-9"))
+            paths.append(
+                route.path.replace("{patient_id}", "1")
+                .replace("{key}", "phq-9")
+                .replace("{task_id}", "1")
+            )
     return sorted(set(paths))
 
 

@@ -26,8 +26,10 @@ def trajectory_svg(
     max_score: float,
     meaningful_points: float | None = None,
     goal: float | None = None,
+    goal_label: str = "goal",
 ) -> str:
-    """An SVG chart (a string) of `points`. Higher scores are worse on every instrument here."""
+    """An SVG chart (a string) of `points`. Higher scores are worse on every instrument here.
+    `goal_label` names the dashed goal line ("goal", or "plan goal" for a care plan's target)."""
     if not points:
         raise ValueError("a trajectory needs at least one point")
     points = sorted(points)
@@ -49,7 +51,7 @@ def trajectory_svg(
     summary = ", ".join(f"{d.isoformat()}: {_fmt(s)}" for d, s in points)
     description = f"{title}. Scores (higher is worse): {summary}."
     if goal is not None:
-        description += f" Goal: {_fmt(goal)} or less."
+        description += f" {goal_label.capitalize()}: {_fmt(goal)} or less."
     if meaningful_points is not None:
         description += f" Changes smaller than {_fmt(meaningful_points)} points are not meaningful."
     out: list[str] = [
@@ -83,7 +85,7 @@ def trajectory_svg(
             f'<line x1="{LEFT}" y1="{gy:.1f}" x2="{WIDTH - RIGHT}" y2="{gy:.1f}" '
             f'stroke="#1b6e2f" stroke-width="2" stroke-dasharray="6 4"/>'
             f'<text x="{WIDTH - RIGHT}" y="{gy - 4:.1f}" font-size="11" font-family="sans-serif" '
-            f'text-anchor="end" fill="#1b6e2f">goal {_fmt(goal)}</text>'
+            f'text-anchor="end" fill="#1b6e2f">{escape(goal_label)} {_fmt(goal)}</text>'
         )
     path = " ".join(
         f"{'M' if i == 0 else 'L'}{x(d):.1f},{y(s):.1f}" for i, (d, s) in enumerate(points)

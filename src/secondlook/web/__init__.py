@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from secondlook.api.problems import ApiProblem
-from secondlook.web import auth, clinic, portal
+from secondlook.web import auth, care, clinic, portal
 from secondlook.web.common import (
     HERE,
     LoginRequired,
@@ -30,6 +30,7 @@ from secondlook.web.common import (
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(clinic.router)
+router.include_router(care.router)
 router.include_router(portal.router)
 
 

@@ -89,23 +89,34 @@ async def patient_search(request: Request, session: SessionDep, user: StaffUser)
     )
 
 
-def _chart_list(rows: Iterable[Any]) -> list[dict[str, Any]]:
+def _chart_list(
+    rows: Iterable[Any], plan_goals: dict[str, float] | None = None
+) -> list[dict[str, Any]]:
+    """One SVG chart per scored instrument. `plan_goals` (instrument -> target score) replaces
+    the default goal line with the care plan's goal for that instrument."""
     out = []
+    plan_goals = plan_goals or {}
     for t in data.trajectories(list(rows)):
+        goal, label = t.goal, "goal"
+        if t.instrument in plan_goals:
+            goal, label = plan_goals[t.instrument], "plan goal"
         svg = chart_svg.trajectory_svg(
             title=t.name,
             points=t.points,
             min_score=t.min_score,
             max_score=t.max_score,
             meaningful_points=t.meaningful_points,
-            goal=t.goal,
+            goal=goal,
+            goal_label=label,
         )
         caption = f"{t.name}: {len(t.points)} score(s); higher is worse."
         if t.meaningful_points is not None:
             caption += (
                 f" Shaded: within {t.meaningful_points:g} points of the first score (not a "
-                f"meaningful change). Dashed: goal {t.goal:g}."
+                f"meaningful change)."
             )
+        if goal is not None:
+            caption += f" Dashed: {label} {goal:g}."
         out.append({"title": t.name, "svg": Markup(svg), "caption": caption})  # noqa: S704
     return out
 
@@ -157,7 +168,10 @@ def patient_page(
     with auditor.patient("patient.read", patient_id) as scope:
         assert scope.patient is not None
         context = _load(session, user, scope.patient)
-        charts = _chart_list(context["responses"])
+        outcome = data.plan_outcome(
+            session, organization_id=user.organization_id, patient_id=patient_id
+        )
+        charts = _chart_list(context["responses"], outcome.chart_goals if outcome else None)
     alert_ids = {a for r in context["response_alerts"] for a in r.alerts}
     return render(
         request,
@@ -165,6 +179,7 @@ def patient_page(
         {
             **context,
             "charts": charts,
+            "outcome": outcome,
             "can_assess": user.role == "clinician",
             "safety_texts": {a: safety_text(a).clinician for a in alert_ids},
         },

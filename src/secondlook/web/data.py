@@ -11,9 +11,16 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from secondlook.care import (
+    PRIMARY_INSTRUMENT,
+    GoalCheck,
+    InstrumentResult,
+    goal_status,
+    responder_status,
+)
 from secondlook.instruments import INSTRUMENTS
 from secondlook.knowledge import KnowledgeBase, default_knowledge
-from secondlook.store import records
+from secondlook.store import care_records, records
 from secondlook.store.models import Assessment, Patient, QuestionnaireResponse
 
 # Instruments whose item text ships, in the order the portal offers them.
@@ -192,3 +199,60 @@ def all_patient_texts(kind: str) -> list[PlainItem]:
 
 def references_by_id(document: Mapping[str, Any]) -> dict[str, str]:
     return {str(r["id"]): str(r["citation"]) for r in document.get("references", [])}
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """The patient's current care plan against the scores: responder status at 6 and 12
+    months on the region's primary instrument, each goal's status, and the target score of each
+    instrument goal (for the charts' goal lines)."""
+
+    plan_id: int
+    start_on: dt.date
+    primary_instrument: str
+    responder_6m: str
+    responder_12m: str
+    goals: list[tuple[str, str]]
+    chart_goals: dict[str, float]
+
+
+def plan_outcome(session: Session, *, organization_id: int, patient_id: int) -> PlanOutcome | None:
+    """Outcomes against the latest plan that is not a draft (None without one); the same
+    computation as `GET /patients/{id}/care/outcomes`."""
+    plans = [
+        p
+        for p in care_records.list_plans(
+            session, organization_id=organization_id, patient_id=patient_id, limit=10_000
+        )
+        if p.status != "draft"
+    ]
+    if not plans:
+        return None
+    row = plans[-1]
+    results = care_records.instrument_results(
+        session, organization_id=organization_id, patient_id=patient_id
+    )
+    checks = care_records.goal_checks(session, plan_id=row.id)
+    everything: list[InstrumentResult | GoalCheck] = [*results, *checks]
+    plan = care_records.plan_of(row)
+    primary = PRIMARY_INSTRUMENT[row.region]  # type: ignore[index]
+    chart_goals: dict[str, float] = {}
+    for goal in plan.goals:
+        if goal.kind == "instrument" and goal.instrument and goal.baseline is not None:
+            drop = goal.improve_points
+            if drop is None and goal.improve_percent is not None:
+                drop = goal.baseline * goal.improve_percent / 100
+            instrument = INSTRUMENTS.get(goal.instrument)
+            if drop is not None and instrument is not None:
+                chart_goals[goal.instrument] = max(
+                    float(instrument.min_score), goal.baseline - drop
+                )
+    return PlanOutcome(
+        plan_id=row.id,
+        start_on=row.start_on,
+        primary_instrument=primary,
+        responder_6m=responder_status(primary, results, baseline_on=row.start_on, months=6),
+        responder_12m=responder_status(primary, results, baseline_on=row.start_on, months=12),
+        goals=[(g.text, goal_status(g, everything)) for g in plan.goals],
+        chart_goals=chart_goals,
+    )

@@ -1,0 +1,577 @@
+"""Care coordination pages of the clinician workspace: the case conference form, the plan
+builder (accept / edit / reject each suggested item, with the reasons the care domain asks
+for) and the task board of a patient's plan (by discipline, columns by status).
+
+Every read and write goes through `store.care_records` inside the API's `Auditor`, with the
+same permissions and audit actions as the care API (docs/care.md); the care domain's refusals
+are shown on the page at the item they are about, never turned into a block of their own."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from secondlook.api.deps import Auditor, SessionDep, path_id
+from secondlook.api.problems import ApiProblem
+from secondlook.api.routes.care_common import care_errors
+from secondlook.care import (
+    DISCIPLINES,
+    Attendee,
+    ConferenceDecision,
+    Decision,
+    Dissent,
+    Edit,
+    Goal,
+    conference_agenda,
+    reason_required,
+)
+from secondlook.care.models import OWNERS
+from secondlook.store import care_records
+from secondlook.store.accounts import Principal
+from secondlook.store.care_models import CarePlan
+from secondlook.store.models import Assessment
+from secondlook.web import data
+from secondlook.web.clinic import PatientPath
+from secondlook.web.common import StaffUser, redirect, render
+
+router = APIRouter(prefix="/clinic")
+TaskPath = Annotated[int, path_id("the task's id")]
+
+STATUSES = ("requested", "accepted", "in-progress", "completed", "cancelled", "failed")
+# The steps offered for a task in each status (the state machine refuses anything else).
+STEPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "requested": (("accepted", "Accept"), ("in-progress", "Start"), ("cancelled", "Cancel")),
+    "accepted": (("in-progress", "Start"), ("cancelled", "Cancel")),
+    "in-progress": (("completed", "Complete"), ("failed", "Fail"), ("cancelled", "Cancel")),
+}
+ATTENDEE_SLOTS = 6
+MAX_TEXT = 2000
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _text(form: FormData, name: str, limit: int = MAX_TEXT) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _day(form: FormData, name: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(_text(form, name, 10))
+    except ValueError:
+        return None
+
+
+def _latest(session: SessionDep, user: Principal, patient_id: int) -> Assessment:
+    assessment = data.latest_assessment(
+        session, organization_id=user.organization_id, patient_id=patient_id
+    )
+    if assessment is None:
+        raise ApiProblem(404, "this patient has no assessment yet")
+    return assessment
+
+
+def _problems(exc: ApiProblem) -> list[str]:
+    if exc.status != 422 or not exc.errors:
+        raise exc
+    return [e.message for e in exc.errors]
+
+
+# --- case conference ---------------------------------------------------------------------------
+
+
+def _conference_page(
+    request: Request,
+    patient: Any,
+    assessment: Assessment,
+    *,
+    values: dict[str, str] | None = None,
+    errors: Sequence[str] = (),
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "clinic/conference.html",
+        {
+            "patient": patient,
+            "assessment_id": assessment.id,
+            "agenda": conference_agenda(assessment.document),
+            "disciplines": DISCIPLINES,
+            "slots": range(ATTENDEE_SLOTS),
+            "values": values or {"held_on": _today().isoformat()},
+            "errors": list(errors),
+        },
+        status=status,
+    )
+
+
+@router.get("/patients/{patient_id}/conference")
+def conference_form(
+    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+) -> Response:
+    auditor = Auditor(session, user, request)
+    with auditor.patient("care.conference.read", patient_id) as scope:
+        assessment = _latest(session, user, patient_id)
+    return _conference_page(request, scope.patient, assessment)
+
+
+@router.post("/patients/{patient_id}/conference")
+async def conference_save(
+    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+) -> Response:
+    form = await request.form()
+    values = {k: v.strip()[:MAX_TEXT] for k, v in form.items() if isinstance(v, str)}
+    auditor = Auditor(session, user, request)
+    with auditor.patient("care.conference.read", patient_id) as scope:
+        patient = scope.patient
+        assessment = _latest(session, user, patient_id)
+    attendees = []
+    for i in range(ATTENDEE_SLOTS):
+        name = _text(form, f"attendee-{i}-name", 200)
+        if name:
+            attendees.append(Attendee(name, _text(form, f"attendee-{i}-discipline", 40)))  # type: ignore[arg-type]
+    decisions = []
+    agenda = conference_agenda(assessment.document)
+    for position, item in enumerate([*agenda, None]):
+        key = f"decision-{position}"
+        text = _text(form, key)
+        if not text:
+            continue
+        dissent_by = _text(form, f"{key}-dissent-by", 200)
+        dissent_text = _text(form, f"{key}-dissent")
+        dissent = (Dissent(dissent_by, dissent_text),) if dissent_by or dissent_text else ()
+        decisions.append(
+            ConferenceDecision(
+                id=f"d{position + 1}",
+                text=text,
+                agenda_key=item.key if item else None,
+                dissent=dissent,
+            )
+        )
+    held_on = _day(form, "held_on")
+    errors: list[str] = []
+    if held_on is None:
+        errors.append("held_on: enter the date of the conference")
+    if not decisions:
+        errors.append("decisions: record at least one decision")
+    if not errors:
+        try:
+            with auditor.patient("care.conference.create", patient_id) as created, care_errors():
+                created.status = 201
+                assert held_on is not None
+                care_records.create_conference(
+                    session,
+                    organization_id=user.organization_id,
+                    patient_id=patient_id,
+                    assessment_id=assessment.id,
+                    held_on=held_on,
+                    attendees=attendees,
+                    decisions=decisions,
+                    user_id=user.user_id,
+                )
+        except ApiProblem as exc:
+            errors = _problems(exc)
+    if errors:
+        return _conference_page(
+            request, patient, assessment, values=values, errors=errors, status=422
+        )
+    return redirect(f"/clinic/patients/{patient_id}/plan")
+
+
+# --- plan builder ------------------------------------------------------------------------------
+
+
+def _item_errors(problems: Sequence[str], item_ids: Sequence[str], goal_ids: Sequence[str]) -> Any:
+    """The domain's problems placed at their item or goal (by the id they start with); the
+    rest belong to the whole form."""
+    at_item: dict[str, list[str]] = {}
+    at_goal: dict[str, list[str]] = {}
+    general: list[str] = []
+    for problem in problems:
+        head, _, rest = problem.partition(": ")
+        goal = re.match(r"goal '([^']*)'", head)
+        if head in item_ids:
+            at_item.setdefault(head, []).append(rest or problem)
+        elif goal and goal.group(1) in goal_ids:
+            at_goal.setdefault(goal.group(1), []).append(rest or problem)
+        else:
+            general.append(problem)
+    return at_item, at_goal, general
+
+
+def _plan_page(
+    request: Request,
+    session: SessionDep,
+    user: Principal,
+    patient: Any,
+    assessment: Assessment,
+    *,
+    form: FormData | None = None,
+    problems: Sequence[str] = (),
+    status: int = 200,
+) -> Response:
+    draft = care_records.propose(
+        session,
+        organization_id=user.organization_id,
+        patient_id=patient.id,
+        assessment_id=assessment.id,
+        today=_today(),
+    )
+    items = []
+    for i, item in enumerate(draft.items):
+        default = (
+            "reject" if item.recommendation in ("not-recommended", "contraindicated") else "accept"
+        )
+        items.append(
+            {
+                "n": i,
+                "item": item,
+                "needs_reason": "reject"
+                if reason_required(item, "reject")
+                else "accept"
+                if reason_required(item, "accept")
+                else None,
+                "action": _text(form, f"action-{i}", 10) if form else default,
+                "reason": _text(form, f"reason-{i}") if form else "",
+                "owner": _text(form, f"owner-{i}", 40) if form else "",
+                "due": _text(form, f"due-{i}", 10) if form else "",
+                "note": _text(form, f"note-{i}") if form else "",
+            }
+        )
+    goals = [
+        {
+            "n": j,
+            "goal": g,
+            "keep": (form.get(f"goal-{j}-keep") == "yes") if form else True,
+            "target": _text(form, f"goal-{j}-target", 10) if form else g.target_on.isoformat(),
+        }
+        for j, g in enumerate(draft.goals)
+    ]
+    at_item, at_goal, general = _item_errors(
+        problems, [it.id for it in draft.items], [g.id for g in draft.goals]
+    )
+    review = draft.review_on.isoformat() if draft.review_on else ""
+    return render(
+        request,
+        "clinic/plan.html",
+        {
+            "patient": patient,
+            "assessment_id": assessment.id,
+            "items": items,
+            "goals": goals,
+            "owners": OWNERS,
+            "review_on": _text(form, "review_on", 10) if form else review,
+            "new_goal_text": _text(form, "new_goal_text") if form else "",
+            "new_goal_target": _text(form, "new_goal_target", 10) if form else "",
+            "item_errors": at_item,
+            "goal_errors": at_goal,
+            "general_errors": general,
+            "error_count": len(problems),
+            "can_decide": user.role == "clinician",
+        },
+        status=status,
+    )
+
+
+@router.get("/patients/{patient_id}/plan")
+def plan_form(
+    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+) -> Response:
+    auditor = Auditor(session, user, request)
+    with auditor.patient("care.plan.propose", patient_id) as scope:
+        assessment = _latest(session, user, patient_id)
+        response = _plan_page(request, session, user, scope.patient, assessment)
+    return response
+
+
+def _goals(form: FormData, suggested: Sequence[Goal]) -> tuple[list[Goal], list[str]]:
+    goals: list[Goal] = []
+    problems: list[str] = []
+    for j, goal in enumerate(suggested):
+        if form.get(f"goal-{j}-keep") != "yes":
+            continue
+        target = _day(form, f"goal-{j}-target")
+        if target is None:
+            problems.append(f"goal {goal.id!r}: enter the target date")
+            continue
+        goals.append(_replace_target(goal, target))
+    text = _text(form, "new_goal_text", 500)
+    if text:
+        target = _day(form, "new_goal_target")
+        if target is None:
+            problems.append("new goal: enter its target date")
+        else:
+            taken = {g.id for g in suggested}
+            gid = next(f"patient-{k}" for k in range(1, 100) if f"patient-{k}" not in taken)
+            goals.append(Goal(id=gid, kind="patient", text=text, target_on=target))
+    return goals, problems
+
+
+def _replace_target(goal: Goal, target: dt.date) -> Goal:
+    return dataclasses.replace(goal, target_on=target)
+
+
+@router.post("/patients/{patient_id}/plan")
+async def plan_save(
+    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+) -> Response:
+    form = await request.form()
+    auditor = Auditor(session, user, request)
+    with auditor.patient("care.plan.propose", patient_id) as scope:
+        patient = scope.patient
+        assessment = _latest(session, user, patient_id)
+        draft = care_records.propose(
+            session,
+            organization_id=user.organization_id,
+            patient_id=patient_id,
+            assessment_id=assessment.id,
+            today=_today(),
+        )
+    decisions = []
+    for i, item in enumerate(draft.items):
+        action = _text(form, f"action-{i}", 10)
+        edit = None
+        if action == "edit":
+            owner = _text(form, f"owner-{i}", 40) or None
+            edit = Edit(
+                owner=owner,  # type: ignore[arg-type]
+                due=_day(form, f"due-{i}"),
+                note=_text(form, f"note-{i}") or None,
+            )
+            if edit == Edit():
+                edit = None
+        decisions.append(
+            Decision(item.id, action, _text(form, f"reason-{i}") or None, edit)  # type: ignore[arg-type]
+        )
+    goals, problems = _goals(form, draft.goals)
+    review_on = _day(form, "review_on")
+    if _text(form, "review_on") and review_on is None:
+        problems.append("review_on: enter a date")
+    if not problems:
+        try:
+            with auditor.patient("care.plan.create", patient_id) as created, care_errors():
+                created.status = 201
+                care_records.create_plan(
+                    session,
+                    organization_id=user.organization_id,
+                    patient_id=patient_id,
+                    assessment_id=assessment.id,
+                    decisions=decisions,
+                    decided_on=_today(),
+                    decided_by=user.username,
+                    goals=goals,
+                    review_on=review_on,
+                    user_id=user.user_id,
+                )
+        except ApiProblem as exc:
+            problems = _problems(exc)
+    if problems:
+        return _plan_page(
+            request, session, user, patient, assessment, form=form, problems=problems, status=422
+        )
+    return redirect(f"/clinic/patients/{patient_id}/tasks")
+
+
+# --- task board --------------------------------------------------------------------------------
+
+
+def _current_plan(session: SessionDep, user: Principal, patient_id: int) -> CarePlan | None:
+    plans = care_records.list_plans(
+        session, organization_id=user.organization_id, patient_id=patient_id, limit=1000
+    )
+    active = [p for p in plans if p.status != "draft"]
+    return active[-1] if active else None
+
+
+def _board_page(
+    request: Request,
+    session: SessionDep,
+    user: Principal,
+    patient: Any,
+    *,
+    message: tuple[int, str] | None = None,
+    status: int = 200,
+) -> Response:
+    plan = _current_plan(session, user, patient.id)
+    columns: list[dict[str, Any]] = []
+    if plan is not None:
+        rows = [t for t in care_records.plan_tasks(session, plan_id=plan.id) if t.kind == "care"]
+        waiting = care_records.task_readiness(rows)
+        names = {t.task_key: t.name for t in rows}
+        for owner in OWNERS:
+            mine = [t for t in rows if t.owner == owner]
+            if not mine:
+                continue
+            columns.append(
+                {
+                    "owner": owner,
+                    "by_status": [
+                        (
+                            s,
+                            [
+                                {
+                                    "t": t,
+                                    "waiting": [
+                                        names.get(k, k) for k in waiting.get(t.task_key, [])
+                                    ],
+                                    "steps": STEPS.get(t.status, ()),
+                                }
+                                for t in mine
+                                if t.status == s
+                            ],
+                        )
+                        for s in STATUSES
+                    ],
+                }
+            )
+    return render(
+        request,
+        "clinic/tasks.html",
+        {"patient": patient, "plan": plan, "disciplines": columns, "message": message},
+        status=status,
+    )
+
+
+@router.get("/patients/{patient_id}/tasks")
+def task_board(
+    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+) -> Response:
+    auditor = Auditor(session, user, request)
+    with auditor.patient("care.task.read", patient_id) as scope:
+        response = _board_page(request, session, user, scope.patient)
+    return response
+
+
+@router.post("/patients/{patient_id}/tasks/{task_id}")
+async def task_move(
+    patient_id: PatientPath,
+    task_id: TaskPath,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+) -> Response:
+    form = await request.form()
+    status = _text(form, "status", 20)
+    reason = _text(form, "reason") or None
+    try:
+        version = int(_text(form, "version", 12))
+    except ValueError:
+        version = -1
+    auditor = Auditor(session, user, request)
+    message: tuple[int, str] | None = None
+    try:
+        with auditor.patient("care.task.update", patient_id), care_errors():
+            task = care_records.get_task(
+                session,
+                organization_id=user.organization_id,
+                patient_id=patient_id,
+                task_id=task_id,
+            )
+            if task is None:
+                raise ApiProblem(404, f"patient {patient_id} has no care task {task_id}")
+            if status not in STATUSES:
+                raise ApiProblem(422, "choose a status")
+            if status in ("cancelled", "failed") and not reason:
+                raise ApiProblem(422, f"Say why the task is {status}: a reason is required.")
+            care_records.update_task(
+                session,
+                organization_id=user.organization_id,
+                patient_id=patient_id,
+                task_id=task_id,
+                expected_version=version,
+                status=status,  # type: ignore[arg-type]
+                on=_today(),
+                reason=reason,
+                user_id=user.user_id,
+                username=user.username,
+            )
+    except ApiProblem as exc:
+        if exc.status not in (409, 412, 422):
+            raise
+        detail = exc.detail or ""
+        if exc.status == 412:
+            detail = "Someone else changed this task meanwhile; it is shown as it is now."
+        elif exc.status == 409:
+            detail = "Refused: " + detail
+        message = (task_id, detail)
+        message_status = exc.status
+    if message is None:
+        return redirect(f"/clinic/patients/{patient_id}/tasks")
+    with auditor.patient("care.task.read", patient_id) as scope:
+        response = _board_page(
+            request, session, user, scope.patient, message=message, status=message_status
+        )
+    return response
+
+
+# --- worklists ---------------------------------------------------------------------------------
+
+WORKLIST_LIMIT = 50
+REVIEW_WITHIN_DAYS = 14
+
+
+def _task_rows(session: SessionDep, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    names = care_records.patient_names(session, (t.patient_id for t in rows))
+    return [{"t": t, "patient_name": names.get(t.patient_id, "")} for t in rows]
+
+
+@router.get("/worklists")
+def worklists(
+    request: Request, session: SessionDep, user: StaffUser, discipline: str = ""
+) -> Response:
+    """The team's worklists, first WORKLIST_LIMIT of each. The discipline comes from a GET
+    form (a discipline name is not patient data)."""
+    chosen = discipline if discipline in DISCIPLINES else ""
+    day = _today()
+    auditor = Auditor(session, user, request)
+    org = user.organization_id
+    with auditor.operation("care.worklist.read"):
+        mine = care_records.worklist_my_tasks(
+            session, organization_id=org, user_id=user.user_id, limit=WORKLIST_LIMIT, after=None
+        )
+        theirs = (
+            care_records.worklist_discipline(
+                session, organization_id=org, discipline=chosen, limit=WORKLIST_LIMIT, after=None
+            )
+            if chosen
+            else []
+        )
+        overdue = care_records.worklist_overdue(
+            session, organization_id=org, today=day, limit=WORKLIST_LIMIT, after=None
+        )
+        questionnaires = care_records.worklist_questionnaires(
+            session, organization_id=org, today=day, limit=WORKLIST_LIMIT, after_patient=0
+        )
+        flags = care_records.worklist_red_flags(
+            session, organization_id=org, limit=WORKLIST_LIMIT, after_patient=0
+        )
+        reviews = care_records.worklist_reviews(
+            session,
+            organization_id=org,
+            until=day + dt.timedelta(days=REVIEW_WITHIN_DAYS),
+            limit=WORKLIST_LIMIT,
+            after=None,
+        )
+        context = {
+            "disciplines": DISCIPLINES,
+            "discipline": chosen,
+            "today": day,
+            "limit": WORKLIST_LIMIT,
+            "within_days": REVIEW_WITHIN_DAYS,
+            "mine": _task_rows(session, mine),
+            "theirs": _task_rows(session, theirs),
+            "overdue": _task_rows(session, overdue),
+            "questionnaires": questionnaires,
+            "flags": flags,
+            "reviews": reviews,
+        }
+    return render(request, "clinic/worklists.html", context)

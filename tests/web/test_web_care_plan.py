@@ -1,0 +1,213 @@
+"""Care pages, server side: the case conference form and the plan builder (decisions with the
+reasons the care domain asks for, shown at their item), with CSRF, roles, organizations and
+audit."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from secondlook.api.demo import DEMO_PASSWORD
+from secondlook.store import accounts, records
+from secondlook.store.care_models import CareConference, CarePlan, CareTask
+from secondlook.store.models import AuditEvent
+
+PATIENT = 2  # the demo's cervical case: recommended and not-recommended items
+
+
+def form_defaults(html: str, token: str) -> dict[str, str]:
+    """What a browser would send for the plan form as the page shows it."""
+    values: dict[str, str] = {"csrf_token": token}
+    for name, value in re.findall(r'name="(action-\d+)" value="(\w+)" checked', html):
+        values[name] = value
+    for name, value in re.findall(r'name="(goal-\d+-keep)" value="(yes)" checked', html):
+        values[name] = value
+    for name, value in re.findall(
+        r'<input type="date" id="[^"]+" name="([^"]+)" value="([^"]*)"', html
+    ):
+        values[name] = value
+    return values
+
+
+def item_number(html: str, name: str) -> int:
+    found = re.search(r'id="item-(\d+)">\s*<legend>' + re.escape(name) + " ", html)
+    assert found, name
+    return int(found.group(1))
+
+
+def events(engine: Engine, action: str) -> list[tuple[str, int]]:
+    with engine.connect() as connection:
+        return [
+            (r.outcome, r.status)
+            for r in connection.execute(
+                select(AuditEvent.outcome, AuditEvent.status).where(AuditEvent.action == action)
+            )
+        ]
+
+
+def test_plan_builder_lists_every_item_with_its_reason_rule(
+    clinician: tuple[TestClient, str],
+) -> None:
+    client, _ = clinician
+    page = client.get(f"/clinic/patients/{PATIENT}/plan")
+    assert page.status_code == 200
+    html = page.text
+    assert "Exercise therapy" in html and "Spinal cord stimulation" in html
+    assert "required to reject: recommended" in html
+    assert "required to accept: not-recommended" in html
+    assert 'name="goal-0-keep" value="yes" checked' in html  # suggested goals pre-filled
+    assert 'id="review_on" name="review_on" value="20' in html
+    assert 'name="csrf_token"' in html
+    # not-recommended items start as rejected, the rest as accepted
+    n = item_number(html, "Spinal cord stimulation")
+    assert f'name="action-{n}" value="reject" checked' in html
+
+
+def test_rejecting_a_recommended_item_needs_a_reason_shown_at_the_item(
+    clinician: tuple[TestClient, str], web_engine: Engine
+) -> None:
+    client, token = clinician
+    html = client.get(f"/clinic/patients/{PATIENT}/plan").text
+    form = form_defaults(html, token)
+    n = item_number(html, "Exercise therapy")
+    form[f"action-{n}"] = "reject"
+    response = client.post(f"/clinic/patients/{PATIENT}/plan", data=form)
+    assert response.status_code == 422
+    page = response.text
+    fieldset = page.split(f'id="item-{n}">', 1)[1].split("</fieldset>", 1)[0]
+    assert "a reason is required for rejecting" in fieldset
+    assert 'aria-invalid="true"' in fieldset
+    assert f'name="action-{n}" value="reject" checked' in page  # the entries are kept
+    assert 'role="alert"' in page
+    with Session(web_engine) as session:
+        assert session.scalar(select(CarePlan.id).where(CarePlan.patient_id == PATIENT)) is None
+    assert ("failed", 422) in events(web_engine, "care.plan.create")
+
+    form[f"reason-{n}"] = "Patient prefers to start with psychological therapy"
+    m = item_number(html, "MRI")
+    form[f"action-{m}"] = "edit"
+    form[f"owner-{m}"] = "nursing-coordination"
+    form[f"due-{m}"] = "2030-01-15"
+    response = client.post(f"/clinic/patients/{PATIENT}/plan", data=form)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"/clinic/patients/{PATIENT}/tasks"
+    with Session(web_engine) as session:
+        plan = session.scalars(select(CarePlan).where(CarePlan.patient_id == PATIENT)).one()
+        entries = {e["item"]["id"]: e for e in plan.entries}
+        assert entries["treatment:exercise-therapy"]["action"] == "reject"
+        assert entries["treatment:exercise-therapy"]["reason"].startswith("Patient prefers")
+        assert entries["workup:mri"]["edit"]["owner"] == "nursing-coordination"
+        mri = session.scalars(
+            select(CareTask).where(
+                CareTask.plan_id == plan.id, CareTask.plan_item_id == "workup:mri"
+            )
+        ).first()
+        assert mri is not None and mri.owner == "nursing-coordination"
+        assert str(mri.due) == "2030-01-15"
+    assert ("success", 201) in events(web_engine, "care.plan.create")
+    board = client.get(f"/clinic/patients/{PATIENT}/tasks")
+    assert board.status_code == 200 and "nursing-coordination" in board.text
+
+
+def test_conference_form_has_the_agenda_and_records_decisions(
+    clinician: tuple[TestClient, str], web_engine: Engine
+) -> None:
+    client, token = clinician
+    html = client.get("/clinic/patients/1/conference").text  # cauda equina: a red flag
+    assert "Red flag: Cauda equina syndrome" in html
+    assert html.index("Red flag:") < html.index("Spine anatomy")
+    for seat in ("Spine anatomy", "Pain management", "Psychological", "Functional", "Medical"):
+        assert seat in html
+    bad = client.post(
+        "/clinic/patients/1/conference",
+        data={
+            "csrf_token": token,
+            "held_on": "2026-11-20",
+            "attendee-0-name": "Dr A",
+            "attendee-0-discipline": "spine-surgery",
+            "decision-0": "Emergency MRI today",
+            "decision-0-dissent-by": "Somebody Absent",
+            "decision-0-dissent": "Wait",
+        },
+    )
+    assert bad.status_code == 422
+    assert "Somebody Absent" in bad.text and 'role="alert"' in bad.text
+    good = client.post(
+        "/clinic/patients/1/conference",
+        data={
+            "csrf_token": token,
+            "held_on": "2026-11-20",
+            "attendee-0-name": "Dr A",
+            "attendee-0-discipline": "spine-surgery",
+            "attendee-1-name": "Nurse B",
+            "attendee-1-discipline": "nursing-coordination",
+            "decision-0": "Emergency MRI today",
+            "decision-0-dissent-by": "Nurse B",
+            "decision-0-dissent": "Would add a bladder scan first",
+        },
+    )
+    assert good.status_code == 303
+    with Session(web_engine) as session:
+        row = session.scalars(select(CareConference).where(CareConference.patient_id == 1)).one()
+        assert row.decisions[0]["agenda_key"] == "cauda-equina"
+        assert row.decisions[0]["dissent"][0]["attendee"] == "Nurse B"
+        assert len(row.attendees) == 2
+    assert ("success", 201) in events(web_engine, "care.conference.create")
+
+
+def test_care_forms_need_the_csrf_token(clinician: tuple[TestClient, str]) -> None:
+    client, _ = clinician
+    for path in (f"/clinic/patients/{PATIENT}/plan", "/clinic/patients/1/conference"):
+        response = client.post(path, data={"held_on": "2026-11-20"})
+        assert response.status_code == 403 and "security token" in response.text
+
+
+def test_patients_and_admins_cannot_reach_care_pages(
+    browser: TestClient, sign_in: Callable[..., str]
+) -> None:
+    token = sign_in(browser, "demo-patient")
+    for path in ("plan", "conference", "tasks"):
+        assert browser.get(f"/clinic/patients/{PATIENT}/{path}").status_code == 403
+    assert (
+        browser.post(f"/clinic/patients/{PATIENT}/plan", data={"csrf_token": token}).status_code
+        == 403
+    )
+
+
+def test_coordinator_reads_the_proposal_but_cannot_decide(
+    browser: TestClient, sign_in: Callable[..., str], web_engine: Engine
+) -> None:
+    token = sign_in(browser, "demo-coordinator")
+    html = browser.get("/clinic/patients/3/plan").text
+    assert "Only a clinician can decide a plan" in html
+    response = browser.post("/clinic/patients/3/plan", data=form_defaults(html, token))
+    assert response.status_code == 403
+    assert ("denied", 403) in events(web_engine, "care.plan.create")
+
+
+def test_another_organizations_clinician_gets_404(
+    browser: TestClient, sign_in: Callable[..., str], web_engine: Engine
+) -> None:
+    with Session(web_engine) as session:
+        org = records.create_organization(session, slug="other-care", name="Other Center")
+        accounts.create_user(
+            session,
+            organization_id=org.id,
+            username="other-care-clinician",
+            role="clinician",
+            password=DEMO_PASSWORD,
+        )
+        session.commit()
+    token = sign_in(browser, "other-care-clinician")
+    for path in ("plan", "conference", "tasks"):
+        assert browser.get(f"/clinic/patients/{PATIENT}/{path}").status_code == 404
+    response = browser.post(
+        f"/clinic/patients/{PATIENT}/tasks/1",
+        data={"csrf_token": token, "status": "accepted", "version": "1"},
+    )
+    assert response.status_code == 404
+    assert ("denied", 404) in events(web_engine, "care.plan.propose")
