@@ -43,6 +43,10 @@ DISCIPLINES = (
 INSTRUMENTS = ("odi", "nrs-pain", "phq-9", "dn4")
 TODAY = dt.date(2026, 11, 21)
 USERS_PER_ORG = 20
+# A plan's completion criteria as the application stores them (pages read them back).
+COMPLETION = json.dumps(
+    {"goals": [], "measured_after_months": 12, "tasks_closed": True, "discharge": []}
+)
 NOW = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
 
 
@@ -186,7 +190,7 @@ def load(engine: Engine, *, patients: int, organizations: int, tasks_per_patient
                 "active" if p % 5 else "completed",
                 "[]",
                 "[]",
-                "{}",
+                COMPLETION,
                 "{}",
                 1,
                 NOW,
