@@ -20,6 +20,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -93,7 +94,7 @@ def main() -> None:
                 )
             session.commit()
         app = create_app(engine)
-        pages = {
+        pages: dict[str, Callable[[], str]] = {
             "patient page": lambda: f"/clinic/patients/{rng.choice(sample)}",
             "patient list": lambda: "/clinic/patients",
             "worklists": lambda: "/clinic/worklists?discipline=physical-therapy",
