@@ -33,6 +33,17 @@ class HandoutItem:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class PlanSummary:
+    """The care plan's goals (text, status) and responder status on the primary instrument."""
+
+    start_on: dt.date
+    primary_instrument: str
+    responder_6m: str
+    responder_12m: str
+    goals: list[tuple[str, str]]
+
+
 _CSS = """
 @page { size: A4; margin: 18mm 16mm 20mm 16mm;
         @bottom-center { content: "page " counter(page) " of " counter(pages);
@@ -83,6 +94,12 @@ the index surgery.</p>
 <h2>Surgical review</h2><p>{{ "Indicated" if a.surgical_review.indicated else "Not indicated" }}
 {% if a.surgical_review.urgency %}({{ a.surgical_review.urgency }}){% endif %}:
 {{ a.surgical_review.because | join(" ") }}</p>
+{% if plan %}<h2>Care plan goals</h2>
+<p>Plan from {{ plan.start_on }}; responder status on {{ plan.primary_instrument }}:
+at 6 months <strong>{{ plan.responder_6m }}</strong>, at 12 months
+<strong>{{ plan.responder_12m }}</strong>.</p>
+<ul>{% for text, status in plan.goals %}<li>{{ text }} ({{ status }})</li>{% else %}<li>no goals
+</li>{% endfor %}</ul>{% endif %}
 {% if charts %}<h2>Outcomes</h2>{% for c in charts %}<div class="chart">{{ c.svg }}
 <p class="note">{{ c.caption }}</p></div>{% endfor %}{% endif %}
 {% if a.missing_information %}<h2>Missing information</h2><ul>
@@ -106,12 +123,18 @@ visit, and ask about anything that is unclear.</p>
 {% for t in treatments %}<h3>{{ t.name }}</h3><p>{{ t.text }}</p>
 {% if t.note %}<p class="note">{{ t.note }}</p>{% endif %}
 {% else %}<p>Your care team will talk with you about treatment.</p>{% endfor %}
+{% if plan %}<h2>Your goals</h2><ul>{% for text, status in plan.goals %}<li>{{ text }}
+<span class="note">({{ goal_words.get(status, status) }})</span></li>{% endfor %}</ul>
+<p>Whether the plan is helping you, measured on the {{ plan.primary_instrument }}: at 6 months
+{{ responder_words.get(plan.responder_6m, plan.responder_6m) }}; at 12 months
+{{ responder_words.get(plan.responder_12m, plan.responder_12m) }}.</p>{% endif %}
 {% if tests %}<h2>Tests and appointments</h2>{% for t in tests %}<h3>{{ t.name }}</h3>
 <p>{{ t.text }}</p>{% if t.note %}<p class="note">{{ t.note }}</p>{% endif %}{% endfor %}
 {% endif %}
 {% if charts %}<h2>Your questionnaire scores</h2>
-<p>Lower scores are better. The dashed line is the goal: the smallest improvement that
-makes a real difference. The shaded band shows changes too small to count.</p>
+<p>Lower scores are better. The dashed line is the goal: your plan's goal where your plan
+has one, otherwise the smallest improvement that makes a real difference. The shaded band
+shows changes too small to count.</p>
 {% for c in charts %}<div class="chart">{{ c.svg }}</div>{% endfor %}{% endif %}
 <h2>When to get help at once</h2>
 <p>Call your local emergency number or go to the nearest emergency department if you get new
@@ -120,6 +143,17 @@ new weakness in your legs or arms that is getting worse, or a high fever with se
 neck pain.</p>
 <p class="note">{{ disclaimer }}</p>
 </body></html>"""
+
+_GOAL_WORDS = {
+    "met": "reached",
+    "not-met": "not reached yet",
+    "not-yet-measurable": "too early to say",
+}
+_RESPONDER_WORDS = {
+    "responder": "yes, a real improvement",
+    "non-responder": "not yet a real improvement",
+    "not-measurable": "too early to say",
+}
 
 _env = Environment(
     loader=DictLoader({"summary.html": _SUMMARY, "handout.html": _HANDOUT}),
@@ -150,8 +184,10 @@ def summary_html(
     charts: Sequence[Chart] = (),
     extra_alerts: Sequence[str] = (),
     today: dt.date | None = None,
+    plan: PlanSummary | None = None,
 ) -> str:
     return _env.get_template("summary.html").render(
+        plan=plan,
         css=Markup(_CSS),  # noqa: S704 - a constant
         patient_label=patient_label,
         a=assessment,
@@ -171,6 +207,7 @@ def care_plan_summary_pdf(
     charts: Sequence[Chart] = (),
     extra_alerts: Sequence[str] = (),
     today: dt.date | None = None,
+    plan: PlanSummary | None = None,
 ) -> bytes:
     """The clinician's summary of an assessment: alerts first, then the differential, work-up,
     treatment options with their reasons, charts and references."""
@@ -182,6 +219,7 @@ def care_plan_summary_pdf(
             charts=charts,
             extra_alerts=extra_alerts,
             today=today,
+            plan=plan,
         )
     )
 
@@ -194,8 +232,12 @@ def handout_html(
     charts: Sequence[Chart] = (),
     safety: Sequence[str] = (),
     today: dt.date | None = None,
+    plan: PlanSummary | None = None,
 ) -> str:
     return _env.get_template("handout.html").render(
+        plan=plan,
+        goal_words=_GOAL_WORDS,
+        responder_words=_RESPONDER_WORDS,
         css=Markup(_CSS),  # noqa: S704 - a constant
         patient_label=patient_label,
         treatments=list(treatments),
@@ -216,6 +258,7 @@ def patient_handout_pdf(
     charts: Sequence[Chart] = (),
     safety: Sequence[str] = (),
     today: dt.date | None = None,
+    plan: PlanSummary | None = None,
 ) -> bytes:
     """The patient's handout: the plan in plain language (the knowledge base's patient texts),
     the score charts and when to seek help at once."""
@@ -227,5 +270,6 @@ def patient_handout_pdf(
             charts=charts,
             safety=safety,
             today=today,
+            plan=plan,
         )
     )

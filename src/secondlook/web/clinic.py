@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 
 from secondlook.api.deps import MAX_ID, Auditor, SessionDep, path_id
 from secondlook.api.problems import ApiProblem
-from secondlook.instruments import safety_text
+from secondlook.instruments import INSTRUMENTS, safety_text
 from secondlook.knowledge import book
 from secondlook.knowledge.models import (
     Criterion,
@@ -436,8 +436,24 @@ def _pdf_response(content: bytes, filename: str) -> Response:
     )
 
 
-def pdf_charts(rows: Iterable[Any]) -> list[pdf.Chart]:
-    return [pdf.Chart(c["title"], str(c["svg"]), c["caption"]) for c in _chart_list(rows)]
+def pdf_charts(rows: Iterable[Any], outcome: data.PlanOutcome | None = None) -> list[pdf.Chart]:
+    """The charts of the PDFs: with a plan, its instrument goals as the "plan goal" line (as on
+    the patient page)."""
+    goals = outcome.chart_goals if outcome else None
+    return [pdf.Chart(c["title"], str(c["svg"]), c["caption"]) for c in _chart_list(rows, goals)]
+
+
+def pdf_plan(outcome: data.PlanOutcome | None) -> pdf.PlanSummary | None:
+    if outcome is None:
+        return None
+    instrument = INSTRUMENTS.get(outcome.primary_instrument)
+    return pdf.PlanSummary(
+        start_on=outcome.start_on,
+        primary_instrument=instrument.name if instrument else outcome.primary_instrument,
+        responder_6m=outcome.responder_6m,
+        responder_12m=outcome.responder_12m,
+        goals=list(outcome.goals),
+    )
 
 
 def handout_items(document: dict[str, Any]) -> tuple[list[pdf.HandoutItem], list[pdf.HandoutItem]]:
@@ -457,6 +473,9 @@ def summary_pdf(
         context = _load(session, user, scope.patient)
         if context["a"] is None:
             raise ApiProblem(404, "this patient has no assessment yet")
+        outcome = data.plan_outcome(
+            session, organization_id=user.organization_id, patient_id=patient_id
+        )
     patient = context["patient"]
     extra = [
         f"Questionnaire {r.instrument} of {r.answered_on}: "
@@ -467,8 +486,9 @@ def summary_pdf(
         patient_label=f"{patient.name} (MRN {patient.mrn or '-'})",
         assessment=context["a"],
         assessed_on=context["assessed_on"],
-        charts=pdf_charts(context["responses"]),
+        charts=pdf_charts(context["responses"], outcome),
         extra_alerts=extra,
+        plan=pdf_plan(outcome),
     )
     return _pdf_response(content, f"care-plan-summary-{patient_id}.pdf")
 
@@ -483,12 +503,16 @@ def handout_pdf(
         context = _load(session, user, scope.patient)
         if context["a"] is None:
             raise ApiProblem(404, "this patient has no assessment yet")
+        outcome = data.plan_outcome(
+            session, organization_id=user.organization_id, patient_id=patient_id
+        )
     treatments, tests = handout_items(context["a"])
     content = pdf.patient_handout_pdf(
         patient_label=context["patient"].name,
         treatments=treatments,
         tests=tests,
-        charts=pdf_charts(context["responses"]),
+        charts=pdf_charts(context["responses"], outcome),
+        plan=pdf_plan(outcome),
     )
     return _pdf_response(content, f"patient-handout-{patient_id}.pdf")
 

@@ -256,3 +256,108 @@ def plan_outcome(session: Session, *, organization_id: int, patient_id: int) -> 
         goals=[(g.text, goal_status(g, everything)) for g in plan.goals],
         chart_goals=chart_goals,
     )
+
+
+# -- the stored plan's tasks for the patient, in plain words ------------------------------------
+
+OWNER_IN_PLAIN_WORDS = {
+    "spine-surgery": "your spine surgeon",
+    "pain-medicine": "your pain doctor",
+    "internal-medicine": "your family doctor or internist",
+    "physical-therapy": "your physiotherapist",
+    "psychology": "the psychologist",
+    "nursing-coordination": "your care coordinator",
+    "patient": "you",
+}
+STATUS_IN_PLAIN_WORDS = {
+    "requested": "planned",
+    "accepted": "planned",
+    "in-progress": "in progress",
+    "completed": "done",
+    "cancelled": "cancelled",
+    "failed": "did not go ahead",
+}
+_TIME_POINT_IN_PLAIN_WORDS = {"baseline": "at the start"}
+
+
+@dataclass(frozen=True)
+class PlainTask:
+    """One task of the patient's plan in plain words (no ids or codes)."""
+
+    name: str
+    text: str
+    who: str
+    due_month: str
+    status: str
+    after: list[str]
+    questionnaire: bool = False
+
+
+def _lower_first(name: str) -> str:
+    # "Psychological evaluation" -> "psychological evaluation"; "MRI" stays "MRI".
+    if len(name) > 1 and name[0].isupper() and name[1].islower():
+        return name[0].lower() + name[1:]
+    return name
+
+
+def _task_name_and_text(kb: KnowledgeBase, row: Any) -> tuple[str, str]:
+    if row.kind == "questionnaire" and row.instrument:
+        instrument = INSTRUMENTS.get(row.instrument)
+        name = instrument.name if instrument else "Questionnaire"
+        point = str(row.time_point or "")
+        when = _TIME_POINT_IN_PLAIN_WORDS.get(point)
+        if when is None and point.endswith("m") and point[:-1].isdigit():
+            when = f"at {point[:-1]} months"
+        text = "A questionnaire for you to fill in, so your team can see how you are doing"
+        return f"Questionnaire: {name}", f"{text} {when}." if when else f"{text}."
+    found = None
+    if row.plan_item_id and ":" in row.plan_item_id:
+        kind = row.plan_item_id.split(":", 1)[0]
+        found = _patient_text(kb, kind, row.key) or _patient_text(
+            kb, kind, row.plan_item_id.split(":", 1)[1]
+        )
+    return row.name, found[1] if found else ""
+
+
+def plan_tasks_in_plain_language(
+    session: Session, *, organization_id: int, patient_id: int
+) -> list[PlainTask] | None:
+    """The tasks of the patient's current plan (the latest that is not a draft), care tasks
+    first, each in plain words; None without a plan."""
+    plans = [
+        p
+        for p in care_records.list_plans(
+            session, organization_id=organization_id, patient_id=patient_id, limit=10_000
+        )
+        if p.status != "draft"
+    ]
+    if not plans:
+        return None
+    rows = [
+        r
+        for r in care_records.plan_tasks(session, plan_id=plans[-1].id)
+        if r.patient_id == patient_id and r.organization_id == organization_id
+    ]
+    kb = knowledge()
+    by_key = {r.task_key: r for r in rows}
+    out = []
+    for row in sorted(rows, key=lambda r: (r.kind != "care", r.due, r.id)):
+        name, text = _task_name_and_text(kb, row)
+        after = []
+        for dep in row.blocked_by:
+            other = by_key.get(dep["task_id"])
+            if other is not None and other.status != "completed":
+                first = _lower_first(_task_name_and_text(kb, other)[0])
+                after.append(f"after your {first}")
+        out.append(
+            PlainTask(
+                name=name,
+                text=text,
+                who=OWNER_IN_PLAIN_WORDS.get(row.owner, "your care team"),
+                due_month=row.due.strftime("%B %Y"),
+                status=STATUS_IN_PLAIN_WORDS.get(row.status, "planned"),
+                after=after,
+                questionnaire=row.kind == "questionnaire",
+            )
+        )
+    return out

@@ -44,16 +44,30 @@ def _instrument(key: str) -> tuple[Instrument, ItemText]:
     return instrument, instrument.item_text
 
 
-def _own(request: Request, session: SessionDep, user: Principal) -> dict[str, Any]:
-    """The patient's latest assessment document and questionnaire responses (audited read)."""
+def _own(
+    request: Request, session: SessionDep, user: Principal, *, with_plan: bool = False
+) -> dict[str, Any]:
+    """The patient's latest assessment document and questionnaire responses (audited read);
+    `with_plan` adds the stored care plan's tasks in plain words and its outcome (None
+    without a plan)."""
     patient_id = _patient_id(user)
+    org = user.organization_id
     auditor = Auditor(session, user, request)
     with auditor.patient("patient.read", patient_id):
-        assessment = data.latest_assessment(
-            session, organization_id=user.organization_id, patient_id=patient_id
-        )
-        rows = data.responses(session, organization_id=user.organization_id, patient_id=patient_id)
-    return {"a": assessment.document if assessment else None, "responses": rows}
+        assessment = data.latest_assessment(session, organization_id=org, patient_id=patient_id)
+        rows = data.responses(session, organization_id=org, patient_id=patient_id)
+        tasks = outcome = None
+        if with_plan:
+            tasks = data.plan_tasks_in_plain_language(
+                session, organization_id=org, patient_id=patient_id
+            )
+            outcome = data.plan_outcome(session, organization_id=org, patient_id=patient_id)
+    return {
+        "a": assessment.document if assessment else None,
+        "responses": rows,
+        "tasks": tasks,
+        "outcome": outcome,
+    }
 
 
 @router.get("")
@@ -201,9 +215,19 @@ def _safety_page(
 
 @router.get("/plan")
 def my_plan(request: Request, session: SessionDep, user: PatientUser) -> Response:
-    own = _own(request, session, user)
+    own = _own(request, session, user, with_plan=True)
     plan = data.plan_in_plain_language(own["a"]) if own["a"] else None
-    return render(request, "portal/plan.html", {"plan": plan})
+    tasks = own["tasks"]
+    return render(
+        request,
+        "portal/plan.html",
+        {
+            "plan": plan,
+            "care_tasks": [t for t in tasks or [] if not t.questionnaire],
+            "questionnaires": [t for t in tasks or [] if t.questionnaire],
+            "has_stored_plan": tasks is not None,
+        },
+    )
 
 
 @router.get("/learn")
@@ -224,15 +248,17 @@ def learn(request: Request, session: SessionDep, user: PatientUser) -> Response:
 
 @router.get("/handout.pdf")
 def handout(request: Request, session: SessionDep, user: PatientUser) -> Response:
-    own = _own(request, session, user)
+    own = _own(request, session, user, with_plan=True)
     if own["a"] is None:
         raise ApiProblem(404, "your care team has not made a plan yet")
     treatments, tests = clinic.handout_items(own["a"])
+    outcome = own["outcome"]
     content = pdf.patient_handout_pdf(
         patient_label=user.username,
         treatments=treatments,
         tests=tests,
-        charts=clinic.pdf_charts(own["responses"]),
+        charts=clinic.pdf_charts(own["responses"], outcome),
+        plan=clinic.pdf_plan(outcome),
     )
     return Response(
         content,

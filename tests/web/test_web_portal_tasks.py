@@ -1,0 +1,156 @@
+"""The portal's "My plan" from a stored care plan: the patient's own tasks in plain words (who,
+when, status, what must come first), no internal ids or codes, an audited read; and the PDFs
+with the plan's goals and responder status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+
+import pypdf
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from secondlook.care import Decision
+from secondlook.store import care_records
+from secondlook.store.models import AuditEvent
+from secondlook.web import data
+
+OWN = 1  # the demo patient's own record
+OTHER = 5  # another patient: SCS waits on the psychological evaluation
+
+
+def _plan(engine: Engine, patient_id: int) -> int:
+    with Session(engine) as session:
+        assessment = data.latest_assessment(session, organization_id=1, patient_id=patient_id)
+        assert assessment is not None
+        today = dt.datetime.now(dt.UTC).date()
+        draft = care_records.propose(
+            session,
+            organization_id=1,
+            patient_id=patient_id,
+            assessment_id=assessment.id,
+            today=today,
+        )
+        decisions = [
+            Decision(i.id, "accept", "test")
+            if i.recommendation in ("recommended", "consider") and i.id != "treatment:opioid-taper"
+            else Decision(i.id, "reject", "test")
+            for i in draft.items
+        ]
+        plan = care_records.create_plan(
+            session,
+            organization_id=1,
+            patient_id=patient_id,
+            assessment_id=assessment.id,
+            decisions=decisions,
+            decided_on=today,
+            decided_by="test",
+            user_id=None,
+        )
+        session.commit()
+        return plan.id
+
+
+def _ensure_plan(engine: Engine, patient_id: int) -> None:
+    with Session(engine) as session:
+        plans = care_records.list_plans(session, organization_id=1, patient_id=patient_id, limit=1)
+    if not plans:
+        _plan(engine, patient_id)
+
+
+def _text(html: str) -> str:
+    main = html.split("<h1>My plan</h1>", 1)[1].split("</main>", 1)[0]
+    return re.sub(r"<[^>]+>", " ", main)
+
+
+def test_tasks_in_plain_words_only_the_patients_own(
+    patient: tuple[TestClient, str], web_engine: Engine
+) -> None:
+    client, _ = patient
+    _plan(web_engine, OTHER)
+    assert "What is planned for you" not in client.get("/portal/plan").text  # no plan of mine
+    own_plan = _plan(web_engine, OWN)
+    html = client.get("/portal/plan").text
+    assert "What is planned for you" in html
+    with Session(web_engine) as session:
+        rows = care_records.plan_tasks(session, plan_id=own_plan)
+    care = [r for r in rows if r.kind == "care"]
+    assert care
+    for row in care:
+        assert f"<h3>{row.name}</h3>" in html
+    assert "MRI" in html and "your spine surgeon" in html and "your care coordinator" in html
+    month = care[0].due.strftime("%B %Y")
+    assert f"When: {month}" in html and "Status: <strong>planned</strong>" in html
+    assert "Questionnaire: " in html  # the patient's own questionnaires
+    # The knowledge base's patient text of an item.
+    kb = data.knowledge()
+    found = kb.records.get("workup:mri")
+    assert found is not None
+    patient_text = str(getattr(found[1], "patient", ""))
+    assert patient_text and patient_text in html
+    # Nothing of the other patient's plan.
+    for other_only in ("Spinal cord stimulation", "Psychological evaluation", "the psychologist"):
+        assert other_only not in html
+    text = _text(html)
+    for code in (
+        "workup:",
+        "treatment:",
+        "questionnaire:",
+        "physical-therapy",
+        "spine-surgery",
+        "nursing-coordination",
+        "requested",
+        f"{own_plan}/",
+        "nrs-pain",
+        "phq-9",
+    ):
+        assert code not in text, code
+
+
+def test_other_patients_prerequisite_in_plain_words(web_engine: Engine) -> None:
+    _ensure_plan(web_engine, OTHER)
+    with Session(web_engine) as session:
+        tasks = data.plan_tasks_in_plain_language(session, organization_id=1, patient_id=OTHER)
+    assert tasks is not None
+    scs = next(t for t in tasks if t.name == "Spinal cord stimulation")
+    assert scs.who == "your pain doctor" and scs.status == "planned"
+    assert "after your psychological evaluation" in scs.after
+    evaluation = next(t for t in tasks if t.name == "Psychological evaluation")
+    assert evaluation.who == "the psychologist" and evaluation.after == []
+
+
+def test_my_plan_is_audited(patient: tuple[TestClient, str], web_engine: Engine) -> None:
+    client, _ = patient
+    with Session(web_engine) as session:
+        before = session.scalars(select(AuditEvent.id).order_by(AuditEvent.id.desc())).first()
+    assert client.get("/portal/plan").status_code == 200
+    with Session(web_engine) as session:
+        events = list(session.scalars(select(AuditEvent).where(AuditEvent.id > (before or 0))))
+    assert [(e.action, e.patient_id) for e in events] == [("patient.read", OWN)]
+
+
+def test_pdfs_show_the_plan_goals_and_responder_status(
+    clinician: tuple[TestClient, str], web_engine: Engine
+) -> None:
+    client, _ = clinician
+    _ensure_plan(web_engine, OTHER)
+    with Session(web_engine) as session:
+        outcome = data.plan_outcome(session, organization_id=1, patient_id=OTHER)
+    assert outcome is not None
+    summary = client.get(f"/clinic/patients/{OTHER}/summary.pdf")
+    assert summary.status_code == 200
+    text = " ".join(
+        (p.extract_text() or "") for p in pypdf.PdfReader(io.BytesIO(summary.content)).pages
+    )
+    flat = " ".join(text.split())
+    assert "Care plan goals" in flat
+    assert "Walk to the market and back without stopping" in flat
+    assert f"at 6 months {outcome.responder_6m}" in flat
+    handout = client.get(f"/clinic/patients/{OTHER}/handout.pdf")
+    hand = " ".join(
+        (p.extract_text() or "") for p in pypdf.PdfReader(io.BytesIO(handout.content)).pages
+    )
+    assert "Walk to the market and back without stopping" in " ".join(hand.split())
