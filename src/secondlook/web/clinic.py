@@ -463,10 +463,11 @@ def handout_items(document: dict[str, Any]) -> tuple[list[pdf.HandoutItem], list
     return treatments, tests
 
 
-@router.get("/patients/{patient_id}/summary.pdf")
-def summary_pdf(
-    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
-) -> Response:
+def _document_context(
+    patient_id: int, request: Request, session: SessionDep, user: Principal
+) -> tuple[dict[str, Any], data.PlanOutcome | None]:
+    """What a printable document shows (the patient, assessment, scores and plan outcome), read
+    under one audited `assessment.read` of the patient; 404 without an assessment."""
     auditor = Auditor(session, user, request)
     with auditor.patient("assessment.read", patient_id) as scope:
         assert scope.patient is not None
@@ -476,6 +477,14 @@ def summary_pdf(
         outcome = data.plan_outcome(
             session, organization_id=user.organization_id, patient_id=patient_id
         )
+    return context, outcome
+
+
+@router.get("/patients/{patient_id}/summary.pdf")
+def summary_pdf(
+    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+) -> Response:
+    context, outcome = _document_context(patient_id, request, session, user)
     patient = context["patient"]
     extra = [
         f"Questionnaire {r.instrument} of {r.answered_on}: "
@@ -497,15 +506,7 @@ def summary_pdf(
 def handout_pdf(
     patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
 ) -> Response:
-    auditor = Auditor(session, user, request)
-    with auditor.patient("assessment.read", patient_id) as scope:
-        assert scope.patient is not None
-        context = _load(session, user, scope.patient)
-        if context["a"] is None:
-            raise ApiProblem(404, "this patient has no assessment yet")
-        outcome = data.plan_outcome(
-            session, organization_id=user.organization_id, patient_id=patient_id
-        )
+    context, outcome = _document_context(patient_id, request, session, user)
     treatments, tests = handout_items(context["a"])
     content = pdf.patient_handout_pdf(
         patient_label=context["patient"].name,
