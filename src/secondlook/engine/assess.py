@@ -198,7 +198,7 @@ def _fired(ev: _Evaluator, criteria: Sequence[C]) -> list[C]:
 def _red_flags(kb: KnowledgeBase, ev: _Evaluator, cited: _Citations) -> list[dict[str, Any]]:
     out: list[tuple[int, int, dict[str, Any]]] = []
     for order, flag in enumerate(kb.red_flags):
-        fired = [t for t in flag.triggers if ev(t.condition)]
+        fired = _fired(ev, flag.triggers)
         if not fired:
             continue
         urgency = min((t.urgency or flag.urgency for t in fired), key=lambda u: _URGENCY_ORDER[u])
