@@ -13,8 +13,8 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session
 
-from secondlook.api.deps import PERMISSIONS
 from secondlook.care import cohort_csv, cohort_report
+from secondlook.platform.access import PERMISSIONS
 from secondlook.store import audit, care_records, db, migrate
 from secondlook.store.accounts import Principal, user_by_username
 

@@ -1,5 +1,7 @@
 """Dependencies shared by the routes, in one place (as in the FastAPI full-stack template):
-the database session, the current user, pagination, If-Match handling and the audit scope."""
+the database session, the current user and the access it stands for, pagination and If-Match
+handling. Who may do what is ``platform.access.PERMISSIONS``; authorization and audit are the
+services' (``services.unit``)."""
 
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from secondlook.api.problems import ApiProblem, as_problem
-from secondlook.store import audit, records
-from secondlook.store.accounts import Principal, resolve_credential
-from secondlook.store.models import Patient
+from secondlook.api.problems import ApiProblem
+from secondlook.platform.access import Access, Principal
+from secondlook.services.unit import Scope, audited
+from secondlook.store import audit
+from secondlook.store.accounts import resolve_credential
 
 log = logging.getLogger("secondlook.api")
 T = TypeVar("T")
@@ -27,48 +30,6 @@ MAX_LIMIT = 200
 # Ids and versions are 32-bit integers in the database (PostgreSQL refuses larger ones).
 MAX_ID = 2**31 - 1
 DEFAULT_LIMIT = 50
-
-ALL_CLINICAL = frozenset({"clinician", "coordinator", "patient"})
-STAFF = frozenset({"clinician", "coordinator"})
-# Who may do what. Admins manage accounts and read the audit trail; they do not see clinical
-# data. Patients see their own record and answer their own questionnaires. Running an
-# assessment is a clinical act and is kept to clinicians.
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "patient.list": ALL_CLINICAL,
-    "patient.create": STAFF,
-    "patient.read": ALL_CLINICAL,
-    "patient.update": STAFF,
-    "case.read": ALL_CLINICAL,
-    "case.write": STAFF,
-    "assessment.create": frozenset({"clinician"}),
-    "assessment.read": ALL_CLINICAL,
-    "questionnaire.create": ALL_CLINICAL,
-    "questionnaire.read": ALL_CLINICAL,
-    "history.read": ALL_CLINICAL,
-    # Care coordination (docs/care.md). Deciding a plan is a clinical act (clinicians); the team
-    # (clinicians and coordinators) records conferences, moves tasks and keeps plans up to
-    # date; a patient reads their own plan, tasks and outcomes and checks their own goals.
-    "care.conference.create": STAFF,
-    "care.conference.read": STAFF,
-    "care.plan.propose": STAFF,
-    "care.plan.create": frozenset({"clinician"}),
-    "care.plan.read": ALL_CLINICAL,
-    "care.plan.update": STAFF,
-    "care.task.read": ALL_CLINICAL,
-    "care.task.update": STAFF,
-    "care.goal-check.create": ALL_CLINICAL,
-    "care.outcome.read": ALL_CLINICAL,
-    "care.worklist.read": STAFF,
-    "care.cohort.read": STAFF,
-    "audit.read": frozenset({"admin"}),
-    "user.read": frozenset({"admin"}),
-    "user.write": frozenset({"admin"}),
-    # FHIR REST API (/fhir): the same rule as reading a patient's records; the shipped
-    # Questionnaires are definitions, not patient data, so every signed-in role may read them.
-    "fhir.read": ALL_CLINICAL,
-    "fhir.search": ALL_CLINICAL,
-    "fhir.definition.read": frozenset({"clinician", "coordinator", "patient", "admin"}),
-}
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -239,112 +200,44 @@ def required_version(if_match: str | None) -> int:
 # --- authorization and the audit trail ---------------------------------------------------------
 
 
-@dataclass
-class Scope:
-    """What an audited operation touches; the route fills in what it learns on the way."""
-
-    patient: Patient | None = None
-    patient_id: int | None = None
-    status: int = 200
+def access_of(request: Request, principal: Principal) -> Access:
+    """The act a request stands for, as the services take it."""
+    return Access(
+        principal=principal,
+        client=client_address(request),
+        via=f"{request.method} {request.url.path}",
+    )
 
 
 class Auditor:
-    """Authorises an operation and writes its audit event, whatever the outcome.
-
-    A successful operation and its audit event commit in one transaction. A denied or failed
-    one is rolled back, then its event is committed on its own, so the attempt is on record.
-    """
+    """A request's entry to the services' audited unit of work (``services.unit.audited``):
+    the same authorization and audit trail for every route and page."""
 
     def __init__(self, session: Session, principal: Principal, request: Request) -> None:
         self.session = session
         self.principal = principal
-        self.request = request
+        self.access = access_of(request, principal)
 
     @contextmanager
     def patient(self, action: str, patient_id: int) -> Iterator[Scope]:
         """Scope an operation on one patient's data; yields the patient (404 if not visible)."""
-        with self._scope(action, patient_id=patient_id, load_patient=True) as scope:
+        with audited(self.session, self.access, action, patient_id=patient_id) as scope:
             yield scope
 
     @contextmanager
     def operation(self, action: str) -> Iterator[Scope]:
         """Scope an operation that is not about one existing patient."""
-        with self._scope(action, patient_id=None, load_patient=False) as scope:
+        with audited(self.session, self.access, action) as scope:
             yield scope
-
-    @contextmanager
-    def _scope(self, action: str, *, patient_id: int | None, load_patient: bool) -> Iterator[Scope]:
-        scope = Scope(patient_id=patient_id)
-        if self.principal.role not in PERMISSIONS[action]:
-            self._refuse(scope, action, 403, f"the {self.principal.role} role may not do {action}")
-        if load_patient:
-            assert patient_id is not None
-            visible = self.principal.role != "patient" or self.principal.patient_id == patient_id
-            patient = (
-                records.get_patient(
-                    self.session,
-                    organization_id=self.principal.organization_id,
-                    patient_id=patient_id,
-                )
-                if visible
-                else None
-            )
-            if patient is None:
-                self._refuse(scope, action, 404, f"no patient {patient_id} that you can see")
-            scope.patient = patient
-        try:
-            yield scope
-        except BaseException as exc:
-            self.session.rollback()
-            problem = as_problem(exc)
-            status = problem.status if problem is not None else 500
-            self._write(scope, action, "failed", status, problem.detail if problem else None)
-            if problem is not None and problem is not exc:
-                raise problem from exc
-            raise
-        else:
-            self._write(scope, action, "success", scope.status, None, commit=False)
-            self.session.commit()
-
-    def _refuse(self, scope: Scope, action: str, status: int, detail: str) -> None:
-        self.session.rollback()
-        self._write(scope, action, "denied", status, detail)
-        raise ApiProblem(status, detail)
-
-    def _write(
-        self,
-        scope: Scope,
-        action: str,
-        outcome: str,
-        status: int,
-        detail: str | None,
-        *,
-        commit: bool = True,
-    ) -> None:
-        try:
-            audit.record(
-                self.session,
-                actor=self.principal,
-                action=action,
-                resource=f"{self.request.method} {self.request.url.path}",
-                outcome=outcome,
-                status=status,
-                patient_id=scope.patient_id,
-                client=client_address(self.request),
-                detail=detail[:500] if detail else None,
-            )
-            if commit:
-                self.session.commit()
-        except Exception:
-            if not commit:
-                raise
-            # Never let a failure to record a failure hide the original error.
-            log.exception("could not write the audit event for a %s %s", outcome, action)
-            self.session.rollback()
 
 
 def get_auditor(request: Request, session: SessionDep, user: CurrentUser) -> Auditor:
     return Auditor(session, user, request)
 
 
+def get_access(request: Request, user: CurrentUser) -> Access:
+    return access_of(request, user)
+
+
 AuditDep = Annotated[Auditor, Depends(get_auditor)]
+AccessDep = Annotated[Access, Depends(get_access)]

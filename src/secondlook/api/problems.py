@@ -16,9 +16,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from secondlook.care import CareInvalid
 from secondlook.case import CaseInvalid
 from secondlook.instruments import AnswersInvalid
-from secondlook.store.errors import Conflict, NotFound, StaleVersion, StoreError
+from secondlook.platform.errors import Refused, StoreError
+from secondlook.services.errors import refusal_of
 
 log = logging.getLogger("secondlook.api")
 
@@ -53,28 +55,10 @@ class Problem(BaseModel):
     retry_after: int | None = Field(default=None, description="on 429: seconds to wait")
 
 
-class ApiProblem(Exception):
-    """Raise to answer with a problem; `kind` becomes the type URN (about:blank without one)."""
-
-    def __init__(
-        self,
-        status: int,
-        detail: str | None = None,
-        *,
-        kind: str | None = None,
-        title: str | None = None,
-        errors: list[ProblemField] | None = None,
-        headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(detail or title or str(status))
-        self.status = status
-        self.detail = detail
-        self.kind = kind
-        self.title = title
-        self.errors = errors
-        self.headers = headers or {}
-        self.extra = extra or {}
+class ApiProblem(Refused):
+    """Raise to answer with a problem; `kind` becomes the type URN (about:blank without one).
+    The services raise its base, :class:`~secondlook.platform.errors.Refused`; both render
+    the same way."""
 
 
 def problem_response(
@@ -113,41 +97,21 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
-def as_problem(exc: BaseException) -> ApiProblem | None:
-    """The problem a domain exception stands for, or None for an unexpected exception."""
-    if isinstance(exc, ApiProblem):
-        return exc
-    if isinstance(exc, StaleVersion):
-        return ApiProblem(
-            412,
-            f"the resource changed: you sent version {exc.expected}, the current version is "
-            f"{exc.current}. Read it again, reapply your change and send the new ETag.",
-            kind="stale-version",
-            extra={"current_version": exc.current},
-        )
-    if isinstance(exc, CaseInvalid):
-        return ApiProblem(
-            422,
-            f"the case document has {len(exc.problems)} problem(s); see errors",
-            kind="case-invalid",
-            title="Invalid case document",
-            errors=[
-                ProblemField(path=p.path, message=p.message, hint=p.hint) for p in exc.problems
-            ],
-        )
-    if isinstance(exc, AnswersInvalid):
-        return ApiProblem(
-            422,
-            "; ".join(exc.problems),
-            kind="answers-invalid",
-            title="Invalid questionnaire answers",
-            errors=[ProblemField(path="$.answers", message=m) for m in exc.problems],
-        )
-    if isinstance(exc, NotFound):
-        return ApiProblem(404, f"{exc} not found")
-    if isinstance(exc, Conflict):
-        return ApiProblem(409, str(exc), kind="conflict")
-    return None
+def as_problem(exc: BaseException) -> Refused | None:
+    """The problem a domain exception stands for, or None for an unexpected exception (the
+    mapping is the services', ``services.errors.refusal_of``)."""
+    return refusal_of(exc)
+
+
+def _fields(errors: list[Any] | None) -> list[ProblemField] | None:
+    if errors is None:
+        return None
+    return [
+        e
+        if isinstance(e, ProblemField)
+        else ProblemField(path=e.path, message=e.message, hint=e.hint)
+        for e in errors
+    ]
 
 
 def validation_problem(exc: ValidationError, detail: str) -> ApiProblem:
@@ -179,15 +143,15 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem details."""
 
-    @app.exception_handler(ApiProblem)
-    async def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
+    @app.exception_handler(Refused)
+    async def _api_problem(request: Request, exc: Refused) -> JSONResponse:
         return problem_response(
             request,
             exc.status,
             detail=exc.detail,
             kind=exc.kind,
             title=exc.title,
-            errors=exc.errors,
+            errors=_fields(exc.errors),
             headers=exc.headers,
             extra=exc.extra,
         )
@@ -223,7 +187,7 @@ def install(app: FastAPI) -> None:
         assert problem is not None
         return await _api_problem(request, problem)
 
-    for domain_error in (StoreError, CaseInvalid, AnswersInvalid):
+    for domain_error in (StoreError, CaseInvalid, AnswersInvalid, CareInvalid):
         app.add_exception_handler(domain_error, _domain)
 
     @app.exception_handler(Exception)

@@ -48,6 +48,10 @@ class CareInvalid(ValueError):
         super().__init__("; ".join(self.problems))
 
 
+class PlanIncomplete(CareInvalid):
+    """A plan cannot be completed yet: ``problems`` lists each criterion not met."""
+
+
 @dataclass(frozen=True, slots=True)
 class AssessmentRef:
     """Which assessment a conference reviewed or a plan was built from: the exact versions, so

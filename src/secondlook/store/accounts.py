@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass
 from typing import Any, cast
 
 from argon2 import PasswordHasher
@@ -19,6 +18,7 @@ from sqlalchemy import ColumnElement, CursorResult, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from secondlook.platform.access import Principal
 from secondlook.store.errors import Conflict, NotFound, StaleVersion
 from secondlook.store.models import ROLES, Credential, LoginFailure, Patient, User, utcnow
 from secondlook.store.text import printable
@@ -35,19 +35,6 @@ MAX_FAILURES_PER_CLIENT = 20
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both answers take the same time.
 _DUMMY_HASH = _hasher.hash("not a password anyone has")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is making a request, as the rest of the code needs to know it."""
-
-    user_id: int
-    username: str
-    role: str
-    organization_id: int
-    patient_id: int | None
-    credential_id: int
-    credential_kind: str
 
 
 class InvalidCredentials(Exception):

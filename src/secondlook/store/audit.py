@@ -9,7 +9,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from secondlook.store.accounts import Principal
+from secondlook.platform.access import Principal
 from secondlook.store.models import AuditEvent, utcnow
 from secondlook.store.text import printable
 

@@ -46,6 +46,7 @@ from secondlook.care import (
     Plan,
     PlanDraft,
     PlanEntry,
+    PlanIncomplete,
     PlanItem,
     QuestionnaireOptions,
     Task,
@@ -405,10 +406,6 @@ def propose(
         assessment_id=str(assessment.id),
         plan_id="proposal",
     )
-
-
-class PlanIncomplete(CareInvalid):
-    """A plan cannot be completed yet: ``problems`` lists each criterion not met."""
 
 
 @dataclass(frozen=True)

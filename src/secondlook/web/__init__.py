@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from secondlook.api.problems import ApiProblem
+from secondlook.platform.errors import Refused
 from secondlook.web import auth, care, clinic, portal
 from secondlook.web.common import (
     HERE,
@@ -44,12 +44,12 @@ def install(app: FastAPI) -> None:
     async def _login(request: Request, exc: LoginRequired) -> Response:
         return redirect("/login")
 
-    api_problem_handler = app.exception_handlers[ApiProblem]
+    api_problem_handler = app.exception_handlers[Refused]
 
-    @app.exception_handler(ApiProblem)
+    @app.exception_handler(Refused)
     async def _problem(request: Request, exc: Exception) -> Response:
         """Problems of page routes (a record you may not see, ...) as a page, not JSON."""
-        if isinstance(exc, ApiProblem) and is_web_path(request.url.path):
+        if isinstance(exc, Refused) and is_web_path(request.url.path):
             title = HTTPStatus(exc.status).phrase
             message = exc.detail or title
             return render(

@@ -33,6 +33,7 @@ from secondlook.care import (
     reason_required,
 )
 from secondlook.care.models import OWNERS
+from secondlook.platform.errors import Refused
 from secondlook.store import care_records
 from secondlook.store.accounts import Principal
 from secondlook.store.care_models import CarePlan
@@ -178,7 +179,7 @@ async def conference_save(
                     decisions=decisions,
                     user_id=user.user_id,
                 )
-        except ApiProblem as exc:
+        except Refused as exc:
             errors = _problems(exc)
     if errors:
         return _conference_page(
@@ -372,7 +373,7 @@ async def plan_save(
                     review_on=review_on,
                     user_id=user.user_id,
                 )
-        except ApiProblem as exc:
+        except Refused as exc:
             problems = _problems(exc)
     if problems:
         return _plan_page(
@@ -494,7 +495,7 @@ async def task_move(
                 user_id=user.user_id,
                 username=user.username,
             )
-    except ApiProblem as exc:
+    except Refused as exc:
         if exc.status not in (409, 412, 422):
             raise
         detail = exc.detail or ""

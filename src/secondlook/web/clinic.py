@@ -29,6 +29,7 @@ from secondlook.knowledge.models import (
     UrgentCriterion,
     Workup,
 )
+from secondlook.platform.errors import Refused
 from secondlook.reports import charts as chart_svg
 from secondlook.reports import pdf
 from secondlook.store import flows, records
@@ -310,7 +311,7 @@ async def create_patient(request: Request, session: SessionDep, user: StaffUser)
                     session, organization_id=user.organization_id, name=name, mrn=mrn or None
                 )
                 scope.patient_id = patient_id = patient.id
-        except ApiProblem as problem:
+        except Refused as problem:
             if problem.status != 409:
                 raise
             identity["f-mrn"] = ["Another patient has this MRN."]
@@ -404,7 +405,7 @@ async def save_case(
                 document=checked.document,
                 user_id=user.user_id,
             )
-    except ApiProblem as problem:
+    except Refused as problem:
         if problem.status != 412:
             raise
         current = int((problem.extra or {}).get("current_version", 0))

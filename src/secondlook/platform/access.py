@@ -1,0 +1,102 @@
+"""Who is acting, from where, and what each role may do: one table for the REST API, the web
+pages, the command line and the FHIR server alike (docs/architecture.md).
+
+A service receives an :class:`Access` (never a framework request), checks it against
+:data:`PERMISSIONS` and records it in the audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal, get_args
+
+Role = Literal["clinician", "coordinator", "admin", "patient"]
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
+ROLE_LABELS: Final[dict[Role, str]] = {
+    "clinician": "Clinician",
+    "coordinator": "Care coordinator",
+    "admin": "Administrator",
+    "patient": "Patient",
+}
+
+ALL_CLINICAL: Final = frozenset({"clinician", "coordinator", "patient"})
+STAFF: Final = frozenset({"clinician", "coordinator"})
+
+# Who may do what. Admins manage accounts and read the audit trail; they do not see clinical
+# data. Patients see their own record and answer their own questionnaires. Running an
+# assessment is a clinical act and is kept to clinicians.
+PERMISSIONS: Final[dict[str, frozenset[str]]] = {
+    "patient.list": ALL_CLINICAL,
+    "patient.create": STAFF,
+    "patient.read": ALL_CLINICAL,
+    "patient.update": STAFF,
+    "case.read": ALL_CLINICAL,
+    "case.write": STAFF,
+    "assessment.create": frozenset({"clinician"}),
+    "assessment.read": ALL_CLINICAL,
+    "questionnaire.create": ALL_CLINICAL,
+    "questionnaire.read": ALL_CLINICAL,
+    "history.read": ALL_CLINICAL,
+    # Care coordination (docs/care.md). Deciding a plan is a clinical act (clinicians); the team
+    # (clinicians and coordinators) records conferences, moves tasks and keeps plans up to
+    # date; a patient reads their own plan, tasks and outcomes and checks their own goals.
+    "care.conference.create": STAFF,
+    "care.conference.read": STAFF,
+    "care.plan.propose": STAFF,
+    "care.plan.create": frozenset({"clinician"}),
+    "care.plan.read": ALL_CLINICAL,
+    "care.plan.update": STAFF,
+    "care.task.read": ALL_CLINICAL,
+    "care.task.update": STAFF,
+    "care.goal-check.create": ALL_CLINICAL,
+    "care.outcome.read": ALL_CLINICAL,
+    "care.worklist.read": STAFF,
+    "care.cohort.read": STAFF,
+    "audit.read": frozenset({"admin"}),
+    "user.read": frozenset({"admin"}),
+    "user.write": frozenset({"admin"}),
+    # FHIR REST API (/fhir): the same rule as reading a patient's records; the shipped
+    # Questionnaires are definitions, not patient data, so every signed-in role may read them.
+    "fhir.read": ALL_CLINICAL,
+    "fhir.search": ALL_CLINICAL,
+    "fhir.definition.read": frozenset({"clinician", "coordinator", "patient", "admin"}),
+    # The knowledge book is the rules, not patient data; the team reads it.
+    "knowledge.read": STAFF,
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is making a request, as the rest of the code needs to know it."""
+
+    user_id: int
+    username: str
+    role: str
+    organization_id: int
+    patient_id: int | None
+    credential_id: int
+    credential_kind: str
+
+
+@dataclass(frozen=True)
+class Access:
+    """An act of a principal: who, from which client (an address, or ``cli``), through what
+    (``GET /api/v1/patients/3``, ``web POST /clinic/...``, ``cli care worklist``)."""
+
+    principal: Principal
+    client: str
+    via: str
+
+    @property
+    def organization_id(self) -> int:
+        return self.principal.organization_id
+
+
+def may(role: str, action: str) -> bool:
+    """Whether ``role`` may do ``action`` (an unknown action is a programming error)."""
+    return role in PERMISSIONS[action]
+
+
+def sees_patient(principal: Principal, patient_id: int) -> bool:
+    """A patient sees only their own record; staff see every patient of their organization
+    (the organization is checked by the query that loads the record)."""
+    return principal.role != "patient" or principal.patient_id == patient_id
