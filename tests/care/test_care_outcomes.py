@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 
@@ -17,6 +18,7 @@ from secondlook.care import (
     cohort_csv,
     cohort_report,
     goal_status,
+    goal_target,
     responder_status,
     trajectories,
 )
@@ -218,3 +220,29 @@ def test_the_cohort_csv_has_a_stable_header_and_rfc4180_quoting() -> None:
     parsed = list(csv.reader(io.StringIO(text, newline="")))
     assert parsed[4][0] == 'p,4 "x"' and parsed[4][3] == "line\nbreak"
     assert cohort_csv([]) == ",".join(COHORT_COLUMNS) + "\r\n"
+
+
+def test_goal_line_is_the_score_the_goal_status_is_judged_against() -> None:
+    """A goal of 2 points or 30% on an NRS baseline of 5 is met at 3.5 (30% is the smaller
+    drop), so the charts' goal line must be 3.5, not 3."""
+    day = dt.date(2025, 1, 1)
+    goal = Goal(
+        id="g",
+        kind="instrument",
+        text="Less pain",
+        target_on=day + dt.timedelta(days=180),
+        instrument="nrs-pain",
+        baseline=5,
+        baseline_on=day,
+        improve_points=2,
+        improve_percent=30,
+    )
+    assert goal_target(goal) == pytest.approx(3.5)
+    later = day + dt.timedelta(days=90)
+    assert goal_status(goal, [InstrumentResult("nrs-pain", later, 3.5)]) == "met"
+    assert goal_status(goal, [InstrumentResult("nrs-pain", later, 3.6)]) == "not-met"
+    points_only = dataclasses.replace(goal, improve_percent=None)
+    assert goal_target(points_only) == 3
+    zero_baseline = dataclasses.replace(goal, baseline=0, improve_points=None)
+    assert goal_target(zero_baseline) is None  # a percentage of nothing is no target
+    assert goal_target(dataclasses.replace(goal, baseline=None)) is None

@@ -491,3 +491,12 @@ def test_every_bundled_example_gives_ordered_tasks(name: str) -> None:
     assert dependency_order(tasks) == tasks
     urgent = [t for t in tasks if t.priority in ("emergency", "urgent")]
     assert all(t in ready_tasks(tasks) for t in urgent)  # urgent work-up never waits
+
+
+def test_a_board_offers_exactly_the_moves_the_state_machine_allows() -> None:
+    from secondlook.care import TRANSITIONS, moves
+
+    for status, allowed in TRANSITIONS.items():
+        assert set(moves(status)) == allowed
+    assert "in-progress" not in moves("requested")  # a requested task is accepted first
+    assert moves("completed") == ()

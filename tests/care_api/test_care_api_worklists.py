@@ -314,6 +314,20 @@ def test_draft_plan_gets_its_tasks_when_activated_and_discharge_needs_a_reason(
     assert draft["id"] not in {r["plan_id"] for r in reviews}
 
 
+def test_a_later_draft_never_replaces_the_active_plan_in_outcomes_or_on_the_board(
+    team: Team,
+) -> None:
+    pid, aid = team.patient("Draft Later", scs_case())
+    active = team.plan(pid, aid)
+    draft = team.plan(pid, aid, status="draft")
+    assert draft["id"] > active["id"]
+    outcomes = team.ok("nurse", "GET", f"/api/v1/patients/{pid}/care/outcomes")
+    assert outcomes["plan_id"] == active["id"]
+    # naming the draft still shows it, as what it is
+    named = team.ok("nurse", "GET", f"/api/v1/patients/{pid}/care/outcomes?plan_id={draft['id']}")
+    assert named["plan_id"] == draft["id"]
+
+
 def test_taper_rules_and_goal_edits_are_validated_by_the_domain(team: Team) -> None:
     pid, aid = team.patient("Taper Patient", scs_case())
     proposal = team.ok(

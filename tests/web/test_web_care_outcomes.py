@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from secondlook.care import Decision
 from secondlook.reports.charts import trajectory_svg
+from secondlook.services import care
 from secondlook.store import care_records, flows
 from secondlook.web import data
 
@@ -40,7 +41,7 @@ def test_patient_page_without_a_plan_says_so(clinician: tuple[TestClient, str]) 
     client, _ = clinician
     html = client.get(f"/clinic/patients/{PATIENT}").text
     assert "No care plan yet: responder status" in html
-    assert ">goal " in html  # the default goal line
+    assert ">meaningful improvement " in html  # the default line: the smallest meaningful drop
 
 
 def test_patient_page_shows_responder_status_and_plan_goals(
@@ -74,14 +75,16 @@ def test_patient_page_shows_responder_status_and_plan_goals(
             user_id=None,
         )
         session.commit()
-        outcome = data.plan_outcome(session, organization_id=1, patient_id=PATIENT)
-    assert outcome is not None and outcome.primary_instrument == "odi"
-    assert outcome.chart_goals["odi"] == 34.0  # baseline 44, down by 10
+        outcome = care.outcomes_in(session, organization_id=1, patient_id=PATIENT)
+    lines = {c.instrument: c.goal_line for c in outcome.charts}
+    targets = {g.goal.instrument: g.target for g in outcome.goals if g.goal.instrument}
+    assert outcome.plan is not None and outcome.primary_instrument == "odi"
+    assert targets["odi"] == 34.0  # baseline 44, down by 10
     html = client.get(f"/clinic/patients/{PATIENT}").text
     responder = html.split('id="responder"', 1)[1].split("</p>", 1)[0]
     assert "at 6 months <strong>" in responder and "at 12 months <strong>" in responder
     assert "Walk to the market and back without stopping" in html
-    assert outcome.chart_goals["nrs-pain"] == 5.0
+    assert lines["nrs-pain"] == targets["nrs-pain"] == 5.0  # the line is the goal's own target
     assert "plan goal 5</text>" in html and "Dashed: plan goal 5." in html
 
 

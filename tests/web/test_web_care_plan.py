@@ -110,7 +110,7 @@ def test_rejecting_a_recommended_item_needs_a_reason_shown_at_the_item(
         assert str(mri.due) == "2030-01-15"
     assert ("success", 201) in events(web_engine, "care.plan.create")
     board = client.get(f"/clinic/patients/{PATIENT}/tasks")
-    assert board.status_code == 200 and "nursing-coordination" in board.text
+    assert board.status_code == 200 and "Nursing and care coordination" in board.text
 
 
 def test_conference_form_has_the_agenda_and_records_decisions(

@@ -68,31 +68,38 @@ def test_board_moves_and_refusals(clinician: tuple[TestClient, str], web_engine:
     client, token = clinician
     plan_id = _plan(web_engine)
     html = client.get(f"/clinic/patients/{PATIENT}/tasks").text
-    assert ">psychology</h2>" in html and ">pain-medicine</h2>" in html
-    for status in ("requested", "accepted", "in-progress", "completed", "cancelled", "failed"):
+    assert ">Psychology</h2>" in html and ">Pain medicine</h2>" in html
+    for status in ("Requested", "Accepted", "In progress", "Completed", "Cancelled", "Failed"):
         assert f"<h3>{status} (" in html
     scs = _task(web_engine, plan_id, "treatment:spinal-cord-stimulation")
     card = html.split(f'id="task-{scs.id}"', 1)[1].split("</li>", 1)[0]
     assert "Waiting on: Psychological evaluation" in card
     assert "Owner: " in card and "due " in card
+    # a requested task is offered only the moves the state machine allows: no "Start"
+    assert 'value="accepted"' in card and 'value="cancelled"' in card
+    assert 'value="in-progress"' not in card
 
-    # starting before the prerequisite is done is refused, naming it
+    # accept: moves to the accepted column, and the page returns to the card
+    moved = client.post(
+        f"/clinic/patients/{PATIENT}/tasks/{scs.id}",
+        data={"csrf_token": token, "status": "accepted", "version": str(scs.version)},
+    )
+    assert moved.status_code == 303
+    assert moved.headers["location"].endswith(f"#task-{scs.id}")
+    scs = _task(web_engine, plan_id, "treatment:spinal-cord-stimulation")
+    assert scs.status == "accepted"
+
+    # starting before the prerequisite is done is refused, naming it and the task by name
     refused = client.post(
         f"/clinic/patients/{PATIENT}/tasks/{scs.id}",
         data={"csrf_token": token, "status": "in-progress", "version": str(scs.version)},
     )
     assert refused.status_code == 409
     card = refused.text.split(f'id="task-{scs.id}"', 1)[1].split("</li>", 1)[0]
-    assert 'class="error"' in card and "Psychological evaluation" in card
+    error = card.split('class="error">', 1)[1].split("</p>", 1)[0]
+    assert "Psychological evaluation" in error and "Spinal cord stimulation" in error
+    assert scs.task_key not in refused.text  # never the internal task id
     assert 'role="alert"' in refused.text
-
-    # accept: moves to the accepted column
-    moved = client.post(
-        f"/clinic/patients/{PATIENT}/tasks/{scs.id}",
-        data={"csrf_token": token, "status": "accepted", "version": str(scs.version)},
-    )
-    assert moved.status_code == 303
-    assert _task(web_engine, plan_id, "treatment:spinal-cord-stimulation").status == "accepted"
 
     # a stale version is reported, nothing changes
     stale = client.post(

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from secondlook.care import Decision
+from secondlook.services import care
 from secondlook.store import care_records
 from secondlook.store.models import AuditEvent
 from secondlook.web import data
@@ -138,8 +139,8 @@ def test_pdfs_show_the_plan_goals_and_responder_status(
     client, _ = clinician
     _ensure_plan(web_engine, OTHER)
     with Session(web_engine) as session:
-        outcome = data.plan_outcome(session, organization_id=1, patient_id=OTHER)
-    assert outcome is not None
+        outcome = care.outcomes_in(session, organization_id=1, patient_id=OTHER)
+    assert outcome.plan is not None
     summary = client.get(f"/clinic/patients/{OTHER}/summary.pdf")
     assert summary.status_code == 200
     text = " ".join(

@@ -14,9 +14,9 @@ import typer
 from sqlalchemy.orm import Session
 
 from secondlook.care import cohort_csv, cohort_report
-from secondlook.platform.access import PERMISSIONS
+from secondlook.platform.access import PERMISSIONS, Principal
 from secondlook.store import audit, care_records, db, migrate
-from secondlook.store.accounts import Principal, user_by_username
+from secondlook.store.accounts import user_by_username
 
 DataDir = Annotated[
     Path | None,

@@ -6,7 +6,6 @@ services' (``services.unit``)."""
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from secondlook.api.problems import ApiProblem
 from secondlook.platform.access import Access, Principal
+from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services.unit import Scope, audited
 from secondlook.store import audit
 from secondlook.store.accounts import resolve_credential
@@ -156,45 +156,9 @@ IfNoneMatch = Annotated[
 ]
 
 
-_ENTITY_TAG = re.compile(r'(W/)?"([0-9]{1,10})"')
-
-
 def required_version(if_match: str | None) -> int:
-    """The version named by If-Match: 428 without a usable one, 412 for a tag
-    that cannot match (a weak tag never matches If-Match, RFC 9110 13.1.1)."""
-    if if_match is None or not if_match.strip():
-        raise ApiProblem(
-            428,
-            "this write needs If-Match with the ETag you read (GET the resource first)",
-            kind="precondition-required",
-        )
-    value = if_match.strip()
-    if value == "*" or "," in value:
-        raise ApiProblem(
-            428,
-            "If-Match must carry exactly one ETag, the one you read; `*` does not protect "
-            "against lost updates and is not accepted",
-            kind="precondition-required",
-        )
-    tag = _ENTITY_TAG.fullmatch(value)
-    if tag is None:
-        raise ApiProblem(
-            428,
-            f'If-Match {value[:40]!r} is not an entity tag; send the ETag as received, e.g. "3"',
-            kind="precondition-required",
-        )
-    if tag.group(1):
-        raise ApiProblem(
-            412,
-            "weak entity tags never match If-Match (RFC 9110); send the ETag as received",
-            kind="stale-version",
-        )
-    version = int(tag.group(2))
-    if not 1 <= version <= MAX_ID:
-        raise ApiProblem(
-            412, f"{value} is not a current ETag of this resource", kind="stale-version"
-        )
-    return version
+    """The version named by If-Match (428 or 412 when there is none that can match)."""
+    return IfMatchVersion(if_match).required()
 
 
 # --- authorization and the audit trail ---------------------------------------------------------

@@ -16,10 +16,10 @@ from pydantic import (
     model_validator,
 )
 
+from secondlook.platform.access import Role
+
 T = TypeVar("T")
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
-
-Role = Literal["clinician", "coordinator", "patient", "admin"]
 
 
 def _iso_date(value: object) -> object:

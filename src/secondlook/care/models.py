@@ -133,6 +133,9 @@ Result = InstrumentResult | GoalCheck
 
 TaskStatus = Literal["requested", "accepted", "in-progress", "completed", "cancelled", "failed"]
 TASK_STATUSES: Final[tuple[TaskStatus, ...]] = get_args(TaskStatus)
+#: A team's task, or a questionnaire the patient answers.
+TaskKind = Literal["care", "questionnaire"]
+TASK_KINDS: Final[tuple[TaskKind, ...]] = get_args(TaskKind)
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,16 +71,27 @@ def goal_status(
     if not scores:
         return "not-yet-measurable"
     latest = scores[_latest([r.date for r in scores])]
-    drop = goal.baseline - latest.score
-    if goal.improve_points is not None and drop >= goal.improve_points - _EPSILON:
-        return "met"
-    if (
-        goal.improve_percent is not None
-        and goal.baseline > 0
-        and drop / goal.baseline * 100 >= goal.improve_percent - _EPSILON
-    ):
+    target = goal_target(goal)
+    if target is not None and latest.score <= target + _EPSILON:
         return "met"
     return "not-met"
+
+
+def goal_target(goal: Goal) -> float | None:
+    """The score at or below which an instrument goal is met: the baseline less the smaller of
+    its required drops (``improve_points``, or ``improve_percent`` of a positive baseline), since
+    either one meets it. None for a goal without a baseline or a required drop. The charts'
+    goal line is this value, so the line and the goal's status always agree."""
+    if goal.kind != "instrument" or goal.baseline is None:
+        return None
+    drops = []
+    if goal.improve_points is not None:
+        drops.append(goal.improve_points)
+    if goal.improve_percent is not None and goal.baseline > 0:
+        drops.append(goal.baseline * goal.improve_percent / 100)
+    if not drops:
+        return None
+    return goal.baseline - min(drops)
 
 
 def _latest(dates: Sequence[dt.date]) -> int:

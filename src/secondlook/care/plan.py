@@ -31,10 +31,13 @@ from secondlook.knowledge.loader import KnowledgeBase, default_knowledge
 
 ItemKind = Literal["workup", "treatment"]
 Action = Literal["accept", "edit", "reject"]
-PlanStatus = Literal["active", "completed", "discharged"]
+#: A draft is kept but not in force: it has no tasks and never stands for the patient's plan.
+PlanStatus = Literal["draft", "active", "completed", "discharged"]
 
 #: Default time to the plan's review, and to the goals' target (the ICHOM 12-month point).
 REVIEW_MONTHS: Final = 3
+#: How far ahead a plan's review date puts it on the team's list of reviews due.
+REVIEW_NOTICE_DAYS: Final = 14
 GOAL_MONTHS: Final = 12
 
 

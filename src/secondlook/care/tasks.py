@@ -258,20 +258,18 @@ def transition(
     if task is None:
         raise TransitionRefused([f"task {task_id!r}: no such task"])
     if to not in TRANSITIONS[task.status]:
-        allowed = ", ".join(sorted(TRANSITIONS[task.status])) or "nothing (it is closed)"
+        allowed = ", ".join(moves(task.status)) or "nothing (it is closed)"
         raise TransitionRefused(
-            [f"task {task_id!r}: cannot go from {task.status} to {to}; allowed: {allowed}"]
+            [f"{task.name}: cannot go from {task.status} to {to}; allowed: {allowed}"]
         )
     if to == "in-progress":
         waiting = unmet_prerequisites(task, tasks)
         if waiting:
             names = ", ".join(f"{t.name} ({t.status})" for t in waiting)
-            raise TransitionRefused(
-                [f"task {task_id!r} ({task.name}): cannot start before {names} is completed"]
-            )
+            raise TransitionRefused([f"{task.name}: cannot start before {names} is completed"])
     why = reason.strip() if reason else None
     if to in ("cancelled", "failed") and not why:
-        raise TransitionRefused([f"task {task_id!r}: say why it is {to}"])
+        raise TransitionRefused([f"{task.name}: say why it is {to}"])
     events = [TaskEvent(task_id, task.status, to, on, why, by)]
     by_id[task_id] = replace(task, status=to, status_on=on, status_reason=why)
     if to in ("cancelled", "failed"):
@@ -291,3 +289,10 @@ def transition(
                     )
                     queue.append(other.id)
     return TransitionResult(tuple(by_id[t.id] for t in tasks), tuple(events))
+
+
+def moves(status: TaskStatus) -> tuple[TaskStatus, ...]:
+    """The statuses a task in ``status`` may move to, in the order of the task's life: what a
+    board offers, and nothing else (the state machine refuses anything else)."""
+    order: tuple[TaskStatus, ...] = ("accepted", "in-progress", "completed", "failed", "cancelled")
+    return tuple(s for s in order if s in TRANSITIONS[status])

@@ -5,7 +5,7 @@ One module per instrument (``nrs_pain``, ``phq9``, ``gad7``, ``odi``, ``ndi``, `
 ``docs/instruments.md``.
 """
 
-from secondlook.instruments.change import ChangeStatus, change_status, trajectory
+from secondlook.instruments.change import ChangeStatus, change_status, improved_at, trajectory
 from secondlook.instruments.fhir import score_questionnaire_response, to_fhir_questionnaire
 from secondlook.instruments.item_text import (
     ItemTextInvalid,
@@ -54,6 +54,7 @@ __all__ = [
     "TrajectoryPoint",
     "band_for",
     "change_status",
+    "improved_at",
     "load_item_text",
     "load_site_safety_texts",
     "safety_text",

@@ -27,6 +27,19 @@ ChangeStatus = Literal["improved", "no-change", "worsened"]
 _EPSILON = 1e-9
 
 
+def improved_at(instrument_id: str, baseline: float) -> float | None:
+    """The score at or below which a later score counts as a meaningful improvement on
+    ``baseline`` (what :func:`change_status` calls "improved"): the baseline less the smaller of
+    the instrument's thresholds, since either one suffices. None without a threshold."""
+    threshold = get_instrument(instrument_id).meaningful_change
+    if threshold is None:
+        return None
+    drops = [threshold.points]
+    if threshold.percent is not None and baseline > 0:
+        drops.append(baseline * threshold.percent / 100)
+    return baseline - min(drops)
+
+
 def change_status(instrument_id: str, baseline: float, current: float) -> ChangeStatus | None:
     """Status of the change from ``baseline`` to ``current`` (both totals of one instrument)."""
     instrument = get_instrument(instrument_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
-Role = Literal["clinician", "coordinator", "admin", "patient"]
+Role = Literal["clinician", "coordinator", "patient", "admin"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 ROLE_LABELS: Final[dict[Role, str]] = {
     "clinician": "Clinician",

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, CursorResult, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from secondlook.platform.access import Principal
+from secondlook.platform.access import Principal as Principal  # re-exported
 from secondlook.store.errors import Conflict, NotFound, StaleVersion
 from secondlook.store.models import ROLES, Credential, LoginFailure, Patient, User, utcnow
 from secondlook.store.text import printable

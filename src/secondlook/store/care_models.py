@@ -26,24 +26,29 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from secondlook.care import vocabulary
 from secondlook.store.models import (
     Assessment,
     Base,
     JSONDocument,
     QuestionnaireResponse,
     UTCDateTime,
+    one_of,
     utcnow,
 )
 
-PLAN_STATUSES = ("draft", "active", "completed", "discharged")
-TASK_STATUSES = ("requested", "accepted", "in-progress", "completed", "cancelled", "failed")
-OPEN_TASK_STATUSES = ("requested", "accepted", "in-progress")
-TASK_KINDS = ("care", "questionnaire")
+# The code lists are the care domain's (care/vocabulary.py); the CHECK constraints and the
+# partial indexes' predicates are written from them, and a test compares the migrated database.
+PLAN_STATUSES = vocabulary.PLAN_STATUSES
+TASK_STATUSES = vocabulary.TASK_STATUSES
+OPEN_TASK_STATUSES = vocabulary.OPEN_TASK_STATUSES
+TASK_KINDS = vocabulary.TASK_KINDS
+
 
 # The predicates of the partial indexes, written once: a worklist query must repeat them for
 # the database to use the index.
-OPEN_CARE_TASK = "status IN ('requested', 'accepted', 'in-progress') AND kind = 'care'"
-OPEN_QUESTIONNAIRE = "status IN ('requested', 'accepted', 'in-progress') AND kind = 'questionnaire'"
+OPEN_CARE_TASK = f"{one_of('status', OPEN_TASK_STATUSES)} AND kind = 'care'"
+OPEN_QUESTIONNAIRE = f"{one_of('status', OPEN_TASK_STATUSES)} AND kind = 'questionnaire'"
 HAS_RED_FLAGS = {
     "postgresql": "jsonb_array_length(document -> 'red_flags') > 0",
     "sqlite": "json_array_length(document, '$.red_flags') > 0",
@@ -72,9 +77,7 @@ class CareConference(Base):
 class CarePlan(Base):
     __tablename__ = "care_plans"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('draft', 'active', 'completed', 'discharged')", name="status_known"
-        ),
+        CheckConstraint(one_of("status", PLAN_STATUSES), name="status_known"),
         CheckConstraint("version >= 1", name="version_positive"),
         Index("ix_care_plans_patient_id_id", "patient_id", "id"),
         # Plans due for review: active plans of an organization by review date.
@@ -115,12 +118,8 @@ class CareTask(Base):
     __tablename__ = "care_tasks"
     __table_args__ = (
         UniqueConstraint("plan_id", "task_key", name="uq_care_tasks_plan_id_task_key"),
-        CheckConstraint(
-            "status IN ('requested', 'accepted', 'in-progress', 'completed', 'cancelled', "
-            "'failed')",
-            name="status_known",
-        ),
-        CheckConstraint("kind IN ('care', 'questionnaire')", name="kind_known"),
+        CheckConstraint(one_of("status", TASK_STATUSES), name="status_known"),
+        CheckConstraint(one_of("kind", TASK_KINDS), name="kind_known"),
         CheckConstraint("version >= 1", name="version_positive"),
         # Worklists. Each is a partial index on the open tasks, in the order the list is read.
         Index(

@@ -64,6 +64,7 @@ from secondlook.care import (
     taper_schedule,
     tasks_for,
     transition,
+    vocabulary,
 )
 from secondlook.care.models import add_months
 from secondlook.care.outcomes import RESPONDER_WINDOW_DAYS
@@ -625,6 +626,20 @@ def get_plan(
     if lock:
         query = query.with_for_update()
     return session.scalars(query).first()
+
+
+def current_plan(session: Session, *, organization_id: int, patient_id: int) -> CarePlan | None:
+    """The patient's current plan: the newest one in force (a draft never is)."""
+    return session.scalars(
+        select(CarePlan)
+        .where(
+            CarePlan.organization_id == organization_id,
+            CarePlan.patient_id == patient_id,
+            CarePlan.status.in_(vocabulary.PLANS_IN_FORCE),
+        )
+        .order_by(CarePlan.id.desc())
+        .limit(1)
+    ).first()
 
 
 def list_plans(

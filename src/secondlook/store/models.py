@@ -8,6 +8,7 @@ PostgreSQL alike.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -30,8 +31,20 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ROLES = ("clinician", "coordinator", "patient", "admin")
+from secondlook.platform import access
+
+ROLES = access.ROLES
 OUTCOMES = ("success", "denied", "failed")
+CREDENTIAL_KINDS = ("token", "session")
+
+
+def one_of(column: str, codes: Sequence[str]) -> str:
+    """The SQL predicate ``column IN ('a', 'b')`` for a list of codes, so that a CHECK
+    constraint is written from the vocabulary it enforces (codes are lower-case words and
+    hyphens, so quoting them needs no escaping)."""
+    assert all(code.replace("-", "").isalnum() for code in codes)
+    return f"{column} IN ({', '.join(repr(code) for code in codes)})"
+
 
 # Stable constraint names, so that migrations can refer to them on both databases.
 NAMING = {
@@ -108,9 +121,7 @@ class Patient(Base):
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint(
-            "role IN ('clinician', 'coordinator', 'patient', 'admin')", name="role_known"
-        ),
+        CheckConstraint(one_of("role", ROLES), name="role_known"),
         CheckConstraint(
             "(role = 'patient') = (patient_id IS NOT NULL)", name="patient_link_iff_patient"
         ),
@@ -131,7 +142,7 @@ class Credential(Base):
     """An API bearer token or a browser session. Only a SHA-256 of the secret is stored."""
 
     __tablename__ = "credentials"
-    __table_args__ = (CheckConstraint("kind IN ('token', 'session')", name="kind_known"),)
+    __table_args__ = (CheckConstraint(one_of("kind", CREDENTIAL_KINDS), name="kind_known"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

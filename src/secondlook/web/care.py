@@ -18,9 +18,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from secondlook.api.deps import Auditor, SessionDep, path_id
+from secondlook.api.deps import Auditor, SessionDep, access_of, path_id
 from secondlook.api.problems import ApiProblem
-from secondlook.api.routes.care_common import care_errors
 from secondlook.care import (
     DISCIPLINES,
     Attendee,
@@ -32,11 +31,13 @@ from secondlook.care import (
     conference_agenda,
     reason_required,
 )
-from secondlook.care.models import OWNERS
+from secondlook.care.vocabulary import OWNERS, TASK_STATUSES
+from secondlook.platform.access import Principal
 from secondlook.platform.errors import Refused
-from secondlook.store import care_records
-from secondlook.store.accounts import Principal
-from secondlook.store.care_models import CarePlan
+from secondlook.platform.preconditions import IfMatchVersion
+from secondlook.services import care
+from secondlook.services.errors import care_errors
+from secondlook.store import care_records, records
 from secondlook.store.models import Assessment
 from secondlook.web import data
 from secondlook.web.clinic import PatientPath
@@ -45,13 +46,6 @@ from secondlook.web.common import StaffUser, redirect, render
 router = APIRouter(prefix="/clinic")
 TaskPath = Annotated[int, path_id("the task's id")]
 
-STATUSES = ("requested", "accepted", "in-progress", "completed", "cancelled", "failed")
-# The steps offered for a task in each status (the state machine refuses anything else).
-STEPS: dict[str, tuple[tuple[str, str], ...]] = {
-    "requested": (("accepted", "Accept"), ("in-progress", "Start"), ("cancelled", "Cancel")),
-    "accepted": (("in-progress", "Start"), ("cancelled", "Cancel")),
-    "in-progress": (("completed", "Complete"), ("failed", "Fail"), ("cancelled", "Cancel")),
-}
 ATTENDEE_SLOTS = 6
 MAX_TEXT = 2000
 
@@ -81,7 +75,7 @@ def _latest(session: SessionDep, user: Principal, patient_id: int) -> Assessment
     return assessment
 
 
-def _problems(exc: ApiProblem) -> list[str]:
+def _problems(exc: Refused) -> list[str]:
     if exc.status != 422 or not exc.errors:
         raise exc
     return [e.message for e in exc.errors]
@@ -385,59 +379,18 @@ async def plan_save(
 # --- task board --------------------------------------------------------------------------------
 
 
-def _current_plan(session: SessionDep, user: Principal, patient_id: int) -> CarePlan | None:
-    plans = care_records.list_plans(
-        session, organization_id=user.organization_id, patient_id=patient_id, limit=1000
-    )
-    active = [p for p in plans if p.status != "draft"]
-    return active[-1] if active else None
-
-
 def _board_page(
     request: Request,
-    session: SessionDep,
-    user: Principal,
     patient: Any,
+    board: care.Board,
     *,
     message: tuple[int, str] | None = None,
     status: int = 200,
 ) -> Response:
-    plan = _current_plan(session, user, patient.id)
-    columns: list[dict[str, Any]] = []
-    if plan is not None:
-        rows = [t for t in care_records.plan_tasks(session, plan_id=plan.id) if t.kind == "care"]
-        waiting = care_records.task_readiness(rows)
-        names = {t.task_key: t.name for t in rows}
-        for owner in OWNERS:
-            mine = [t for t in rows if t.owner == owner]
-            if not mine:
-                continue
-            columns.append(
-                {
-                    "owner": owner,
-                    "by_status": [
-                        (
-                            s,
-                            [
-                                {
-                                    "t": t,
-                                    "waiting": [
-                                        names.get(k, k) for k in waiting.get(t.task_key, [])
-                                    ],
-                                    "steps": STEPS.get(t.status, ()),
-                                }
-                                for t in mine
-                                if t.status == s
-                            ],
-                        )
-                        for s in STATUSES
-                    ],
-                }
-            )
     return render(
         request,
         "clinic/tasks.html",
-        {"patient": patient, "plan": plan, "disciplines": columns, "message": message},
+        {"patient": patient, "plan": board.plan, "columns": board.columns, "message": message},
         status=status,
     )
 
@@ -448,8 +401,8 @@ def task_board(
 ) -> Response:
     auditor = Auditor(session, user, request)
     with auditor.patient("care.task.read", patient_id) as scope:
-        response = _board_page(request, session, user, scope.patient)
-    return response
+        board = care.board_in(session, organization_id=user.organization_id, patient_id=patient_id)
+        return _board_page(request, scope.patient, board)
 
 
 @router.post("/patients/{patient_id}/tasks/{task_id}")
@@ -467,34 +420,19 @@ async def task_move(
         version = int(_text(form, "version", 12))
     except ValueError:
         version = -1
-    auditor = Auditor(session, user, request)
-    message: tuple[int, str] | None = None
+    access = access_of(request, user)
     try:
-        with auditor.patient("care.task.update", patient_id), care_errors():
-            task = care_records.get_task(
-                session,
-                organization_id=user.organization_id,
-                patient_id=patient_id,
-                task_id=task_id,
-            )
-            if task is None:
-                raise ApiProblem(404, f"patient {patient_id} has no care task {task_id}")
-            if status not in STATUSES:
-                raise ApiProblem(422, "choose a status")
-            if status in ("cancelled", "failed") and not reason:
-                raise ApiProblem(422, f"Say why the task is {status}: a reason is required.")
-            care_records.update_task(
-                session,
-                organization_id=user.organization_id,
-                patient_id=patient_id,
-                task_id=task_id,
-                expected_version=version,
-                status=status,  # type: ignore[arg-type]
-                on=_today(),
-                reason=reason,
-                user_id=user.user_id,
-                username=user.username,
-            )
+        if status not in TASK_STATUSES:
+            raise Refused(422, "Choose what to do with the task.")
+        care.update_task(
+            session,
+            access=access,
+            patient_id=patient_id,
+            task_id=task_id,
+            expected=IfMatchVersion.of(max(version, 0)),
+            status=status,
+            reason=reason,
+        )
     except Refused as exc:
         if exc.status not in (409, 412, 422):
             raise
@@ -503,26 +441,17 @@ async def task_move(
             detail = "Someone else changed this task meanwhile; it is shown as it is now."
         elif exc.status == 409:
             detail = "Refused: " + detail
-        message = (task_id, detail)
-        message_status = exc.status
-    if message is None:
-        return redirect(f"/clinic/patients/{patient_id}/tasks")
-    with auditor.patient("care.task.read", patient_id) as scope:
-        response = _board_page(
-            request, session, user, scope.patient, message=message, status=message_status
+        board = care.board(session, access=access, patient_id=patient_id)
+        patient = records.get_patient(
+            session, organization_id=user.organization_id, patient_id=patient_id
         )
-    return response
+        return _board_page(request, patient, board, message=(task_id, detail), status=exc.status)
+    return redirect(f"/clinic/patients/{patient_id}/tasks#task-{task_id}")
 
 
 # --- worklists ---------------------------------------------------------------------------------
 
 WORKLIST_LIMIT = 50
-REVIEW_WITHIN_DAYS = 14
-
-
-def _task_rows(session: SessionDep, rows: Sequence[Any]) -> list[dict[str, Any]]:
-    names = care_records.patient_names(session, (t.patient_id for t in rows))
-    return [{"t": t, "patient_name": names.get(t.patient_id, "")} for t in rows]
 
 
 @router.get("/worklists")
@@ -532,47 +461,24 @@ def worklists(
     """The team's worklists, first WORKLIST_LIMIT of each. The discipline comes from a GET
     form (a discipline name is not patient data)."""
     chosen = discipline if discipline in DISCIPLINES else ""
-    day = _today()
-    auditor = Auditor(session, user, request)
-    org = user.organization_id
-    with auditor.operation("care.worklist.read"):
-        mine = care_records.worklist_my_tasks(
-            session, organization_id=org, user_id=user.user_id, limit=WORKLIST_LIMIT, after=None
-        )
-        theirs = (
-            care_records.worklist_discipline(
-                session, organization_id=org, discipline=chosen, limit=WORKLIST_LIMIT, after=None
-            )
-            if chosen
-            else []
-        )
-        overdue = care_records.worklist_overdue(
-            session, organization_id=org, today=day, limit=WORKLIST_LIMIT, after=None
-        )
-        questionnaires = care_records.worklist_questionnaires(
-            session, organization_id=org, today=day, limit=WORKLIST_LIMIT, after_patient=0
-        )
-        flags = care_records.worklist_red_flags(
-            session, organization_id=org, limit=WORKLIST_LIMIT, after_patient=0
-        )
-        reviews = care_records.worklist_reviews(
-            session,
-            organization_id=org,
-            until=day + dt.timedelta(days=REVIEW_WITHIN_DAYS),
-            limit=WORKLIST_LIMIT,
-            after=None,
-        )
-        context = {
+    lists = care.worklists(
+        session, access=access_of(request, user), discipline=chosen, limit=WORKLIST_LIMIT
+    )
+    return render(
+        request,
+        "clinic/worklists.html",
+        {
             "disciplines": DISCIPLINES,
-            "discipline": chosen,
-            "today": day,
-            "limit": WORKLIST_LIMIT,
-            "within_days": REVIEW_WITHIN_DAYS,
-            "mine": _task_rows(session, mine),
-            "theirs": _task_rows(session, theirs),
-            "overdue": _task_rows(session, overdue),
-            "questionnaires": questionnaires,
-            "flags": flags,
-            "reviews": reviews,
-        }
-    return render(request, "clinic/worklists.html", context)
+            "discipline": lists.discipline,
+            "today": lists.today,
+            "limit": lists.limit,
+            "within_days": lists.review_within_days,
+            "names": lists.patient_names,
+            "mine": lists.mine,
+            "theirs": lists.theirs,
+            "overdue": lists.overdue,
+            "questionnaires": lists.questionnaires,
+            "flags": lists.red_flags,
+            "reviews": lists.reviews,
+        },
+    )

@@ -29,11 +29,12 @@ from secondlook.knowledge.models import (
     UrgentCriterion,
     Workup,
 )
+from secondlook.platform.access import Principal
 from secondlook.platform.errors import Refused
 from secondlook.reports import charts as chart_svg
 from secondlook.reports import pdf
+from secondlook.services import care
 from secondlook.store import flows, records
-from secondlook.store.accounts import Principal
 from secondlook.store.models import Patient
 from secondlook.web import data, intake
 from secondlook.web.common import StaffUser, redirect, render
@@ -90,35 +91,28 @@ async def patient_search(request: Request, session: SessionDep, user: StaffUser)
     )
 
 
-def _chart_list(
-    rows: Iterable[Any], plan_goals: dict[str, float] | None = None
-) -> list[dict[str, Any]]:
-    """One SVG chart per scored instrument. `plan_goals` (instrument -> target score) replaces
-    the default goal line with the care plan's goal for that instrument."""
+def _chart_list(outcome: care.Outcomes) -> list[dict[str, Any]]:
+    """One SVG chart per scored instrument, with the goal line the care service decided."""
     out = []
-    plan_goals = plan_goals or {}
-    for t in data.trajectories(list(rows)):
-        goal, label = t.goal, "goal"
-        if t.instrument in plan_goals:
-            goal, label = plan_goals[t.instrument], "plan goal"
+    for c in outcome.charts:
         svg = chart_svg.trajectory_svg(
-            title=t.name,
-            points=t.points,
-            min_score=t.min_score,
-            max_score=t.max_score,
-            meaningful_points=t.meaningful_points,
-            goal=goal,
-            goal_label=label,
+            title=c.name,
+            points=c.points,
+            min_score=c.min_score,
+            max_score=c.max_score,
+            meaningful_points=c.meaningful_points,
+            goal=c.goal_line,
+            goal_label=c.goal_label,
         )
-        caption = f"{t.name}: {len(t.points)} score(s); higher is worse."
-        if t.meaningful_points is not None:
+        caption = f"{c.name}: {len(c.points)} score(s); higher is worse."
+        if c.meaningful_points is not None:
             caption += (
-                f" Shaded: within {t.meaningful_points:g} points of the first score (not a "
+                f" Shaded: within {c.meaningful_points:g} points of the first score (not a "
                 f"meaningful change)."
             )
-        if goal is not None:
-            caption += f" Dashed: {label} {goal:g}."
-        out.append({"title": t.name, "svg": Markup(svg), "caption": caption})  # noqa: S704
+        if c.goal_line is not None:
+            caption += f" Dashed: {c.goal_label} {c.goal_line:g}."
+        out.append({"title": c.name, "svg": Markup(svg), "caption": caption})  # noqa: S704
     return out
 
 
@@ -169,10 +163,10 @@ def patient_page(
     with auditor.patient("patient.read", patient_id) as scope:
         assert scope.patient is not None
         context = _load(session, user, scope.patient)
-        outcome = data.plan_outcome(
+        outcome = care.outcomes_in(
             session, organization_id=user.organization_id, patient_id=patient_id
         )
-        charts = _chart_list(context["responses"], outcome.chart_goals if outcome else None)
+        charts = _chart_list(outcome)
     alert_ids = {a for r in context["response_alerts"] for a in r.alerts}
     return render(
         request,
@@ -437,23 +431,22 @@ def _pdf_response(content: bytes, filename: str) -> Response:
     )
 
 
-def pdf_charts(rows: Iterable[Any], outcome: data.PlanOutcome | None = None) -> list[pdf.Chart]:
-    """The charts of the PDFs: with a plan, its instrument goals as the "plan goal" line (as on
-    the patient page)."""
-    goals = outcome.chart_goals if outcome else None
-    return [pdf.Chart(c["title"], str(c["svg"]), c["caption"]) for c in _chart_list(rows, goals)]
+def pdf_charts(outcome: care.Outcomes) -> list[pdf.Chart]:
+    """The charts of the PDFs: the same charts, goal lines included, as the patient page."""
+    return [pdf.Chart(c["title"], str(c["svg"]), c["caption"]) for c in _chart_list(outcome)]
 
 
-def pdf_plan(outcome: data.PlanOutcome | None) -> pdf.PlanSummary | None:
-    if outcome is None:
+def pdf_plan(outcome: care.Outcomes) -> pdf.PlanSummary | None:
+    plan = outcome.plan
+    if plan is None or outcome.primary_instrument is None:
         return None
     instrument = INSTRUMENTS.get(outcome.primary_instrument)
     return pdf.PlanSummary(
-        start_on=outcome.start_on,
+        start_on=plan.start_on,
         primary_instrument=instrument.name if instrument else outcome.primary_instrument,
-        responder_6m=outcome.responder_6m,
-        responder_12m=outcome.responder_12m,
-        goals=list(outcome.goals),
+        responder_6m=outcome.responder_6m or "not-measurable",
+        responder_12m=outcome.responder_12m or "not-measurable",
+        goals=[(g.goal.text, g.status) for g in outcome.goals],
     )
 
 
@@ -466,7 +459,7 @@ def handout_items(document: dict[str, Any]) -> tuple[list[pdf.HandoutItem], list
 
 def _document_context(
     patient_id: int, request: Request, session: SessionDep, user: Principal
-) -> tuple[dict[str, Any], data.PlanOutcome | None]:
+) -> tuple[dict[str, Any], care.Outcomes]:
     """What a printable document shows (the patient, assessment, scores and plan outcome), read
     under one audited `assessment.read` of the patient; 404 without an assessment."""
     auditor = Auditor(session, user, request)
@@ -475,7 +468,7 @@ def _document_context(
         context = _load(session, user, scope.patient)
         if context["a"] is None:
             raise ApiProblem(404, "this patient has no assessment yet")
-        outcome = data.plan_outcome(
+        outcome = care.outcomes_in(
             session, organization_id=user.organization_id, patient_id=patient_id
         )
     return context, outcome
@@ -496,7 +489,7 @@ def summary_pdf(
         patient_label=f"{patient.name} (MRN {patient.mrn or '-'})",
         assessment=context["a"],
         assessed_on=context["assessed_on"],
-        charts=pdf_charts(context["responses"], outcome),
+        charts=pdf_charts(outcome),
         extra_alerts=extra,
         plan=pdf_plan(outcome),
     )
@@ -513,7 +506,7 @@ def handout_pdf(
         patient_label=context["patient"].name,
         treatments=treatments,
         tests=tests,
-        charts=pdf_charts(context["responses"], outcome),
+        charts=pdf_charts(outcome),
         plan=pdf_plan(outcome),
     )
     return _pdf_response(content, f"patient-handout-{patient_id}.pdf")

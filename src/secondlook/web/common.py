@@ -27,7 +27,9 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from secondlook.api.deps import SESSION_COOKIE, SessionDep
-from secondlook.store.accounts import Principal, resolve_credential
+from secondlook.care import vocabulary as care_vocabulary
+from secondlook.platform.access import Principal
+from secondlook.store.accounts import resolve_credential
 
 HERE = Path(__file__).parent
 CSRF_COOKIE = "secondlook_csrf"
@@ -61,6 +63,8 @@ SECURITY_HEADERS = {
 }
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+# Codes are shown in the words of their vocabulary (care/vocabulary.py), never re-labelled here.
+templates.env.filters["label"] = lambda code, vocabulary: care_vocabulary.label(vocabulary, code)
 
 
 def is_web_path(path: str) -> bool:

@@ -11,13 +11,6 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from secondlook.care import (
-    PRIMARY_INSTRUMENT,
-    GoalCheck,
-    InstrumentResult,
-    goal_status,
-    responder_status,
-)
 from secondlook.instruments import INSTRUMENTS
 from secondlook.knowledge import KnowledgeBase, default_knowledge
 from secondlook.store import care_records, records
@@ -70,49 +63,6 @@ def responses(
     return records.list_questionnaire_responses(
         session, organization_id=organization_id, patient_id=patient_id, limit=limit
     )
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    instrument: str
-    name: str
-    points: list[tuple[dt.date, float]]
-    max_score: float
-    min_score: float
-    meaningful_points: float | None
-    goal: float | None  # the score that marks a meaningful improvement from the first one
-
-
-def trajectories(rows: Sequence[QuestionnaireResponse]) -> list[Trajectory]:
-    """Scored responses per instrument, in date order, with the meaningful-change threshold and
-    a goal line at "first score minus the meaningful change" (the smallest improvement that
-    counts, from the instrument's cited threshold)."""
-    by_instrument: dict[str, list[tuple[dt.date, float]]] = {}
-    for row in rows:
-        if row.score is not None:
-            by_instrument.setdefault(row.instrument, []).append((row.answered_on, row.score))
-    out = []
-    for key in sorted(by_instrument):
-        instrument = INSTRUMENTS.get(key)
-        if instrument is None:
-            continue
-        points = sorted(by_instrument[key])
-        mc = instrument.meaningful_change
-        goal = None
-        if mc is not None:
-            goal = max(float(instrument.min_score), points[0][1] - mc.points)
-        out.append(
-            Trajectory(
-                instrument=key,
-                name=instrument.name,
-                points=points,
-                max_score=float(instrument.max_score),
-                min_score=float(instrument.min_score),
-                meaningful_points=mc.points if mc else None,
-                goal=goal,
-            )
-        )
-    return out
 
 
 def alerts_from_responses(rows: Sequence[QuestionnaireResponse]) -> list[QuestionnaireResponse]:
@@ -199,63 +149,6 @@ def all_patient_texts(kind: str) -> list[PlainItem]:
 
 def references_by_id(document: Mapping[str, Any]) -> dict[str, str]:
     return {str(r["id"]): str(r["citation"]) for r in document.get("references", [])}
-
-
-@dataclass(frozen=True)
-class PlanOutcome:
-    """The patient's current care plan against the scores: responder status at 6 and 12
-    months on the region's primary instrument, each goal's status, and the target score of each
-    instrument goal (for the charts' goal lines)."""
-
-    plan_id: int
-    start_on: dt.date
-    primary_instrument: str
-    responder_6m: str
-    responder_12m: str
-    goals: list[tuple[str, str]]
-    chart_goals: dict[str, float]
-
-
-def plan_outcome(session: Session, *, organization_id: int, patient_id: int) -> PlanOutcome | None:
-    """Outcomes against the latest plan that is not a draft (None without one); the same
-    computation as `GET /patients/{id}/care/outcomes`."""
-    plans = [
-        p
-        for p in care_records.list_plans(
-            session, organization_id=organization_id, patient_id=patient_id, limit=10_000
-        )
-        if p.status != "draft"
-    ]
-    if not plans:
-        return None
-    row = plans[-1]
-    results = care_records.instrument_results(
-        session, organization_id=organization_id, patient_id=patient_id
-    )
-    checks = care_records.goal_checks(session, plan_id=row.id)
-    everything: list[InstrumentResult | GoalCheck] = [*results, *checks]
-    plan = care_records.plan_of(row)
-    primary = PRIMARY_INSTRUMENT[row.region]  # type: ignore[index]
-    chart_goals: dict[str, float] = {}
-    for goal in plan.goals:
-        if goal.kind == "instrument" and goal.instrument and goal.baseline is not None:
-            drop = goal.improve_points
-            if drop is None and goal.improve_percent is not None:
-                drop = goal.baseline * goal.improve_percent / 100
-            instrument = INSTRUMENTS.get(goal.instrument)
-            if drop is not None and instrument is not None:
-                chart_goals[goal.instrument] = max(
-                    float(instrument.min_score), goal.baseline - drop
-                )
-    return PlanOutcome(
-        plan_id=row.id,
-        start_on=row.start_on,
-        primary_instrument=primary,
-        responder_6m=responder_status(primary, results, baseline_on=row.start_on, months=6),
-        responder_12m=responder_status(primary, results, baseline_on=row.start_on, months=12),
-        goals=[(g.text, goal_status(g, everything)) for g in plan.goals],
-        chart_goals=chart_goals,
-    )
 
 
 # -- the stored plan's tasks for the patient, in plain words ------------------------------------

@@ -17,9 +17,10 @@ from secondlook.api.deps import Auditor, SessionDep
 from secondlook.api.problems import ApiProblem
 from secondlook.instruments import INSTRUMENTS, safety_text
 from secondlook.instruments.model import Instrument, ItemText
+from secondlook.platform.access import Principal
 from secondlook.reports import pdf
+from secondlook.services import care
 from secondlook.store import flows
-from secondlook.store.accounts import Principal
 from secondlook.store.models import QuestionnaireResponse
 from secondlook.web import clinic, data
 from secondlook.web.common import PatientUser, redirect, render
@@ -61,7 +62,7 @@ def _own(
             tasks = data.plan_tasks_in_plain_language(
                 session, organization_id=org, patient_id=patient_id
             )
-            outcome = data.plan_outcome(session, organization_id=org, patient_id=patient_id)
+            outcome = care.outcomes_in(session, organization_id=org, patient_id=patient_id)
     return {
         "a": assessment.document if assessment else None,
         "responses": rows,
@@ -257,7 +258,7 @@ def handout(request: Request, session: SessionDep, user: PatientUser) -> Respons
         patient_label=user.username,
         treatments=treatments,
         tests=tests,
-        charts=clinic.pdf_charts(own["responses"], outcome),
+        charts=clinic.pdf_charts(outcome),
         plan=clinic.pdf_plan(outcome),
     )
     return Response(

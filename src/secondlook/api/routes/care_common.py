@@ -1,20 +1,17 @@
-"""What the care routes share: turning the care domain's refusals into problem details, the
+"""What the care routes share: the care domain's refusals (``services.errors.care_errors``), the
 response shapes of stored rows, today's date, and keyset pages ordered by (date, id)."""
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
-import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
 
 from secondlook.api.deps import DEFAULT_LIMIT, MAX_LIMIT
-from secondlook.api.problems import ApiProblem, ProblemField
 from secondlook.api.routes.care_schemas import (
     DATE_PATTERN,
     EARLIEST,
@@ -22,62 +19,15 @@ from secondlook.api.routes.care_schemas import (
     PlanOut,
     TaskOut,
 )
-from secondlook.care import CareInvalid, TransitionRefused
+from secondlook.platform import clock
 from secondlook.store.care_models import CarePlan, CareTask
-from secondlook.store.care_records import DueCursor, PlanIncomplete
+from secondlook.store.care_records import DueCursor
 
 T = TypeVar("T")
 
 
 def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
-
-
-def _path(problem: str, where: Mapping[str, str]) -> str:
-    """Where a domain problem is in the request body: its leading item, goal or field name."""
-    head = problem.split(": ", 1)[0]
-    if head in where:
-        return where[head]
-    goal = re.match(r"goal '([^']*)'", head)
-    if goal:
-        return where.get(f"goal:{goal.group(1)}", "$.goals")
-    field = head.split(" ", 1)[0].split("[", 1)[0]
-    if re.fullmatch(r"[a-z_]+(\.[a-z_]+)*", field):
-        return f"$.{field}"
-    return "$"
-
-
-@contextmanager
-def care_errors(where: Mapping[str, str] | None = None) -> Iterator[None]:
-    """Answer the domain's refusals as problems: a task the state machine or its prerequisites
-    do not let move, and a plan whose completion criteria do not hold, are 409; invalid input
-    is 422 with one error per problem (`where` maps an item or goal id to its JSON path)."""
-    try:
-        yield
-    except TransitionRefused as exc:
-        raise ApiProblem(
-            409,
-            "; ".join(exc.problems),
-            kind="transition-refused",
-            title="Task status change refused",
-            errors=[ProblemField(path="$.status", message=p) for p in exc.problems],
-        ) from None
-    except PlanIncomplete as exc:
-        raise ApiProblem(
-            409,
-            "the plan's completion criteria do not hold yet: " + "; ".join(exc.problems),
-            kind="plan-incomplete",
-            title="Plan not complete",
-            errors=[ProblemField(path="$.status", message=p) for p in exc.problems],
-        ) from None
-    except CareInvalid as exc:
-        raise ApiProblem(
-            422,
-            f"the request has {len(exc.problems)} problem(s); see errors",
-            kind="care-invalid",
-            title="Invalid care request",
-            errors=[ProblemField(path=_path(p, where or {}), message=p) for p in exc.problems],
-        ) from None
+    return clock.today()
 
 
 def plan_href(plan: CarePlan) -> str:

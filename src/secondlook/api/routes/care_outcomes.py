@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from secondlook.api.deps import AuditDep, CurrentUser, PatientId
-from secondlook.api.problems import ApiProblem, error_responses
+from secondlook.api.deps import AccessDep, AuditDep, CurrentUser, PatientId, SessionDep
+from secondlook.api.problems import error_responses
 from secondlook.api.routes.care_schemas import (
     CohortOut,
     CompletionStatusOut,
@@ -19,16 +19,10 @@ from secondlook.api.routes.care_schemas import (
     TrajectoryPointOut,
 )
 from secondlook.care import (
-    PRIMARY_INSTRUMENT,
-    GoalCheck,
-    InstrumentResult,
     cohort_csv,
     cohort_report,
-    completion_status,
-    goal_status,
-    responder_status,
-    trajectories,
 )
+from secondlook.services import care
 from secondlook.store import care_records
 
 router = APIRouter(tags=["care"])
@@ -37,70 +31,38 @@ router = APIRouter(tags=["care"])
 @router.get("/patients/{patient_id}/care/outcomes", responses=error_responses(401, 403, 404, 422))
 def patient_outcomes(
     patient_id: PatientId,
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
     plan_id: Annotated[
-        int | None, Query(ge=1, le=2**31 - 1, description="default: the latest plan")
+        int | None,
+        Query(ge=1, le=2**31 - 1, description="default: the current plan (never a draft)"),
     ] = None,
 ) -> OutcomesOut:
     """Each instrument's scores over time (change from the first and previous score, and
-    whether it is a meaningful change), and against the plan: each goal's status, responder
-    status at 6 and 12 months on the region's primary instrument, and which completion
-    criteria still fail."""
-    with auditor.patient("care.outcome.read", patient_id):
-        session = auditor.session
-        results = care_records.instrument_results(
-            session, organization_id=user.organization_id, patient_id=patient_id
-        )
-        if plan_id is None:
-            plans = care_records.list_plans(
-                session, organization_id=user.organization_id, patient_id=patient_id, limit=10_000
-            )
-            row = plans[-1] if plans else None
-        else:
-            row = care_records.get_plan(
-                session,
-                organization_id=user.organization_id,
-                patient_id=patient_id,
-                plan_id=plan_id,
-            )
-            if row is None:
-                raise ApiProblem(404, f"patient {patient_id} has no care plan {plan_id}")
-        checks = [] if row is None else care_records.goal_checks(session, plan_id=row.id)
-        statuses = [] if row is None else care_records.care_task_statuses(session, plan_id=row.id)
+    whether it is a meaningful change), and against the plan: each goal's status and the score
+    that meets it, responder status at 6 and 12 months on the region's primary instrument, and
+    which completion criteria still fail."""
+    result = care.outcomes(session, access=access, patient_id=patient_id, plan_id=plan_id)
     curves = {
         name: [TrajectoryPointOut(**vars_of(p)) for p in points]
-        for name, points in trajectories(results).items()
+        for name, points in result.trajectories.items()
     }
-    if row is None:
-        return OutcomesOut(
-            patient_id=patient_id,
-            plan_id=None,
-            primary_instrument=None,
-            baseline_on=None,
-            trajectories=curves,
-            goals=[],
-            responder_6m=None,
-            responder_12m=None,
-            completion=None,
-        )
-    plan = care_records.plan_of(row)
-    primary = PRIMARY_INSTRUMENT[row.region]  # type: ignore[index]
-    everything: list[InstrumentResult | GoalCheck] = [*results, *checks]
-    completion = completion_status(plan, task_statuses=statuses, results=everything)
+    plan = result.plan
     return OutcomesOut(
         patient_id=patient_id,
-        plan_id=row.id,
-        primary_instrument=primary,
-        baseline_on=row.start_on,
+        plan_id=plan.id if plan else None,
+        primary_instrument=result.primary_instrument,
+        baseline_on=plan.start_on if plan else None,
         trajectories=curves,
         goals=[
-            GoalStatusOut(goal=care_records.to_json(g), status=goal_status(g, everything))
-            for g in plan.goals
+            GoalStatusOut(goal=care_records.to_json(g.goal), status=g.status, target=g.target)
+            for g in result.goals
         ],
-        responder_6m=responder_status(primary, results, baseline_on=row.start_on, months=6),
-        responder_12m=responder_status(primary, results, baseline_on=row.start_on, months=12),
-        completion=CompletionStatusOut(met=completion.met, unmet=list(completion.unmet)),
+        responder_6m=result.responder_6m,
+        responder_12m=result.responder_12m,
+        completion=None
+        if result.completion is None
+        else CompletionStatusOut(met=result.completion.met, unmet=list(result.completion.unmet)),
     )
 
 

@@ -21,7 +21,6 @@ from secondlook.api.deps import (
 from secondlook.api.problems import ApiProblem, error_responses
 from secondlook.api.routes.care_common import (
     AsOf,
-    care_errors,
     day_or_today,
     plan_href,
     plan_out,
@@ -53,6 +52,7 @@ from secondlook.care import (
     due_and_overdue,
     reason_required,
 )
+from secondlook.services.errors import care_errors
 from secondlook.store import care_records
 from secondlook.store.care_models import CarePlan
 

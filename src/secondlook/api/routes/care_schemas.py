@@ -8,26 +8,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, StrictBool, WithJsonSchema
 
 from secondlook.api.schemas import IdInt, IsoDate, Strict
-
-Discipline = Literal[
-    "spine-surgery",
-    "pain-medicine",
-    "internal-medicine",
-    "physical-therapy",
-    "psychology",
-    "nursing-coordination",
-]
-Owner = Literal[
-    "spine-surgery",
-    "pain-medicine",
-    "internal-medicine",
-    "physical-therapy",
-    "psychology",
-    "nursing-coordination",
-    "patient",
-]
-TaskStatus = Literal["requested", "accepted", "in-progress", "completed", "cancelled", "failed"]
-PlanStatus = Literal["draft", "active", "completed", "discharged"]
+from secondlook.care.models import Discipline, Owner, TaskKind, TaskStatus
+from secondlook.care.outcomes import GoalStatus, ResponderStatus
+from secondlook.care.plan import PlanStatus
 
 EARLIEST = dt.date(1900, 1, 1)
 LATEST = dt.date(2199, 12, 31)
@@ -288,7 +271,7 @@ class TaskOut(BaseModel):
     patient_id: int
     plan_id: int
     task_key: str = Field(description="the domain id: {plan id}/{key}")
-    kind: Literal["care", "questionnaire"]
+    kind: TaskKind
     key: str
     name: str
     plan_item_id: str | None
@@ -386,7 +369,12 @@ class TrajectoryPointOut(BaseModel):
 
 class GoalStatusOut(BaseModel):
     goal: dict[str, Any]
-    status: Literal["met", "not-met", "not-yet-measurable"]
+    status: GoalStatus
+    target: float | None = Field(
+        default=None,
+        description="for an instrument goal: the score at or below which it is met (the "
+        "charts' goal line)",
+    )
 
 
 class CompletionStatusOut(BaseModel):
@@ -401,8 +389,8 @@ class OutcomesOut(BaseModel):
     baseline_on: dt.date | None
     trajectories: dict[str, list[TrajectoryPointOut]]
     goals: list[GoalStatusOut]
-    responder_6m: Literal["responder", "non-responder", "not-measurable"] | None
-    responder_12m: Literal["responder", "non-responder", "not-measurable"] | None
+    responder_6m: ResponderStatus | None
+    responder_12m: ResponderStatus | None
     completion: CompletionStatusOut | None
 
 

@@ -19,7 +19,6 @@ from secondlook.api.routes.care_common import (
     task_fields,
 )
 from secondlook.api.routes.care_schemas import (
-    Discipline,
     PlanReviewOut,
     QuestionnairePatientOut,
     RedFlagOut,
@@ -27,6 +26,8 @@ from secondlook.api.routes.care_schemas import (
     WorklistTask,
 )
 from secondlook.api.schemas import Page as PageOf
+from secondlook.care.models import Discipline
+from secondlook.care.plan import REVIEW_NOTICE_DAYS
 from secondlook.store import care_records
 from secondlook.store.care_models import CareTask
 
@@ -183,7 +184,7 @@ def plan_reviews(
     as_of: AsOf = None,
     within_days: Annotated[
         int, Query(ge=0, le=365, description="include reviews due this many days ahead")
-    ] = 14,
+    ] = REVIEW_NOTICE_DAYS,
 ) -> PageOf[PlanReviewOut]:
     """Active plans whose review date is past or within `within_days`, soonest first."""
     day = day_or_today(as_of)

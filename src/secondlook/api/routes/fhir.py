@@ -43,8 +43,8 @@ from secondlook.fhir.server import (
     patient_resources,
     questionnaire_resources,
 )
+from secondlook.platform.access import Principal
 from secondlook.store import records
-from secondlook.store.accounts import Principal
 from secondlook.store.models import Assessment, CaseVersion, Patient, QuestionnaireResponse
 
 log = logging.getLogger("secondlook.api")

@@ -1,0 +1,426 @@
+"""Care coordination as the team uses it: the patient's current plan, outcomes against it
+(with the charts' lines), the task board and its moves, and the worklists. Every surface (the
+REST API, the pages, the PDFs, the command line) asks here, so none can disagree with another.
+
+Functions named for an act (``outcomes``, ``board``, ``update_task``, ``worklists``) authorize
+and audit it; the ``*_in`` helpers compute the same inside a scope that is already audited
+(a page that shows several things under one audit event)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from secondlook.care import (
+    PRIMARY_INSTRUMENT,
+    Goal,
+    GoalCheck,
+    InstrumentResult,
+    TaskStatus,
+    completion_status,
+    goal_status,
+    goal_target,
+    moves,
+    responder_status,
+    trajectories,
+)
+from secondlook.care.models import OWNERS
+from secondlook.care.outcomes import GoalStatus, ResponderStatus
+from secondlook.care.plan import REVIEW_NOTICE_DAYS, CompletionStatus
+from secondlook.care.vocabulary import TASK_MOVE_LABELS, TASK_STATUSES
+from secondlook.instruments import INSTRUMENTS, improved_at
+from secondlook.instruments.model import TrajectoryPoint
+from secondlook.platform.access import Access
+from secondlook.platform.clock import today
+from secondlook.platform.errors import Refused
+from secondlook.platform.preconditions import IfMatchVersion
+from secondlook.services.errors import care_errors, invalid
+from secondlook.services.unit import audited
+from secondlook.store import care_records
+from secondlook.store.care_models import CarePlan, CareTask
+
+# -- the current plan -----------------------------------------------------------------------------
+
+
+def current_plan_in(session: Session, *, organization_id: int, patient_id: int) -> CarePlan | None:
+    """The plan that stands for the patient's care (the newest in force; never a draft)."""
+    return care_records.current_plan(
+        session, organization_id=organization_id, patient_id=patient_id
+    )
+
+
+# -- outcomes -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GoalView:
+    """A goal of the plan with its status and, for an instrument goal, the score that meets
+    it (the charts' goal line: the same number the status is judged against)."""
+
+    goal: Goal
+    status: GoalStatus
+    target: float | None
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One instrument's scores for a chart: the points, the scale, the band of no meaningful
+    change around the first score, and the goal line with what it stands for."""
+
+    instrument: str
+    name: str
+    points: list[tuple[dt.date, float]]
+    min_score: float
+    max_score: float
+    meaningful_points: float | None
+    goal_line: float | None
+    goal_label: str
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """A patient's scores over time and, with a plan, each goal's status, the responder status
+    at 6 and 12 months on the region's primary instrument, and which completion criteria still
+    fail."""
+
+    patient_id: int
+    plan: CarePlan | None
+    trajectories: dict[str, list[TrajectoryPoint]]
+    charts: list[Chart]
+    primary_instrument: str | None = None
+    goals: list[GoalView] = field(default_factory=list)
+    responder_6m: ResponderStatus | None = None
+    responder_12m: ResponderStatus | None = None
+    completion: CompletionStatus | None = None
+
+
+def outcomes(
+    session: Session, *, access: Access, patient_id: int, plan_id: int | None = None
+) -> Outcomes:
+    """Outcomes against ``plan_id``, or against the current plan."""
+    with audited(session, access, "care.outcome.read", patient_id=patient_id):
+        return outcomes_in(
+            session,
+            organization_id=access.organization_id,
+            patient_id=patient_id,
+            plan_id=plan_id,
+        )
+
+
+def outcomes_in(
+    session: Session, *, organization_id: int, patient_id: int, plan_id: int | None = None
+) -> Outcomes:
+    results = care_records.instrument_results(
+        session, organization_id=organization_id, patient_id=patient_id
+    )
+    if plan_id is None:
+        row = current_plan_in(session, organization_id=organization_id, patient_id=patient_id)
+    else:
+        row = care_records.get_plan(
+            session, organization_id=organization_id, patient_id=patient_id, plan_id=plan_id
+        )
+        if row is None:
+            raise Refused(404, f"patient {patient_id} has no care plan {plan_id}")
+    curves = trajectories(results)
+    if row is None:
+        return Outcomes(patient_id, None, curves, _charts(results, {}))
+    plan = care_records.plan_of(row)
+    checks = care_records.goal_checks(session, plan_id=row.id)
+    everything: list[InstrumentResult | GoalCheck] = [*results, *checks]
+    goals = [GoalView(g, goal_status(g, everything), goal_target(g)) for g in plan.goals]
+    lines = {
+        v.goal.instrument: v.target
+        for v in goals
+        if v.goal.instrument is not None and v.target is not None
+    }
+    primary = PRIMARY_INSTRUMENT[plan_region(row)]
+    return Outcomes(
+        patient_id=patient_id,
+        plan=row,
+        trajectories=curves,
+        charts=_charts(results, lines),
+        primary_instrument=primary,
+        goals=goals,
+        responder_6m=responder_status(primary, results, baseline_on=row.start_on, months=6),
+        responder_12m=responder_status(primary, results, baseline_on=row.start_on, months=12),
+        completion=completion_status(
+            plan,
+            task_statuses=care_records.care_task_statuses(session, plan_id=row.id),
+            results=everything,
+        ),
+    )
+
+
+def plan_region(row: CarePlan) -> Any:
+    """The plan's region as the domain types it (the database's CHECK keeps it to the list)."""
+    return row.region
+
+
+def _charts(results: Sequence[InstrumentResult], plan_lines: Mapping[str, float]) -> list[Chart]:
+    """A chart per scored instrument. The goal line is the plan's goal for that instrument
+    (``goal_target``), otherwise the smallest meaningful improvement on the first score
+    (``improved_at``, the instrument's cited threshold)."""
+    by_instrument: dict[str, list[tuple[dt.date, float]]] = {}
+    for r in results:
+        by_instrument.setdefault(r.instrument, []).append((r.date, r.score))
+    out = []
+    for key in sorted(by_instrument):
+        instrument = INSTRUMENTS.get(key)
+        if instrument is None:
+            continue
+        points = sorted(by_instrument[key])
+        mc = instrument.meaningful_change
+        line: float | None
+        if key in plan_lines:
+            line, label = plan_lines[key], "plan goal"
+        else:
+            line, label = improved_at(key, points[0][1]), "meaningful improvement"
+        out.append(
+            Chart(
+                instrument=key,
+                name=instrument.name,
+                points=points,
+                min_score=float(instrument.min_score),
+                max_score=float(instrument.max_score),
+                meaningful_points=mc.points if mc else None,
+                goal_line=None if line is None else max(float(instrument.min_score), line),
+                goal_label=label,
+            )
+        )
+    return out
+
+
+# -- the task board and task moves ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Move:
+    status: TaskStatus
+    label: str
+
+
+@dataclass(frozen=True)
+class Card:
+    """A care task on the board: who waits on what (by name), and only the moves the state
+    machine allows from its status."""
+
+    task: CareTask
+    waiting_on: list[str]
+    moves: list[Move]
+
+
+@dataclass(frozen=True)
+class Column:
+    owner: str
+    by_status: list[tuple[str, list[Card]]]
+
+
+@dataclass(frozen=True)
+class Board:
+    plan: CarePlan | None
+    columns: list[Column]
+
+
+def board_in(session: Session, *, organization_id: int, patient_id: int) -> Board:
+    plan = current_plan_in(session, organization_id=organization_id, patient_id=patient_id)
+    if plan is None:
+        return Board(None, [])
+    rows = [t for t in care_records.plan_tasks(session, plan_id=plan.id) if t.kind == "care"]
+    waiting = care_records.task_readiness(rows)
+    names = {t.task_key: t.name for t in rows}
+    columns = []
+    for owner in OWNERS:
+        mine = [t for t in rows if t.owner == owner]
+        if not mine:
+            continue
+        columns.append(
+            Column(
+                owner=owner,
+                by_status=[
+                    (status, [_card(t, waiting, names) for t in mine if t.status == status])
+                    for status in TASK_STATUSES
+                ],
+            )
+        )
+    return Board(plan, columns)
+
+
+def _card(task: CareTask, waiting: Mapping[str, list[str]], names: Mapping[str, str]) -> Card:
+    keys = waiting.get(task.task_key, [])
+    return Card(
+        task=task,
+        waiting_on=[names.get(k, k) for k in keys],
+        moves=[Move(s, TASK_MOVE_LABELS[s]) for s in moves(task.status)],  # type: ignore[arg-type]
+    )
+
+
+def board(session: Session, *, access: Access, patient_id: int) -> Board:
+    with audited(session, access, "care.task.read", patient_id=patient_id):
+        return board_in(session, organization_id=access.organization_id, patient_id=patient_id)
+
+
+@dataclass(frozen=True)
+class TaskView:
+    task: CareTask
+    waiting_on: list[str]
+
+
+def read_task(session: Session, *, access: Access, patient_id: int, task_id: int) -> TaskView:
+    """One task with the keys of the prerequisites still waiting."""
+    with audited(session, access, "care.task.read", patient_id=patient_id):
+        task = _task(session, access, patient_id, task_id)
+        waiting = care_records.plan_task_readiness(session, plan_ids=[task.plan_id])
+        return TaskView(task, waiting.get(task.task_key, []))
+
+
+def _task(session: Session, access: Access, patient_id: int, task_id: int) -> CareTask:
+    task = care_records.get_task(
+        session, organization_id=access.organization_id, patient_id=patient_id, task_id=task_id
+    )
+    if task is None:
+        raise Refused(404, f"patient {patient_id} has no care task {task_id}")
+    return task
+
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    task: CareTask
+    cancelled: list[CareTask]
+    waiting: dict[str, list[str]]
+
+
+def update_task(
+    session: Session,
+    *,
+    access: Access,
+    patient_id: int,
+    task_id: int,
+    expected: IfMatchVersion,
+    status: TaskStatus | None = None,
+    reason: str | None = None,
+    on: dt.date | None = None,
+    person: str | None = _UNSET,
+    assignee_user_id: int | None = _UNSET,
+    due: dt.date | None = _UNSET,
+) -> TaskChange:
+    """Move a task through its state machine and/or change who does it and when. A step the
+    machine does not allow, or a start before every prerequisite is completed, is refused
+    naming the task and the prerequisites; cancelling or failing needs a reason and cancels
+    what waited on the task; the assignee must be an active member of the team."""
+    with audited(session, access, "care.task.update", patient_id=patient_id), care_errors():
+        expected_version = expected.required()
+        _task(session, access, patient_id, task_id)
+        changes: dict[str, Any] = {}
+        if person is not _UNSET:
+            changes["person"] = person
+        if assignee_user_id is not _UNSET:
+            changes["assignee_user_id"] = assignee_user_id
+        if due is not _UNSET:
+            if due is None:
+                raise invalid("$.due", "cannot be null", "due cannot be null")
+            changes["due"] = due
+        if status in ("cancelled", "failed") and not (reason and reason.strip()):
+            raise invalid(
+                "$.reason",
+                "required to cancel or fail",
+                f"Say why the task is {status}: a reason is required.",
+            )
+        if assignee_user_id not in (_UNSET, None) and not care_records.is_staff_member(
+            session, organization_id=access.organization_id, user_id=assignee_user_id
+        ):
+            raise invalid(
+                "$.assignee_user_id",
+                "not a team member",
+                f"user {assignee_user_id} is not an active clinician or coordinator of your "
+                "organization",
+            )
+        task, cancelled = care_records.update_task(
+            session,
+            organization_id=access.organization_id,
+            patient_id=patient_id,
+            task_id=task_id,
+            expected_version=expected_version,
+            status=status,
+            on=on or today(),
+            reason=reason,
+            changes=changes,
+            user_id=access.principal.user_id,
+            username=access.principal.username,
+        )
+        waiting = care_records.plan_task_readiness(session, plan_ids=[task.plan_id])
+        return TaskChange(task, cancelled, waiting)
+
+
+# -- worklists ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Worklists:
+    """The team's lists, first ``limit`` of each (the API pages through each one)."""
+
+    today: dt.date
+    limit: int
+    review_within_days: int
+    discipline: str
+    mine: list[CareTask]
+    theirs: list[CareTask]
+    overdue: list[CareTask]
+    questionnaires: list[Any]
+    red_flags: list[Any]
+    reviews: list[tuple[CarePlan, str]]
+    patient_names: dict[int, str]
+
+
+def worklists(session: Session, *, access: Access, discipline: str | None, limit: int) -> Worklists:
+    day = today()
+    org = access.organization_id
+    with audited(session, access, "care.worklist.read"):
+        mine = care_records.worklist_my_tasks(
+            session, organization_id=org, user_id=access.principal.user_id, limit=limit, after=None
+        )
+        theirs = (
+            care_records.worklist_discipline(
+                session, organization_id=org, discipline=discipline, limit=limit, after=None
+            )
+            if discipline
+            else []
+        )
+        overdue = care_records.worklist_overdue(
+            session, organization_id=org, today=day, limit=limit, after=None
+        )
+        questionnaires = care_records.worklist_questionnaires(
+            session, organization_id=org, today=day, limit=limit, after_patient=0
+        )
+        flags = care_records.worklist_red_flags(
+            session, organization_id=org, limit=limit, after_patient=0
+        )
+        reviews = care_records.worklist_reviews(
+            session,
+            organization_id=org,
+            until=day + dt.timedelta(days=REVIEW_NOTICE_DAYS),
+            limit=limit,
+            after=None,
+        )
+        names = care_records.patient_names(
+            session, (t.patient_id for t in [*mine, *theirs, *overdue])
+        )
+        return Worklists(
+            today=day,
+            limit=limit,
+            review_within_days=REVIEW_NOTICE_DAYS,
+            discipline=discipline or "",
+            mine=mine,
+            theirs=theirs,
+            overdue=overdue,
+            questionnaires=list(questionnaires),
+            red_flags=list(flags),
+            reviews=list(reviews),
+            patient_names=names,
+        )
