@@ -138,7 +138,8 @@ def test_knowledge_show_suggests_the_id_meant_for_a_mistyped_one() -> None:
 def test_knowledge_show_prints_the_care_rules_of_a_treatment() -> None:
     page = run("knowledge", "show", "radiofrequency-denervation").stdout
     assert "Task owner: pain-medicine" in page
-    assert "waits for Diagnostic medial branch block" in page and "rule rf-after-medial-branch-block" in page
+    assert "waits for Diagnostic medial branch block" in page
+    assert "rule rf-after-medial-branch-block" in page
     assert "[nice-ng59, cohen-2020]" in page
 
 
