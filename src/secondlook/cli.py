@@ -28,8 +28,7 @@ from secondlook.examples import example_names, load_example
 from secondlook.fhir.cli import register as register_fhir
 from secondlook.instruments import SafetyText, SafetyTextsInvalid, load_site_safety_texts
 from secondlook.instruments.cli import register as register_instruments
-from secondlook.knowledge import KnowledgeError, default_knowledge
-from secondlook.knowledge.book import record_index, render_record
+from secondlook.knowledge import KnowledgeError, book, default_knowledge
 from secondlook.reports.text import render_markdown, render_text
 
 EXIT_INVALID = 2
@@ -168,19 +167,34 @@ def knowledge_list() -> None:
     """Every record of the knowledge base: kind, id and name."""
     kb = default_knowledge()
     typer.echo(f"knowledge base {kb.version}")
-    for kind, record_id, name in record_index(kb):
+    for kind, record_id, name in book.record_index(kb):
         typer.echo(f"{kind:<13} {record_id:<34} {name}")
 
 
 @knowledge_app.command("show")
 def knowledge_show(
-    record_id: Annotated[str, typer.Argument(help="id of a red flag, etiology, test or treatment")],
+    record_ids: Annotated[
+        list[str],
+        typer.Argument(
+            help="ids of red flags, etiologies, tests or treatments (kind:id for one kind)"
+        ),
+    ],
 ) -> None:
-    """One record in readable form: texts, rules and references."""
+    """Records as pages of the book: texts, rules, care rules and references."""
     kb = default_knowledge()
-    pages = render_record(kb, record_id)
-    if not pages:
-        raise _fail([f"unknown id {record_id!r}; `secondlook knowledge list` shows the ids"])
+    pages: list[str] = []
+    problems: list[str] = []
+    for record_id in record_ids:
+        entries = book.book_entries(kb, record_id)
+        if not entries:
+            close = book.similar_ids(kb, record_id)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            problems.append(
+                f"unknown id {record_id!r}{hint} (`secondlook knowledge list` shows the ids)"
+            )
+        pages += [book.render_text(e) for e in entries]
+    if problems:
+        raise _fail(problems)
     typer.echo("\n\n".join(pages))
 
 

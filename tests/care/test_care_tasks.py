@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import shutil
 from collections.abc import Sequence
+from importlib.resources import as_file
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -26,13 +29,15 @@ from secondlook.care import (
     tasks_for,
     transition,
 )
-from secondlook.care.models import AssessmentRef, Priority, TaskStatus
-from secondlook.care.rules import IMPLIED_TASKS, OWNER_OF, PREREQUISITES
+from secondlook.care.models import DISCIPLINES, AssessmentRef, Priority, TaskStatus
+from secondlook.care.rules import care_rules
 from secondlook.care.tasks import CLOSED, TRANSITIONS
-from secondlook.knowledge.loader import default_knowledge
+from secondlook.knowledge.loader import default_data_dir, default_knowledge, load_knowledge
+from secondlook.knowledge.models import DISCIPLINES as KNOWLEDGE_DISCIPLINES
 
 START = dt.date(2026, 5, 4)
 KB = default_knowledge()
+RULES = care_rules(KB)
 WORKUP = list(KB.workup)
 TREATMENTS = [t.id for t in KB.treatments]
 
@@ -91,16 +96,46 @@ def run(
 
 
 def test_every_item_and_implied_task_has_an_owning_discipline() -> None:
-    assert set(WORKUP) | set(TREATMENTS) <= set(OWNER_OF)
-    assert {i.key for i in IMPLIED_TASKS} <= set(OWNER_OF)
-    assert {r.requires for r in PREREQUISITES} <= set(OWNER_OF)
+    keys = [*WORKUP, *TREATMENTS, *(t.id for t in RULES.tasks)]
+    keys += [r.requires for r in RULES.prerequisites]
+    assert all(RULES.owner_of(key) in DISCIPLINES for key in keys)
 
 
 def test_prerequisite_rules_are_acyclic_and_cited() -> None:
     plan = make_plan(WORKUP, TREATMENTS)
     dependency_order(tasks_for(plan, start=START))  # raises on a cycle
-    assert all(rule.citation for rule in PREREQUISITES)
-    assert len({rule.id for rule in PREREQUISITES}) == len(PREREQUISITES)
+    assert all(rule.references and rule.because for rule in RULES.prerequisites)
+    assert len({rule.id for rule in RULES.prerequisites}) == len(RULES.prerequisites)
+
+
+def test_the_knowledge_base_and_the_care_domain_name_the_same_disciplines() -> None:
+    assert KNOWLEDGE_DISCIPLINES == DISCIPLINES
+
+
+def test_tasks_follow_the_care_rules_of_the_knowledge_base_they_are_given(
+    tmp_path: Path,
+) -> None:
+    """A changed rule file changes the tasks: the rules are data, not code."""
+    target = tmp_path / "data"
+    with as_file(default_data_dir()) as source:
+        shutil.copytree(source, target)
+    path = target / "care_rules.yaml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace(
+        "  psychological-evaluation: psychology\n", "  psychological-evaluation: pain-medicine\n"
+    )
+    text = text.replace(
+        "    requires: medial-branch-block\n", "    requires: psychological-evaluation\n"
+    )
+    path.write_text(text, encoding="utf-8")
+    changed = load_knowledge(target)
+    plan = make_plan([], ["radiofrequency-denervation"])
+    shipped = by_key(tasks_for(plan, start=START))
+    edited = by_key(tasks_for(plan, start=START, knowledge=changed))
+    assert "medial-branch-block" in shipped and "psychological-evaluation" not in shipped
+    assert "psychological-evaluation" in edited and "medial-branch-block" not in edited
+    assert edited["psychological-evaluation"].owner == "pain-medicine"
+    assert "[nice-ng59, cohen-2020]" in (edited["psychological-evaluation"].note or "")
 
 
 def test_each_accepted_item_becomes_a_task_linked_to_its_plan_item() -> None:

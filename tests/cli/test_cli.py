@@ -126,6 +126,23 @@ def test_knowledge_list_and_show() -> None:
     assert unknown.returncode == 2
 
 
+def test_knowledge_show_suggests_the_id_meant_for_a_mistyped_one() -> None:
+    result = run("knowledge", "show", "pseudoarthrosis")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "unknown id 'pseudoarthrosis'; did you mean 'pseudarthrosis'?" in result.stderr
+    assert "secondlook knowledge list" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_knowledge_show_prints_the_care_rules_of_a_treatment() -> None:
+    page = run("knowledge", "show", "radiofrequency-denervation").stdout
+    assert "Task owner: pain-medicine" in page
+    assert "waits for Diagnostic medial branch block" in page
+    assert "rule rf-after-medial-branch-block" in page
+    assert "[nice-ng59, cohen-2020]" in page
+
+
 def test_demo_assesses_a_bundled_example() -> None:
     result = run("demo")
     assert result.returncode == 0

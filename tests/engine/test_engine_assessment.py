@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from datetime import date, timedelta
+from importlib.resources import as_file
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,8 @@ import pytest
 
 from secondlook.case.validation import parse_case
 from secondlook.engine.assess import ENGINE_VERSION, assess
-from secondlook.knowledge.loader import default_knowledge
+from secondlook.examples import load_example
+from secondlook.knowledge.loader import default_data_dir, default_knowledge, load_knowledge
 
 TODAY = date(2026, 6, 30)
 ASSESSED = date(2026, 3, 2)
@@ -355,3 +358,43 @@ def test_shared_example_meets_the_clinicians_expectations(path: Path) -> None:
         assert levels.get(treatment) in acceptable, (treatment, levels.get(treatment))
     if "surgical_review" in expect:
         assert result["surgical_review"]["indicated"] is expect["surgical_review"]
+
+
+# -- work-up already documented (workup.yaml `done_when`) -----------------------------------------
+
+
+def _proposed(document: dict[str, Any]) -> set[str]:
+    return {w["id"] for w in document["workup"]}
+
+
+def test_a_documented_test_is_not_proposed_again_to_tell_causes_apart(tmp_path: Path) -> None:
+    """`done_when` in the knowledge data decides; without it the same test is proposed."""
+    case = load_example("thoracic-sacroiliac")  # pseudarthrosis is open: flexion films help
+    assert "xray-flexion-extension" in _proposed(assess(parse_case(case)))
+    case["imaging"].append(
+        {
+            "date": "2026-07-01",
+            "modality": "xray-flexion-extension",
+            "findings": [{"finding": "no-significant-findings"}],
+        }
+    )
+    documented = parse_case(case)
+    assert "xray-flexion-extension" not in _proposed(assess(documented))
+    target = tmp_path / "data"
+    with as_file(default_data_dir()) as source:
+        shutil.copytree(source, target)
+    path = target / "workup.yaml"
+    text = path.read_text(encoding="utf-8")
+    rule = "  done_when: \"'xray-flexion-extension' in imaging_modalities\"\n"
+    assert rule in text
+    path.write_text(text.replace(rule, ""), encoding="utf-8")
+    without = assess(documented, load_knowledge(target))
+    assert "xray-flexion-extension" in _proposed(without)
+
+
+def test_every_imaging_and_block_test_says_when_it_counts_as_done() -> None:
+    kb = default_knowledge()
+    for test in ("mri", "mri-gadolinium", "ct", "ct-myelogram", "xray-flexion-extension", "dexa"):
+        assert kb.workup[test].done is not None, test
+    for test in ("medial-branch-block", "sacroiliac-joint-block", "selective-nerve-root-block"):
+        assert kb.workup[test].done is not None, test

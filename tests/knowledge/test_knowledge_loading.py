@@ -155,6 +155,133 @@ BREAKAGES: dict[str, tuple[str, str, str, str, str]] = {
         "'smoking-cessation'",
         "must not be empty",
     ),
+    "done-when-unknown-fact": (
+        "workup.yaml",
+        "done_when: \"'dexa' in imaging_modalities\"",
+        "done_when: \"'dexa' in imaging_done\"",
+        "'dexa'",
+        "done_when",
+    ),
+    # -- care_rules.yaml ---------------------------------------------------------------------
+    "care-owner-not-a-discipline": (
+        "care_rules.yaml",
+        "  mri: spine-surgery\n",
+        "  mri: radiology\n",
+        "owners 'mri'",
+        "unknown discipline 'radiology'",
+    ),
+    "care-owner-of-an-unknown-item": (
+        "care_rules.yaml",
+        "  mri: spine-surgery\n",
+        "  mri: spine-surgery\n  mri-spine: spine-surgery\n",
+        "owners 'mri-spine'",
+        "not a work-up item or treatment",
+    ),
+    "care-item-without-an-owner": (
+        "care_rules.yaml",
+        "  dexa: internal-medicine\n",
+        "",
+        "owners",
+        "work-up item 'dexa' has no owner",
+    ),
+    "care-task-owner-not-a-discipline": (
+        "care_rules.yaml",
+        "    name: Spinal cord stimulation trial\n    owner: pain-medicine\n",
+        "    name: Spinal cord stimulation trial\n    owner: anaesthesia\n",
+        "tasks 'spinal-cord-stimulation-trial'",
+        "owner",
+    ),
+    "care-task-brought-by-an-unknown-item": (
+        "care_rules.yaml",
+        "    brought_by: spinal-cord-stimulation\n",
+        "    brought_by: spinal-cord-stimulator\n",
+        "tasks 'spinal-cord-stimulation-trial'",
+        "unknown work-up item or treatment 'spinal-cord-stimulator'",
+    ),
+    "care-task-reuses-an-item-id": (
+        "care_rules.yaml",
+        "  - id: opioid-taper-follow-up\n",
+        "  - id: opioid-taper\n",
+        "tasks 'opioid-taper'",
+        "already a treatment",
+    ),
+    "care-prerequisite-requires-an-unknown-task": (
+        "care_rules.yaml",
+        "    requires: medial-branch-block\n",
+        "    requires: medial-branch-blocks\n",
+        "prerequisites 'rf-after-medial-branch-block'",
+        "requires: unknown work-up item, treatment or care task 'medial-branch-blocks'",
+    ),
+    "care-prerequisite-of-an-unknown-task": (
+        "care_rules.yaml",
+        "    task: radiofrequency-denervation\n",
+        "    task: radiofrequency-ablation\n",
+        "prerequisites 'rf-after-medial-branch-block'",
+        "task: unknown work-up item, treatment or care task 'radiofrequency-ablation'",
+    ),
+    "care-prerequisite-cycle": (
+        "care_rules.yaml",
+        "    task: spine-surgery-opinion\n    requires: prior-records-review\n",
+        "    task: spine-surgery-opinion\n    requires: revision-surgery\n",
+        "prerequisites 'opinion-after-prior-records'",
+        "cycle: revision-surgery -> spine-surgery-opinion -> revision-surgery",
+    ),
+    "care-prerequisite-requires-itself": (
+        "care_rules.yaml",
+        "    requires: sacroiliac-joint-block\n",
+        "    requires: sacroiliac-joint-treatment\n",
+        "prerequisites 'si-treatment-after-si-block'",
+        "cannot require itself",
+    ),
+    "care-prerequisite-unknown-reference": (
+        "care_rules.yaml",
+        "    references: [nice-ng59, cohen-2020]\n",
+        "    references: [nice-ng59, cohen-2021]\n",
+        "prerequisites 'rf-after-medial-branch-block'",
+        "unknown reference 'cohen-2021'",
+    ),
+    "care-prerequisite-without-a-reference": (
+        "care_rules.yaml",
+        "    references: [nice-ng59, cohen-2020]\n",
+        "    references: []\n",
+        "prerequisites 'rf-after-medial-branch-block'",
+        "references",
+    ),
+    "care-prerequisite-negative-gap": (
+        "care_rules.yaml",
+        "    gap_days: 28\n    because: Radiofrequency",
+        "    gap_days: -28\n    because: Radiofrequency",
+        "prerequisites 'rf-after-medial-branch-block'",
+        "gap_days",
+    ),
+    "care-prerequisite-unknown-action": (
+        "care_rules.yaml",
+        "    requires: medial-branch-block\n    if_not_done: cancel\n",
+        "    requires: medial-branch-block\n    if_not_done: ignore\n",
+        "prerequisites 'rf-after-medial-branch-block'",
+        "if_not_done",
+    ),
+    "care-due-at-start-unknown-item": (
+        "care_rules.yaml",
+        "  - id: prior-records-review\n    because: >-",
+        "  - id: prior-records\n    because: >-",
+        "due_at_start 'prior-records'",
+        "unknown work-up item",
+    ),
+    "care-due-days-incomplete": (
+        "care_rules.yaml",
+        "  implied: 28\n",
+        "",
+        "due_days",
+        "needs a number of days for implied",
+    ),
+    "care-due-days-not-a-number": (
+        "care_rules.yaml",
+        "  urgent: 7\n",
+        "  urgent: a week\n",
+        "due_days 'urgent'",
+        "not a whole number of days",
+    ),
 }
 
 
@@ -169,6 +296,37 @@ def test_a_broken_rule_is_reported_with_its_file_and_entry(data_dir: Path, break
     assert entry in message
     assert words in message
     assert info.value.file == file
+
+
+def test_an_unknown_care_rules_section_is_named(data_dir: Path) -> None:
+    with (data_dir / "care_rules.yaml").open("a", encoding="utf-8") as out:
+        out.write("owner_of: {}\n")
+    with pytest.raises(KnowledgeError, match=r"care_rules\.yaml: unknown section owner_of"):
+        load_knowledge(data_dir)
+
+
+def test_changing_a_prerequisite_changes_the_digest(data_dir: Path) -> None:
+    """The care rules are inside the knowledge version: a changed gap cannot go unnoticed."""
+    edit(
+        data_dir,
+        "care_rules.yaml",
+        "    gap_days: 28\n    because: Radiofrequency",
+        "    gap_days: 21\n    because: Radiofrequency",
+    )
+    changed = load_knowledge(data_dir)
+    assert changed.digest != default_knowledge().digest
+    rule = next(r for r in changed.care.prerequisites if r.id == "rf-after-medial-branch-block")
+    assert rule.gap_days == 21
+
+
+def test_changing_what_counts_as_done_changes_the_digest(data_dir: Path) -> None:
+    edit(
+        data_dir,
+        "workup.yaml",
+        "\"'dexa' in imaging_modalities\"",
+        "\"'dexa' in imaging_modalities || osteoporosis\"",
+    )
+    assert load_knowledge(data_dir).digest != default_knowledge().digest
 
 
 def test_a_missing_rule_file_is_named(data_dir: Path) -> None:

@@ -12,26 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
-Discipline = Literal[
-    "spine-surgery",
-    "pain-medicine",
-    "internal-medicine",
-    "physical-therapy",
-    "psychology",
-    "nursing-coordination",
-]
-DISCIPLINES: Final[tuple[Discipline, ...]] = get_args(Discipline)
+from secondlook.knowledge.models import DISCIPLINES as KNOWN_DISCIPLINES
+from secondlook.knowledge.models import Discipline as Discipline  # re-exported
+
+# The disciplines are the knowledge base's (its care rules name an owner for every item).
+DISCIPLINES: Final[tuple[Discipline, ...]] = KNOWN_DISCIPLINES
 
 #: Who a task belongs to: a discipline of the team, or the patient (questionnaires).
-Owner = Literal[
-    "spine-surgery",
-    "pain-medicine",
-    "internal-medicine",
-    "physical-therapy",
-    "psychology",
-    "nursing-coordination",
-    "patient",
-]
+Owner = Literal[Discipline, "patient"]
 OWNERS: Final[tuple[Owner, ...]] = get_args(Owner)
 
 Recommendation = Literal["recommended", "consider", "not-recommended", "contraindicated"]

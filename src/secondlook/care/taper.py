@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
-from secondlook.care.models import CareInvalid, Task, add_months
+from secondlook.care.models import CareInvalid, Discipline, Task, add_months
 
 CDC_2022: Final = (
     "Dowell D, Ragan KR, Jones CM, Baldwin GT, Chou R. CDC Clinical Practice Guideline for "
@@ -273,11 +273,16 @@ def slow_taper(
 
 
 def taper_follow_ups(
-    schedule: TaperSchedule, *, plan_id: str, plan_item_id: str | None
+    schedule: TaperSchedule,
+    *,
+    plan_id: str,
+    plan_item_id: str | None,
+    owner: Discipline = "pain-medicine",
 ) -> list[Task]:
     """Monthly follow-up tasks from the first month after the start until a month after the
     last step (CDC 2022: follow up at least monthly while tapering). Ids are stable by month,
-    so a paused or slowed schedule re-derives the same ids for the months both share."""
+    so a paused or slowed schedule re-derives the same ids for the months both share.
+    ``owner``: the follow-up's owner by the care rules (``opioid-taper-follow-up``)."""
     out: list[Task] = []
     month = 1
     while True:
@@ -290,7 +295,7 @@ def taper_follow_ups(
                 key="opioid-taper-follow-up",
                 name=f"Opioid taper follow-up, month {month} "
                 f"(scheduled dose {schedule.dose_on(day):g} MME/day)",
-                owner="pain-medicine",
+                owner=owner,
                 due=day,
                 priority="routine",
             )

@@ -1,5 +1,6 @@
-"""Tasks of a plan: built from its accepted items, ordered by the prerequisite rules of
-``care.rules``, and moved through a validated state machine.
+"""Tasks of a plan: built from its accepted items, ordered by the prerequisite rules of the
+knowledge base (``care_rules.yaml``, read through ``care.rules``), and moved through a validated
+state machine.
 
     requested -> accepted -> in-progress -> completed
         |            |            |-------> failed
@@ -19,15 +20,9 @@ from typing import Final
 
 from secondlook.care.models import CareInvalid, Dependency, Task, TaskStatus
 from secondlook.care.plan import Plan, PlanEntry
-from secondlook.care.rules import (
-    DUE_AT_START,
-    DUE_DAYS,
-    IMPLIED_TASKS,
-    OWNER_OF,
-    PREREQUISITES,
-    PrerequisiteRule,
-)
+from secondlook.care.rules import CareRules, PrerequisiteRule, care_rules, cited
 from secondlook.care.taper import TaperSchedule, taper_follow_ups
+from secondlook.knowledge.loader import KnowledgeBase
 
 TRANSITIONS: Final[Mapping[TaskStatus, frozenset[TaskStatus]]] = {
     "requested": frozenset({"accepted", "cancelled"}),
@@ -70,9 +65,16 @@ def _applies(rule: PrerequisiteRule, dependent: Task) -> bool:
     return dependent.priority not in rule.waived_for
 
 
-def tasks_for(plan: Plan, *, start: dt.date, taper: TaperSchedule | None = None) -> list[Task]:
+def tasks_for(
+    plan: Plan,
+    *,
+    start: dt.date,
+    taper: TaperSchedule | None = None,
+    knowledge: KnowledgeBase | None = None,
+) -> list[Task]:
     """The tasks of a plan, starting ``start`` (the first visit), in an order that respects
-    their prerequisites (then by due date).
+    their prerequisites (then by due date), by the care rules of ``knowledge`` (default: the
+    shipped knowledge base).
 
     Each accepted item becomes a task; accepted items bring their implied tasks (a stimulation
     trial, the revision recovery bundle); a prerequisite the plan lacks is added, linked to the
@@ -80,27 +82,28 @@ def tasks_for(plan: Plan, *, start: dt.date, taper: TaperSchedule | None = None)
     guideline's, and the task can be cancelled with a reason). With ``taper`` and an accepted
     opioid taper, its monthly follow-ups are added.
     """
+    rules = care_rules(knowledge)
     tasks: dict[str, Task] = {}
     for entry in plan.accepted:
-        tasks[entry.item.ref] = _task_for_entry(plan, entry, start)
-    for implied in IMPLIED_TASKS:
-        if implied.brought_by in tasks and implied.key not in tasks:
+        tasks[entry.item.ref] = _task_for_entry(plan, entry, start, rules)
+    for implied in rules.implied:
+        if implied.brought_by in tasks and implied.id not in tasks:
             parent = tasks[implied.brought_by]
-            tasks[implied.key] = Task(
-                id=f"{plan.id}/{implied.key}",
+            tasks[implied.id] = Task(
+                id=f"{plan.id}/{implied.id}",
                 plan_id=plan.id,
                 plan_item_id=parent.plan_item_id,
-                key=implied.key,
+                key=implied.id,
                 name=implied.name,
-                owner=OWNER_OF[implied.key],
-                due=start + dt.timedelta(days=DUE_DAYS["implied"]),
+                owner=implied.owner,
+                due=start + dt.timedelta(days=rules.due_days["implied"]),
                 priority=parent.priority,
-                note=f"Brought by {parent.name}: {implied.citation}",
+                note=f"Brought by {parent.name}: {cited(implied)}",
             )
     changed = True
     while changed:  # add missing prerequisites until none is missing
         changed = False
-        for rule in PREREQUISITES:
+        for rule in rules.prerequisites:
             dependent = tasks.get(rule.task)
             if dependent is None or rule.requires in tasks or not _applies(rule, dependent):
                 continue
@@ -121,13 +124,13 @@ def tasks_for(plan: Plan, *, start: dt.date, taper: TaperSchedule | None = None)
                 plan_item_id=declined_entry.item.id if declined_entry else dependent.plan_item_id,
                 key=rule.requires,
                 name=name,
-                owner=OWNER_OF[rule.requires],
-                due=start + dt.timedelta(days=DUE_DAYS["routine"]),
+                owner=rules.owner_of(rule.requires),
+                due=start + dt.timedelta(days=rules.due_days["routine"]),
                 priority="routine",
-                note=f"Required before {dependent.name}{declined}: {rule.citation}",
+                note=f"Required before {dependent.name}{declined}: {cited(rule)}",
             )
             changed = True
-    for rule in PREREQUISITES:
+    for rule in rules.prerequisites:
         dependent = tasks.get(rule.task)
         if dependent is None or rule.requires not in tasks or not _applies(rule, dependent):
             continue
@@ -138,16 +141,22 @@ def tasks_for(plan: Plan, *, start: dt.date, taper: TaperSchedule | None = None)
                 Dependency(tasks[rule.requires].id, rule.id, rule.if_not_done),
             ),
         )
-    ordered = _with_due_dates(list(tasks.values()))
+    ordered = _with_due_dates(list(tasks.values()), rules)
     taper_entry = plan.entry("opioid-taper")
     if taper is not None and taper_entry is not None and taper_entry.accepted:
-        ordered += taper_follow_ups(taper, plan_id=plan.id, plan_item_id=taper_entry.item.id)
+        ordered += taper_follow_ups(
+            taper,
+            plan_id=plan.id,
+            plan_item_id=taper_entry.item.id,
+            owner=rules.owner_of("opioid-taper-follow-up"),
+        )
     return ordered
 
 
-def _task_for_entry(plan: Plan, entry: PlanEntry, start: dt.date) -> Task:
+def _task_for_entry(plan: Plan, entry: PlanEntry, start: dt.date, rules: CareRules) -> Task:
     item, edit = entry.item, entry.edit
-    days = 0 if item.ref in DUE_AT_START else DUE_DAYS[item.priority or item.recommendation]
+    due_key = item.priority or item.recommendation
+    days = 0 if rules.is_due_at_start(item.ref) else rules.due_days[due_key]
     due = start + dt.timedelta(days=days)
     if edit is not None and edit.due is not None:
         due = edit.due
@@ -157,7 +166,7 @@ def _task_for_entry(plan: Plan, entry: PlanEntry, start: dt.date) -> Task:
         plan_item_id=item.id,
         key=item.ref,
         name=item.name,
-        owner=(edit.owner if edit and edit.owner else None) or OWNER_OF[item.ref],
+        owner=(edit.owner if edit and edit.owner else None) or rules.owner_of(item.ref),
         due=due,
         priority=item.priority,
         person=edit.person if edit else None,
@@ -191,16 +200,15 @@ def dependency_order(tasks: Sequence[Task]) -> list[Task]:
     return out
 
 
-def _with_due_dates(tasks: list[Task]) -> list[Task]:
+def _with_due_dates(tasks: list[Task], rules: CareRules) -> list[Task]:
     """Push each task's due date after its prerequisites' (plus the rule's gap), in
     dependency order, then return them in that order."""
-    gaps = {rule.id: rule.gap_days for rule in PREREQUISITES}
     due: dict[str, dt.date] = {}
     out: list[Task] = []
     for task in dependency_order(tasks):
         when = task.due
         for dep in task.blocked_by:
-            when = max(when, due[dep.task_id] + dt.timedelta(days=gaps.get(dep.rule_id, 0)))
+            when = max(when, due[dep.task_id] + dt.timedelta(days=rules.gap_days(dep.rule_id)))
         due[task.id] = when
         out.append(replace(task, due=when))
     return dependency_order(out)

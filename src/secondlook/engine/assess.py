@@ -25,7 +25,7 @@ from secondlook.case.models import Case
 from secondlook.instruments import SafetyText, safety_text, trajectory
 from secondlook.knowledge.expressions import Condition, Context
 from secondlook.knowledge.loader import KnowledgeBase, default_knowledge
-from secondlook.knowledge.models import PERSPECTIVES, Criterion, Etiology, Treatment
+from secondlook.knowledge.models import PERSPECTIVES, Criterion, Etiology, Treatment, Workup
 
 ENGINE_VERSION: Final = "1.0.0"
 ASSESSMENT_SCHEMA: Final = "secondlook.assessment/1"
@@ -388,22 +388,6 @@ def _prerequisite(text: str, met: Condition | None, ev: _Evaluator) -> str:
 
 # -- step 4: work-up, surgical review, perspectives, missing information --------------------------
 
-# Work-up items that are imaging or blocks: not proposed again as a discriminating test once done.
-_DONE_AS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
-    "mri-gadolinium": ("imaging_modalities", ("mri-gadolinium",)),
-    "mri": ("imaging_modalities", ("mri", "mri-gadolinium")),
-    "ct": ("imaging_modalities", ("ct", "ct-myelogram")),
-    "ct-myelogram": ("imaging_modalities", ("ct-myelogram",)),
-    "xray-flexion-extension": ("imaging_modalities", ("xray-flexion-extension",)),
-    "xray-standing-full-spine": ("imaging_modalities", ("xray-standing-full-spine",)),
-    "bone-scan-spect": ("imaging_modalities", ("bone-scan-spect",)),
-    "dexa": ("imaging_modalities", ("dexa",)),
-    "medial-branch-block": ("blocks_done", ("medial-branch",)),
-    "sacroiliac-joint-block": ("blocks_done", ("sacroiliac-joint",)),
-    "selective-nerve-root-block": ("blocks_done", ("selective-nerve-root",)),
-    "emg-ncs": ("emg_result", ()),
-}
-
 
 def _workup(
     kb: KnowledgeBase, ev: _Evaluator, cited: _Citations, differential: list[dict[str, Any]]
@@ -436,7 +420,7 @@ def _workup(
         ):
             continue
         for test in row["discriminating_tests"]:
-            if test not in found and _already_done(test, ev.facts):
+            if test not in found and _already_done(kb.workup[test], ev):
                 continue
             want(test, "routine", f"Helps confirm or exclude: {names[row['id']].lower()}.")
     order = list(kb.workup)
@@ -456,15 +440,9 @@ def _workup(
     return out
 
 
-def _already_done(test: str, facts: Mapping[str, FactValue]) -> bool:
-    where = _DONE_AS.get(test)
-    if where is None:
-        return False
-    fact, codes = where
-    value = facts.get(fact)
-    if isinstance(value, tuple):
-        return any(code in value for code in codes)
-    return value is not None
+def _already_done(test: Workup, ev: _Evaluator) -> bool:
+    """The case documents the test (its ``done_when`` in workup.yaml holds)."""
+    return test.done is not None and ev(test.done) is True
 
 
 def _surgical_review(

@@ -22,10 +22,16 @@ from pydantic import BaseModel, ValidationError
 from secondlook.case.facts import ASSESSMENT_FACTS
 from secondlook.knowledge.expressions import Condition
 from secondlook.knowledge.models import (
+    DISCIPLINES,
+    DUE_KEYS,
+    CareRules,
+    CareTask,
     Criterion,
+    DueAtStart,
     Etiology,
     MissingItem,
     PerspectiveFinding,
+    PrerequisiteRule,
     RedFlag,
     Reference,
     SafetyAlert,
@@ -44,7 +50,10 @@ DATA_FILES = (
     "surgical_review.yaml",
     "missing_information.yaml",
     "perspectives.yaml",
+    "care_rules.yaml",
 )
+CARE_FILE = "care_rules.yaml"
+_CARE_SECTIONS = ("due_days", "due_at_start", "owners", "tasks", "prerequisites")
 
 
 class KnowledgeError(ValueError):
@@ -67,6 +76,7 @@ class KnowledgeBase:
     surgical_review: tuple[SurgicalReviewRule, ...]
     missing_information: tuple[MissingItem, ...]
     perspective_findings: tuple[PerspectiveFinding, ...]
+    care: CareRules
     records: dict[str, tuple[str, BaseModel]] = field(default_factory=dict)
 
     def record(self, record_id: str) -> tuple[str, BaseModel] | None:
@@ -109,9 +119,11 @@ def load_knowledge(directory: Traversable | Path) -> KnowledgeBase:
         surgical_review=tuple(records("surgical_review.yaml", SurgicalReviewRule)),
         missing_information=tuple(records("missing_information.yaml", MissingItem)),
         perspective_findings=tuple(records("perspectives.yaml", PerspectiveFinding)),
+        care=_care_rules(_parse(texts[CARE_FILE], CARE_FILE)),
     )
     _index(kb)
     _check_links(kb)
+    _check_care(kb)
     return kb
 
 
@@ -139,24 +151,22 @@ def _parse(text: str, name: str) -> Any:
         raise KnowledgeError(name, None, f"not valid YAML: {exc}") from None
 
 
-def _records(name: str, data: Any, model: type[M]) -> list[M]:
+def _records(name: str, data: Any, model: type[M], section: str = "") -> list[M]:
+    """Validate a list of records; ``section`` names the list inside a file of sections."""
     if not isinstance(data, list):
-        raise KnowledgeError(name, None, "must be a list of records")
+        where = f"section '{section}'" if section else None
+        raise KnowledgeError(name, where, "must be a list of records")
+    prefix = f"{section} " if section else ""
     out: list[M] = []
     seen: set[str] = set()
     for i, raw in enumerate(data):
-        entry = f"#{i + 1}"
+        entry = f"{prefix}#{i + 1}"
         if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-            entry = f"'{raw['id']}' (#{i + 1})"
+            entry = f"{prefix}'{raw['id']}' (#{i + 1})"
         try:
             record = model.model_validate(raw)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'record'}: "
-                + e["msg"].removeprefix("Value error, ")
-                for e in exc.errors()
-            )
-            raise KnowledgeError(name, entry, problems) from None
+            raise KnowledgeError(name, entry, _problems(exc)) from None
         record_id = getattr(record, "id", None)
         if isinstance(record_id, str):
             if record_id in seen:
@@ -164,6 +174,154 @@ def _records(name: str, data: Any, model: type[M]) -> list[M]:
             seen.add(record_id)
         out.append(record)
     return out
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'record'}: "
+        + e["msg"].removeprefix("Value error, ")
+        for e in exc.errors()
+    )
+
+
+def _care_rules(data: Any) -> CareRules:
+    """The sections of care_rules.yaml, each entry checked on its own (links come later)."""
+    name = CARE_FILE
+    if not isinstance(data, dict):
+        raise KnowledgeError(
+            name, None, f"must be a mapping of sections: {', '.join(_CARE_SECTIONS)}"
+        )
+    unknown = [k for k in data if k not in _CARE_SECTIONS]
+    if unknown:
+        raise KnowledgeError(
+            name,
+            None,
+            f"unknown section {', '.join(map(str, unknown))} "
+            f"(sections: {', '.join(_CARE_SECTIONS)})",
+        )
+    missing = [k for k in _CARE_SECTIONS if k not in data]
+    if missing:
+        raise KnowledgeError(name, None, f"missing section {', '.join(missing)}")
+    due_days = _mapping(name, "due_days", data["due_days"])
+    for key, days in due_days.items():
+        if key not in DUE_KEYS:
+            raise KnowledgeError(
+                name, f"due_days '{key}'", f"unknown key (keys: {', '.join(DUE_KEYS)})"
+            )
+        if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+            raise KnowledgeError(
+                name, f"due_days '{key}'", f"{days!r} is not a whole number of days >= 0"
+            )
+    absent = [k for k in DUE_KEYS if k not in due_days]
+    if absent:
+        raise KnowledgeError(name, "due_days", f"needs a number of days for {', '.join(absent)}")
+    owners = _mapping(name, "owners", data["owners"])
+    for key, owner in owners.items():
+        if owner not in DISCIPLINES:
+            raise KnowledgeError(
+                name,
+                f"owners '{key}'",
+                f"unknown discipline {owner!r} (disciplines: {', '.join(DISCIPLINES)})",
+            )
+    return CareRules(
+        due_days=due_days,
+        due_at_start=tuple(_records(name, data["due_at_start"], DueAtStart, "due_at_start")),
+        owners=owners,
+        tasks=tuple(_records(name, data["tasks"], CareTask, "tasks")),
+        prerequisites=tuple(
+            _records(name, data["prerequisites"], PrerequisiteRule, "prerequisites")
+        ),
+    )
+
+
+def _mapping(name: str, section: str, value: Any) -> dict[Any, Any]:
+    if not isinstance(value, dict):
+        raise KnowledgeError(name, f"section '{section}'", "must be a mapping of id: value")
+    return {str(k): v for k, v in value.items()}
+
+
+def _check_care(kb: KnowledgeBase) -> None:
+    """Every id a care rule names exists, every item has an owner, every rule cites a known
+    reference, and no task waits on itself through its prerequisites."""
+    name, care = CARE_FILE, kb.care
+    items = {**{w: "work-up item" for w in kb.workup}, **{t.id: "treatment" for t in kb.treatments}}
+    for key in care.owners:
+        if key not in items:
+            raise KnowledgeError(
+                name,
+                f"owners '{key}'",
+                "not a work-up item or treatment (care tasks name their owner)",
+            )
+    for key, what in items.items():
+        if key not in care.owners:
+            raise KnowledgeError(name, "owners", f"{what} '{key}' has no owner")
+    for task in care.tasks:
+        entry = f"tasks '{task.id}'"
+        if task.id in items:
+            raise KnowledgeError(name, entry, f"is already a {items[task.id]}; use another id")
+        if task.brought_by is not None and task.brought_by not in items:
+            raise KnowledgeError(
+                name, entry, f"brought_by: unknown work-up item or treatment '{task.brought_by}'"
+            )
+    keys = {**items, **{t.id: "care task" for t in care.tasks}}
+    for start in care.due_at_start:
+        if start.id not in kb.workup:
+            raise KnowledgeError(name, f"due_at_start '{start.id}'", "unknown work-up item")
+    for rule in care.prerequisites:
+        entry = f"prerequisites '{rule.id}'"
+        for field_name in ("task", "requires"):
+            key = getattr(rule, field_name)
+            if key not in keys:
+                raise KnowledgeError(
+                    name,
+                    entry,
+                    f"{field_name}: unknown work-up item, treatment or care task '{key}'",
+                )
+        if rule.task == rule.requires:
+            raise KnowledgeError(name, entry, "a task cannot require itself")
+    sections: tuple[tuple[str, Iterable[DueAtStart | CareTask | PrerequisiteRule]], ...] = (
+        ("due_at_start", care.due_at_start),
+        ("tasks", care.tasks),
+        ("prerequisites", care.prerequisites),
+    )
+    for section, rules in sections:
+        for cited in rules:
+            for ref in cited.references:
+                if ref not in kb.references:
+                    raise KnowledgeError(
+                        name, f"{section} '{cited.id}'", f"unknown reference '{ref}'"
+                    )
+    _check_no_cycle(care.prerequisites)
+
+
+def _check_no_cycle(rules: Iterable[PrerequisiteRule]) -> None:
+    """Prerequisites must form no cycle: a cycle would leave every task in it waiting forever."""
+    edges: dict[str, list[PrerequisiteRule]] = {}
+    for rule in rules:
+        edges.setdefault(rule.task, []).append(rule)
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+    path: list[PrerequisiteRule] = []
+
+    def visit(task: str) -> None:
+        state[task] = 1
+        for rule in edges.get(task, []):
+            path.append(rule)
+            if state.get(rule.requires) == 1:
+                cycle = path[next(i for i, r in enumerate(path) if r.task == rule.requires) :]
+                chain = " -> ".join([cycle[0].task, *(r.requires for r in cycle)])
+                raise KnowledgeError(
+                    CARE_FILE,
+                    f"prerequisites '{rule.id}'",
+                    f"prerequisites form a cycle: {chain} (each waits for the next)",
+                )
+            if state.get(rule.requires) is None:
+                visit(rule.requires)
+            path.pop()
+        state[task] = 2
+
+    for task in list(edges):
+        if state.get(task) is None:
+            visit(task)
 
 
 _KINDS: tuple[tuple[str, str, Callable[[KnowledgeBase], Iterable[BaseModel]]], ...] = (
@@ -249,7 +407,7 @@ def conditions_of(record: BaseModel) -> Iterator[Condition]:
     """Every compiled condition inside a record, in document order."""
     if isinstance(record, Criterion):
         yield record.condition
-    for attr in ("applies", "met"):
+    for attr in ("applies", "met", "done"):
         value = getattr(record, attr, None)
         if isinstance(value, Condition):
             yield value

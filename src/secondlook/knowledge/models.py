@@ -8,7 +8,9 @@ when it holds. Sentences may quote facts: `"Leg pain {limb_nrs}/10"`.
 from __future__ import annotations
 
 import string
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -138,6 +140,24 @@ class Etiology(_Described):
 class Workup(_Described):
     perspective: Perspective
     indications: list[UrgentCriterion] = Field(default_factory=list)
+    # When the case already documents this test: it is then not proposed again as a test that
+    # tells causes apart (an indication still proposes it when its own condition holds).
+    done_when: str | None = None
+    _done: Condition | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _compile_done(self) -> Workup:
+        if self.done_when is not None:
+            try:
+                self._done = compile_condition(self.done_when)
+            except ConditionError as exc:
+                raise ValueError(f"done_when {self.done_when!r}: {exc}") from None
+        return self
+
+    @property
+    def done(self) -> Condition | None:
+        done: Condition | None = self.__pydantic_private__["_done"]  # type: ignore[index]
+        return done
 
 
 class Prerequisite(_Record):
@@ -217,3 +237,108 @@ class MissingItem(_Record):
 
 class PerspectiveFinding(Criterion):
     perspective: Perspective
+
+
+# -- care rules (care_rules.yaml): owners, implied tasks, prerequisites, due dates ---------------
+
+#: The disciplines of the care team, the owners of care tasks (the care domain's vocabulary
+#: takes them from here).
+Discipline = Literal[
+    "spine-surgery",
+    "pain-medicine",
+    "internal-medicine",
+    "physical-therapy",
+    "psychology",
+    "nursing-coordination",
+]
+DISCIPLINES: tuple[Discipline, ...] = get_args(Discipline)
+#: What happens to a waiting task when its prerequisite fails or is cancelled.
+IfNotDone = Literal["cancel", "proceed"]
+#: The keys of ``due_days``: the engine's priorities, the treatment levels, and implied tasks.
+DueKey = Literal[
+    "emergency",
+    "urgent",
+    "routine",
+    "recommended",
+    "consider",
+    "not-recommended",
+    "contraindicated",
+    "implied",
+]
+DUE_KEYS: tuple[DueKey, ...] = get_args(DueKey)
+
+
+class _CareRule(_Record):
+    id: str
+    because: str
+    references: list[str] = Field(min_length=1)
+
+    @field_validator("because")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+
+class CareTask(_CareRule):
+    """A task that is not a plan item: brought by an accepted item (``brought_by``), or made by
+    a schedule when ``brought_by`` is empty (the opioid taper's monthly follow-ups)."""
+
+    name: str
+    owner: Discipline
+    brought_by: str | None = None
+
+
+class PrerequisiteRule(_CareRule):
+    """``requires`` must be completed before ``task`` may start.
+
+    ``gap_days``: the earliest the dependent is due after its prerequisite's due date.
+    ``waived_for``: priorities of the dependent for which the rule does not hold (an emergency
+    surgical review never waits for old records).
+    """
+
+    task: str
+    requires: str
+    if_not_done: IfNotDone
+    gap_days: int = Field(ge=0)
+    waived_for: tuple[Urgency, ...] = ()
+
+
+class DueAtStart(_CareRule):
+    """Work-up due by the plan's start (the first visit), whatever its priority."""
+
+
+@dataclass(frozen=True)
+class CareRules:
+    """The care rules of one knowledge base, checked against its work-up and treatments."""
+
+    due_days: Mapping[DueKey, int]
+    due_at_start: tuple[DueAtStart, ...]
+    owners: Mapping[str, Discipline]
+    tasks: tuple[CareTask, ...]
+    prerequisites: tuple[PrerequisiteRule, ...]
+
+    @property
+    def implied(self) -> tuple[CareTask, ...]:
+        """The tasks an accepted item brings with it, in the file's order."""
+        return tuple(t for t in self.tasks if t.brought_by is not None)
+
+    def task(self, key: str) -> CareTask | None:
+        return next((t for t in self.tasks if t.id == key), None)
+
+    def owner_of(self, key: str) -> Discipline:
+        """The default owner of a work-up item, treatment or care task (KeyError if none)."""
+        if key in self.owners:
+            return self.owners[key]
+        task = self.task(key)
+        if task is None:
+            raise KeyError(key)
+        return task.owner
+
+    def is_due_at_start(self, key: str) -> bool:
+        return any(d.id == key for d in self.due_at_start)
+
+    def gap_days(self, rule_id: str) -> int:
+        """The rule's gap; 0 for a rule id this knowledge base does not know (an old plan)."""
+        return next((r.gap_days for r in self.prerequisites if r.id == rule_id), 0)

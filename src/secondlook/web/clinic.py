@@ -7,7 +7,6 @@ and audited exactly like the API (PERMISSIONS in api/deps.py)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -19,16 +18,6 @@ from secondlook.api.deps import MAX_ID, Auditor, SessionDep, path_id
 from secondlook.api.problems import ApiProblem
 from secondlook.instruments import INSTRUMENTS, safety_text
 from secondlook.knowledge import book
-from secondlook.knowledge.models import (
-    Criterion,
-    Etiology,
-    FlagTrigger,
-    RedFlag,
-    SafetyAlert,
-    Treatment,
-    UrgentCriterion,
-    Workup,
-)
 from secondlook.platform.access import Principal
 from secondlook.platform.errors import Refused
 from secondlook.reports import charts as chart_svg
@@ -42,13 +31,6 @@ from secondlook.web.common import StaffUser, redirect, render
 router = APIRouter(prefix="/clinic")
 PAGE_SIZE = 50
 PatientPath = Annotated[int, path_id("the patient's id")]
-KIND_TITLES = {
-    "red-flag": "Red flags",
-    "safety-alert": "Safety alerts",
-    "etiology": "Causes (the differential)",
-    "workup": "Work-up",
-    "treatment": "Treatments",
-}
 
 
 @router.get("")
@@ -518,82 +500,14 @@ def handout_pdf(
 @router.get("/book")
 def book_index(request: Request, user: StaffUser) -> Response:
     kb = data.knowledge()
-    chapters: dict[str, list[tuple[str, str]]] = {kind: [] for kind in book.KINDS}
-    for kind, record_id, name in book.record_index(kb):
-        chapters[kind].append((record_id, name))
     return render(
-        request,
-        "clinic/book.html",
-        {
-            "version": kb.version,
-            "chapters": [(k, KIND_TITLES[k], items) for k, items in chapters.items()],
-        },
+        request, "clinic/book.html", {"version": kb.version, "chapters": book.chapters(kb)}
     )
-
-
-def _rules(criteria: Iterable[Criterion]) -> list[tuple[str, str, str]]:
-    out: list[tuple[str, str, str]] = []
-    for c in criteria:
-        tag: str = c.weight if not isinstance(c, FlagTrigger | UrgentCriterion) else ""
-        if isinstance(c, FlagTrigger) and c.urgency:
-            tag = f"raises to {c.urgency}"
-        if isinstance(c, UrgentCriterion):
-            tag = c.priority
-        out.append((c.when, c.because, tag))
-    return out
 
 
 @router.get("/book/{kind}/{record_id}")
 def book_record(kind: str, record_id: str, request: Request, user: StaffUser) -> Response:
-    kb = data.knowledge()
-    found = kb.records.get(f"{kind}:{record_id}") if kind in KIND_TITLES else None
-    if found is None:
+    entry = book.book_entry(data.knowledge(), kind, record_id)
+    if entry is None:
         raise ApiProblem(404, "no such record in the knowledge base")
-    record = found[1]
-    facts: list[str] = []
-    rule_sets: list[tuple[str, list[tuple[str, str, str]]]] = []
-    if isinstance(record, RedFlag):
-        facts.append(f"Urgency: {record.urgency}. Action: {record.action}")
-        rule_sets.append(("Raised when any of these holds", _rules(record.triggers)))
-    elif isinstance(record, SafetyAlert):
-        facts.append(f"Action: {record.action}")
-        rule_sets.append(("Raised when any of these holds", _rules(record.triggers)))
-    elif isinstance(record, Etiology):
-        facts.append(f"Group: {record.group}. Perspective: {record.perspective}.")
-        if record.context:
-            facts.append(f"Context (not a probability): {record.context}")
-        rule_sets += [
-            ("Supporting findings", _rules(record.supporting)),
-            ("Findings against", _rules(record.against)),
-        ]
-        if record.discriminating_tests:
-            facts.append("Tests that tell it apart: " + ", ".join(record.discriminating_tests))
-    elif isinstance(record, Workup):
-        facts.append(f"Perspective: {record.perspective}.")
-        rule_sets.append(("Indicated when", _rules(record.indications)))
-    elif isinstance(record, Treatment):
-        facts.append(
-            f"Perspective: {record.perspective}. The first level whose rule holds decides."
-        )
-        for level, criteria in record.levels():
-            rule_sets.append((level.capitalize(), _rules(criteria)))
-        facts += [f"Prerequisite: {p.text}" for p in record.prerequisites]
-        facts += [f"Evidence ({e.stance}): {e.summary}" for e in record.evidence]
-    references = [
-        (ref, kb.references[ref].citation)
-        for ref in getattr(record, "references", [])
-        if ref in kb.references
-    ]
-    return render(
-        request,
-        "clinic/book_record.html",
-        {
-            "r": record,
-            "kind": kind,
-            "kind_title": KIND_TITLES[kind],
-            "version": kb.version,
-            "facts": facts,
-            "rule_sets": [(t, r) for t, r in rule_sets if r],
-            "references": references,
-        },
-    )
+    return render(request, "clinic/book_record.html", {"entry": entry})
