@@ -6,33 +6,63 @@ Exit codes, for every command: 0 ok, 2 invalid input (each problem on stderr wit
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from secondlook import __version__
-from secondlook.api.care_cli import register as register_care
-from secondlook.api.cli import register as register_api
-from secondlook.case import CaseInvalid, load_case_text
-from secondlook.case.facts import FACTS
-from secondlook.case.models import Case
-from secondlook.engine import ENGINE_VERSION, assess
-from secondlook.engine.document import Assessment
-from secondlook.examples import example_names, load_example
-from secondlook.fhir.cli import register as register_fhir
-from secondlook.instruments import SafetyText, SafetyTextsInvalid, load_site_safety_texts
-from secondlook.instruments.cli import register as register_instruments
-from secondlook.knowledge import KnowledgeError, book, default_knowledge
-from secondlook.reports.text import render_markdown, render_text
+
+if TYPE_CHECKING:
+    from secondlook.case.models import Case
+    from secondlook.instruments import SafetyText
 
 EXIT_INVALID = 2
 EXIT_INTERNAL = 1
+
+# Commands whose modules are imported only when the command runs (or help lists it), so that a
+# command pays only for what it uses: `secondlook score` does not load the database layer, the
+# FHIR models or the web server (bench/cli_startup_bench.py measures it).
+LAZY_COMMANDS: dict[str, str] = {
+    "score": "secondlook.instruments.cli",
+    "instruments": "secondlook.instruments.cli",
+    "fhir": "secondlook.fhir.cli",
+    "serve": "secondlook.api.cli",
+    "demo-data": "secondlook.api.cli",
+    "db": "secondlook.api.cli",
+    "users": "secondlook.api.cli",
+    "tokens": "secondlook.api.cli",
+    "care": "secondlook.api.care_cli",
+}
+
+
+class LazyGroup(TyperGroup):
+    """The top-level group: eager commands as usual, the others from their module's
+    ``register(app)`` when first asked for."""
+
+    # Typer vendors its own click; its Context and Command types are typed as Any here.
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None or cmd_name not in LAZY_COMMANDS:
+            return command
+        module = importlib.import_module(LAZY_COMMANDS[cmd_name])
+        holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        module.register(holder)
+        built = typer.main.get_command(holder)
+        if hasattr(built, "get_command"):  # a group: the module registered several commands
+            return built.get_command(ctx, cmd_name)
+        return built if built.name == cmd_name else None
+
 
 app = typer.Typer(
     name="secondlook",
@@ -41,13 +71,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=LazyGroup,
 )
 knowledge_app = typer.Typer(help="The knowledge base: rules with their references.")
 app.add_typer(knowledge_app, name="knowledge")
-register_instruments(app)
-register_fhir(app)
-register_api(app)
-register_care(app)
 
 
 class Format(StrEnum):
@@ -81,6 +108,8 @@ def _read(path: str) -> bytes:
 
 
 def _load(path: str) -> Case:
+    from secondlook.case import CaseInvalid, load_case_text
+
     try:
         return load_case_text(_read(path))
     except CaseInvalid as exc:
@@ -89,6 +118,8 @@ def _load(path: str) -> Case:
 
 
 def _render(assessment: dict[str, Any], fmt: Format) -> str:
+    from secondlook.reports.text import render_markdown, render_text
+
     if fmt is Format.json:
         return json.dumps(assessment, indent=2, ensure_ascii=False) + "\n"
     if fmt is Format.markdown:
@@ -109,6 +140,9 @@ def assess_command(
     ] = None,
 ) -> None:
     """Assess a case: red flags first, then the differential, work-up and options."""
+    from secondlook.engine import assess
+    from secondlook.instruments import SafetyTextsInvalid, load_site_safety_texts
+
     texts = None
     if safety_texts is not None:
         try:
@@ -122,6 +156,9 @@ def assess_command(
 
 def _assess_lines(data: bytes, texts: Mapping[str, SafetyText] | None = None) -> int:
     """Batch mode: a bad line gives an error object for that line; the others go on."""
+    from secondlook.case import CaseInvalid, load_case_text
+    from secondlook.engine import assess
+
     status = 0
     out = sys.stdout
     for number, raw in enumerate(data.splitlines(), start=1):
@@ -155,6 +192,9 @@ def schema_command(
     name: Annotated[SchemaName, typer.Argument(help="case or assessment")],
 ) -> None:
     """Print the JSON Schema of the case or the assessment document."""
+    from secondlook.case.models import Case
+    from secondlook.engine.document import Assessment
+
     model = Case if name is SchemaName.case else Assessment
     schema = model.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -165,6 +205,8 @@ def schema_command(
 @knowledge_app.command("list")
 def knowledge_list() -> None:
     """Every record of the knowledge base: kind, id and name."""
+    from secondlook.knowledge import book, default_knowledge
+
     kb = default_knowledge()
     typer.echo(f"knowledge base {kb.version}")
     for kind, record_id, name in book.record_index(kb):
@@ -181,6 +223,8 @@ def knowledge_show(
     ],
 ) -> None:
     """Records as pages of the book: texts, rules, care rules and references."""
+    from secondlook.knowledge import book, default_knowledge
+
     kb = default_knowledge()
     pages: list[str] = []
     problems: list[str] = []
@@ -201,6 +245,8 @@ def knowledge_show(
 @knowledge_app.command("facts")
 def knowledge_facts() -> None:
     """The facts that rule conditions may use, with their kinds and codes."""
+    from secondlook.case.facts import FACTS
+
     for spec in FACTS.values():
         codes = f" [{', '.join(spec.codes)}]" if spec.codes else ""
         typer.echo(f"{spec.name:<32} {spec.kind:<7} {spec.doc}{codes}")
@@ -209,6 +255,8 @@ def knowledge_facts() -> None:
 @knowledge_app.command("digest")
 def knowledge_digest() -> None:
     """The digest of the rule files, to record in manifest.yaml with a new version."""
+    from secondlook.knowledge import default_knowledge
+
     typer.echo(default_knowledge().digest)
 
 
@@ -218,6 +266,10 @@ def demo_command(
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
 ) -> None:
     """Assess a bundled example case and print the report."""
+    from secondlook.case import load_case_text
+    from secondlook.engine import assess
+    from secondlook.examples import example_names, load_example
+
     if name not in example_names():
         raise _fail([f"unknown example {name!r}; examples: {', '.join(example_names())}"])
     typer.echo(_render(assess(load_case_text(json.dumps(load_example(name)))), fmt), nl=False)
@@ -226,6 +278,9 @@ def demo_command(
 @app.command("version")
 def version_command() -> None:
     """Versions of SecondLook, the engine and the knowledge base."""
+    from secondlook.engine import ENGINE_VERSION
+    from secondlook.knowledge import default_knowledge
+
     kb = default_knowledge()
     typer.echo(f"secondlook {__version__}, engine {ENGINE_VERSION}, knowledge {kb.version}")
 
@@ -233,10 +288,13 @@ def version_command() -> None:
 def main() -> None:
     try:
         app()
-    except KnowledgeError as exc:
-        typer.echo(f"knowledge base error: {exc}", err=True)
-        sys.exit(EXIT_INTERNAL)
     except Exception as exc:  # the last line of defence: no traceback for users
+        # A knowledge error can only come from a command that loaded the knowledge base; asking
+        # the loaded module keeps the other commands from importing it.
+        knowledge = sys.modules.get("secondlook.knowledge")
+        if knowledge is not None and isinstance(exc, knowledge.KnowledgeError):
+            typer.echo(f"knowledge base error: {exc}", err=True)
+            sys.exit(EXIT_INTERNAL)
         if os.environ.get("SECONDLOOK_DEBUG"):
             raise
         typer.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)

@@ -144,9 +144,14 @@ def _read(directory: Traversable | Path, name: str) -> str:
         raise KnowledgeError(name, None, "file is missing") from None
 
 
+# libyaml's safe loader when PyYAML was built with it (the wheels are): the same YAML subset as
+# yaml.safe_load, about ten times faster, which every command that assesses pays at start.
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _parse(text: str, name: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise KnowledgeError(name, None, f"not valid YAML: {exc}") from None
 

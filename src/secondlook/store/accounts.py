@@ -8,6 +8,7 @@ of that entropy and keeps every authenticated request fast.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from typing import Any, cast
@@ -33,8 +34,13 @@ MAX_FAILURES_PER_USERNAME = 5
 MAX_FAILURES_PER_CLIENT = 20
 
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so both answers take the same time.
-_DUMMY_HASH = _hasher.hash("not a password anyone has")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so both answers take the same time
+    (made on first use: hashing at import would cost every command that imports the store)."""
+    return _hasher.hash("not a password anyone has")
 
 
 class InvalidCredentials(Exception):
@@ -176,7 +182,7 @@ def authenticate(
     user = user_by_username(session, username=username)
     stored = user.password_hash if user and user.active and user.password_hash else None
     try:
-        _hasher.verify(stored or _DUMMY_HASH, password)
+        _hasher.verify(stored or _dummy_hash(), password)
         ok = stored is not None
     except (VerificationError, InvalidHashError):
         ok = False
