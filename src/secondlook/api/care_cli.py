@@ -1,11 +1,13 @@
 """Command line for care coordination: `secondlook care worklist` and `secondlook care cohort`,
-run as a named user of the database (`--as`), with the same permissions and audit trail as the
-API (the client is recorded as `cli`). `register(app)` adds the `care` group."""
+run as a named user of the database (`--as`) through the same services, permissions and audit
+trail as the API (the client is recorded as `cli`). `register(app)` adds the `care` group."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,9 +16,10 @@ import typer
 from sqlalchemy.orm import Session
 
 from secondlook.care import cohort_csv, cohort_report
-from secondlook.platform.access import PERMISSIONS, Principal
-from secondlook.store import audit, care_records, db, migrate
-from secondlook.store.accounts import user_by_username
+from secondlook.platform.access import Access
+from secondlook.platform.errors import Refused
+from secondlook.services import accounts, care
+from secondlook.store import db, migrate
 
 DataDir = Annotated[
     Path | None,
@@ -41,46 +44,23 @@ class Worklist(StrEnum):
     plan_reviews = "plan-reviews"
 
 
-def _principal(session: Session, username: str, action: str) -> Principal:
-    user = user_by_username(session, username=username)
-    if user is None or not user.active:
-        typer.echo(f"error: no active user {username!r}", err=True)
-        raise typer.Exit(2)
-    principal = Principal(
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
-        organization_id=user.organization_id,
-        patient_id=user.patient_id,
-        credential_id=0,
-        credential_kind="cli",
-    )
-    if user.role not in PERMISSIONS[action]:
-        _audit(session, principal, action, "denied", 403, f"the {user.role} role may not")
-        session.commit()
-        typer.echo(f"error: the {user.role} role may not do {action}", err=True)
-        raise typer.Exit(2)
-    return principal
+def _act(session: Session, username: str, command: str) -> Access:
+    try:
+        return accounts.acting_as(session, username=username, command=command)
+    except Refused as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
 
 
-def _audit(
-    session: Session,
-    principal: Principal,
-    action: str,
-    outcome: str,
-    status: int,
-    detail: str | None = None,
-) -> None:
-    audit.record(
-        session,
-        actor=principal,
-        action=action,
-        resource=f"cli {action}",
-        outcome=outcome,
-        status=status,
-        client="cli",
-        detail=detail,
-    )
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A refusal (a role that may not, an invalid request) as a message and exit code 2; the
+    service has already written it to the audit trail."""
+    try:
+        yield
+    except Refused as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _jsonable(value: Any) -> Any:
@@ -108,76 +88,44 @@ def worklist(
         raise typer.BadParameter("name the discipline", param_hint="--discipline")
     engine = db.make_engine(db.database_url(data_dir_path=data_dir))
     migrate.upgrade(engine)
-    with db.make_sessionmaker(engine)() as session:
-        me = _principal(session, username, "care.worklist.read")
-        org = me.organization_id
-        rows: list[dict[str, Any]]
-        if which in (Worklist.my_tasks, Worklist.discipline, Worklist.overdue_tasks):
-            if which is Worklist.my_tasks:
-                tasks = care_records.worklist_my_tasks(
-                    session, organization_id=org, user_id=me.user_id, limit=limit, after=None
-                )
-            elif which is Worklist.discipline:
-                assert discipline is not None
-                tasks = care_records.worklist_discipline(
-                    session, organization_id=org, discipline=discipline, limit=limit, after=None
-                )
-            else:
-                tasks = care_records.worklist_overdue(
-                    session,
-                    organization_id=org,
-                    today=day,
-                    limit=limit,
-                    after=None,
-                    discipline=discipline,
-                )
-            names = care_records.patient_names(session, (t.patient_id for t in tasks))
-            rows = [
-                {
-                    "task_id": t.id,
-                    "patient_id": t.patient_id,
-                    "patient_name": names[t.patient_id],
-                    "plan_id": t.plan_id,
-                    "name": t.name,
-                    "owner": t.owner,
-                    "person": t.person,
-                    "due": t.due,
-                    "status": t.status,
-                }
-                for t in tasks
-            ]
-        elif which is Worklist.questionnaires:
-            rows = [
-                vars(r)
-                for r in care_records.worklist_questionnaires(
-                    session, organization_id=org, today=day, limit=limit, after_patient=0
-                )
-            ]
-        elif which is Worklist.red_flags:
-            rows = [
-                vars(r)
-                for r in care_records.worklist_red_flags(
-                    session, organization_id=org, limit=limit, after_patient=0
-                )
-            ]
-        else:
-            rows = [
-                {
-                    "plan_id": plan.id,
-                    "patient_id": plan.patient_id,
-                    "patient_name": name,
-                    "review_on": plan.review_on,
-                }
-                for plan, name in care_records.worklist_reviews(
-                    session,
-                    organization_id=org,
-                    until=day + dt.timedelta(days=14),
-                    limit=limit,
-                    after=None,
-                )
-            ]
-        _audit(session, me, "care.worklist.read", "success", 200, which.value)
-        session.commit()
+    with db.make_sessionmaker(engine)() as session, _refusals():
+        access = _act(session, username, f"care worklist {which.value}")
+        page = care.worklist(
+            session,
+            access=access,
+            kind=which.value,
+            limit=limit,
+            day=day,
+            discipline=discipline,
+        )
+    rows: list[dict[str, Any]]
+    if page.kind in ("my-tasks", "discipline", "overdue-tasks"):
+        rows = [
+            {
+                "task_id": t.id,
+                "patient_id": t.patient_id,
+                "patient_name": page.patient_names[t.patient_id],
+                "plan_id": t.plan_id,
+                "name": t.name,
+                "owner": t.owner,
+                "person": t.person,
+                "due": t.due,
+                "status": t.status,
+            }
+            for t in page.tasks
+        ]
+    elif page.kind == "plan-reviews":
+        rows = [
+            {
+                "plan_id": plan.id,
+                "patient_id": plan.patient_id,
+                "patient_name": name,
+                "review_on": plan.review_on,
+            }
+            for plan, name in page.reviews
+        ]
+    else:
+        rows = [vars(r) for r in page.patients]
     engine.dispose()
     for row in rows:
         typer.echo(json.dumps({k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False))
@@ -191,11 +139,8 @@ def cohort(
     """Print your organization's cohort report (JSON), or one CSV row per patient."""
     engine = db.make_engine(db.database_url(data_dir_path=data_dir))
     migrate.upgrade(engine)
-    with db.make_sessionmaker(engine)() as session:
-        me = _principal(session, username, "care.cohort.read")
-        rows = care_records.cohort_rows(session, organization_id=me.organization_id)
-        _audit(session, me, "care.cohort.read", "success", 200)
-        session.commit()
+    with db.make_sessionmaker(engine)() as session, _refusals():
+        rows = care.cohort(session, access=_act(session, username, "care cohort"))
     engine.dispose()
     if as_csv:
         typer.echo(cohort_csv(rows), nl=False)

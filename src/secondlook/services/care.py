@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy.orm import Session
 
 from secondlook.care import (
     PRIMARY_INSTRUMENT,
+    CohortRow,
     Goal,
     GoalCheck,
     InstrumentResult,
@@ -424,3 +425,100 @@ def worklists(session: Session, *, access: Access, discipline: str | None, limit
             reviews=list(reviews),
             patient_names=names,
         )
+
+
+WorklistKind = Literal[
+    "my-tasks", "discipline", "overdue-tasks", "questionnaires", "red-flags", "plan-reviews"
+]
+WORKLIST_KINDS: tuple[WorklistKind, ...] = get_args(WorklistKind)
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    """One page of one worklist: task rows (with the patients' names), questionnaire or
+    red-flag patients, or plans due for review with their patients' names."""
+
+    kind: WorklistKind
+    tasks: list[CareTask] = field(default_factory=list)
+    patients: list[Any] = field(default_factory=list)
+    reviews: list[tuple[CarePlan, str]] = field(default_factory=list)
+    patient_names: dict[int, str] = field(default_factory=dict)
+
+
+def worklist(
+    session: Session,
+    *,
+    access: Access,
+    kind: WorklistKind,
+    limit: int,
+    day: dt.date | None = None,
+    discipline: str | None = None,
+    after: care_records.DueCursor | None = None,
+    after_patient: int = 0,
+    include_due: bool = True,
+    review_within_days: int = REVIEW_NOTICE_DAYS,
+) -> WorklistPage:
+    """One worklist of the organization, as the API pages it and the command line prints it.
+    ``limit`` rows at most (ask for one more to learn whether there is a next page)."""
+    day = day or today()
+    org = access.organization_id
+    with audited(session, access, "care.worklist.read"):
+        if kind in ("my-tasks", "discipline", "overdue-tasks"):
+            if kind == "my-tasks":
+                tasks = care_records.worklist_my_tasks(
+                    session,
+                    organization_id=org,
+                    user_id=access.principal.user_id,
+                    limit=limit,
+                    after=after,
+                )
+            elif kind == "discipline":
+                if not discipline:
+                    raise Refused(422, "name the discipline", kind="request-invalid")
+                tasks = care_records.worklist_discipline(
+                    session, organization_id=org, discipline=discipline, limit=limit, after=after
+                )
+            else:
+                tasks = care_records.worklist_overdue(
+                    session,
+                    organization_id=org,
+                    today=day,
+                    limit=limit,
+                    after=after,
+                    discipline=discipline,
+                )
+            names = care_records.patient_names(session, (t.patient_id for t in tasks))
+            return WorklistPage(kind, tasks=tasks, patient_names=names)
+        if kind == "questionnaires":
+            rows: list[Any] = list(
+                care_records.worklist_questionnaires(
+                    session,
+                    organization_id=org,
+                    today=day,
+                    limit=limit,
+                    after_patient=after_patient,
+                    include_due=include_due,
+                )
+            )
+            return WorklistPage(kind, patients=rows)
+        if kind == "red-flags":
+            rows = list(
+                care_records.worklist_red_flags(
+                    session, organization_id=org, limit=limit, after_patient=after_patient
+                )
+            )
+            return WorklistPage(kind, patients=rows)
+        reviews = care_records.worklist_reviews(
+            session,
+            organization_id=org,
+            until=min(day + dt.timedelta(days=review_within_days), dt.date(2199, 12, 31)),
+            limit=limit,
+            after=after,
+        )
+        return WorklistPage(kind, reviews=list(reviews))
+
+
+def cohort(session: Session, *, access: Access) -> list[CohortRow]:
+    """The organization's patients with a care plan, one row each (cohort reports)."""
+    with audited(session, access, "care.cohort.read"):
+        return care_records.cohort_rows(session, organization_id=access.organization_id)

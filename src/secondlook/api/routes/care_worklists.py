@@ -4,12 +4,11 @@ patients with questionnaires due or overdue, patients with red flags, plans due 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from secondlook.api.deps import AuditDep, CurrentUser, Page
+from secondlook.api.deps import AccessDep, Page, SessionDep
 from secondlook.api.problems import error_responses
 from secondlook.api.routes.care_common import (
     AsOf,
@@ -28,17 +27,14 @@ from secondlook.api.routes.care_schemas import (
 from secondlook.api.schemas import Page as PageOf
 from secondlook.care.models import Discipline
 from secondlook.care.plan import REVIEW_NOTICE_DAYS
-from secondlook.store import care_records
-from secondlook.store.care_models import CareTask
+from secondlook.services import care
 
 router = APIRouter(prefix="/care/worklists", tags=["care"])
 
 
-def _tasks(
-    auditor: AuditDep, rows: list[CareTask], page: DuePageDep, request: Request
-) -> PageOf[WorklistTask]:
-    shown, next_page = page.cut(rows, request, lambda t: (t.due, t.id))
-    names = care_records.patient_names(auditor.session, (t.patient_id for t in shown))
+def _tasks(found: care.WorklistPage, page: DuePageDep, request: Request) -> PageOf[WorklistTask]:
+    shown, next_page = page.cut(found.tasks, request, lambda t: (t.due, t.id))
+    names = found.patient_names
     return PageOf[WorklistTask](
         items=[WorklistTask(**task_fields(t), patient_name=names[t.patient_id]) for t in shown],
         next=next_page,
@@ -47,66 +43,61 @@ def _tasks(
 
 @router.get("/my-tasks", responses=error_responses(401, 403, 422))
 def my_tasks(
-    auditor: AuditDep, user: CurrentUser, page: DuePageDep, request: Request
+    access: AccessDep, session: SessionDep, page: DuePageDep, request: Request
 ) -> PageOf[WorklistTask]:
     """Open care tasks assigned to you (`assignee_user_id`), soonest due first."""
-    with auditor.operation("care.worklist.read"):
-        rows = care_records.worklist_my_tasks(
-            auditor.session,
-            organization_id=user.organization_id,
-            user_id=user.user_id,
-            limit=page.limit + 1,
-            after=page.after,
-        )
-        return _tasks(auditor, rows, page, request)
+    found = care.worklist(
+        session, access=access, kind="my-tasks", limit=page.limit + 1, after=page.after
+    )
+    return _tasks(found, page, request)
 
 
 @router.get("/discipline/{discipline}", responses=error_responses(401, 403, 422))
 def discipline_tasks(
     discipline: Annotated[Discipline, Path(description="the owning discipline")],
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
     page: DuePageDep,
     request: Request,
 ) -> PageOf[WorklistTask]:
     """Open care tasks owned by a discipline, soonest due first."""
-    with auditor.operation("care.worklist.read"):
-        rows = care_records.worklist_discipline(
-            auditor.session,
-            organization_id=user.organization_id,
-            discipline=discipline,
-            limit=page.limit + 1,
-            after=page.after,
-        )
-        return _tasks(auditor, rows, page, request)
+    found = care.worklist(
+        session,
+        access=access,
+        kind="discipline",
+        discipline=discipline,
+        limit=page.limit + 1,
+        after=page.after,
+    )
+    return _tasks(found, page, request)
 
 
 @router.get("/overdue-tasks", responses=error_responses(401, 403, 422))
 def overdue_tasks(
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
     page: DuePageDep,
     request: Request,
     as_of: AsOf = None,
     discipline: Annotated[Discipline | None, Query(description="only this discipline")] = None,
 ) -> PageOf[WorklistTask]:
     """Open care tasks whose due date has passed, most overdue first."""
-    with auditor.operation("care.worklist.read"):
-        rows = care_records.worklist_overdue(
-            auditor.session,
-            organization_id=user.organization_id,
-            today=day_or_today(as_of),
-            limit=page.limit + 1,
-            after=page.after,
-            discipline=discipline,
-        )
-        return _tasks(auditor, rows, page, request)
+    found = care.worklist(
+        session,
+        access=access,
+        kind="overdue-tasks",
+        day=day_or_today(as_of),
+        limit=page.limit + 1,
+        after=page.after,
+        discipline=discipline,
+    )
+    return _tasks(found, page, request)
 
 
 @router.get("/questionnaires", responses=error_responses(401, 403, 422))
 def questionnaires(
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
     page: Page,
     request: Request,
     as_of: AsOf = None,
@@ -119,15 +110,15 @@ def questionnaires(
     ] = "not-completed",
 ) -> PageOf[QuestionnairePatientOut]:
     """Patients with scheduled questionnaires not answered in their window, by patient id."""
-    with auditor.operation("care.worklist.read"):
-        rows = care_records.worklist_questionnaires(
-            auditor.session,
-            organization_id=user.organization_id,
-            today=day_or_today(as_of),
-            limit=page.limit + 1,
-            after_patient=page.position,
-            include_due=state == "not-completed",
-        )
+    rows = care.worklist(
+        session,
+        access=access,
+        kind="questionnaires",
+        day=day_or_today(as_of),
+        limit=page.limit + 1,
+        after_patient=page.position,
+        include_due=state == "not-completed",
+    ).patients
     rows, next_page = page.cut(rows, request, lambda r: r.patient_id)
     return PageOf[QuestionnairePatientOut](
         items=[
@@ -148,16 +139,16 @@ def questionnaires(
 
 @router.get("/red-flags", responses=error_responses(401, 403, 422))
 def red_flags(
-    auditor: AuditDep, user: CurrentUser, page: Page, request: Request
+    access: AccessDep, session: SessionDep, page: Page, request: Request
 ) -> PageOf[RedFlagPatientOut]:
     """Patients whose latest assessment has red flags, by patient id."""
-    with auditor.operation("care.worklist.read"):
-        rows = care_records.worklist_red_flags(
-            auditor.session,
-            organization_id=user.organization_id,
-            limit=page.limit + 1,
-            after_patient=page.position,
-        )
+    rows = care.worklist(
+        session,
+        access=access,
+        kind="red-flags",
+        limit=page.limit + 1,
+        after_patient=page.position,
+    ).patients
     rows, next_page = page.cut(rows, request, lambda r: r.patient_id)
     return PageOf[RedFlagPatientOut](
         items=[
@@ -177,8 +168,8 @@ def red_flags(
 
 @router.get("/plan-reviews", responses=error_responses(401, 403, 422))
 def plan_reviews(
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
     page: DuePageDep,
     request: Request,
     as_of: AsOf = None,
@@ -187,15 +178,15 @@ def plan_reviews(
     ] = REVIEW_NOTICE_DAYS,
 ) -> PageOf[PlanReviewOut]:
     """Active plans whose review date is past or within `within_days`, soonest first."""
-    day = day_or_today(as_of)
-    with auditor.operation("care.worklist.read"):
-        rows = care_records.worklist_reviews(
-            auditor.session,
-            organization_id=user.organization_id,
-            until=min(day + dt.timedelta(days=within_days), dt.date(2199, 12, 31)),
-            limit=page.limit + 1,
-            after=page.after,
-        )
+    rows = care.worklist(
+        session,
+        access=access,
+        kind="plan-reviews",
+        day=day_or_today(as_of),
+        limit=page.limit + 1,
+        after=page.after,
+        review_within_days=within_days,
+    ).reviews
     shown, next_page = page.cut(rows, request, lambda r: (r[0].review_on, r[0].id))
     return PageOf[PlanReviewOut](
         items=[
