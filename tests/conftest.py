@@ -3,9 +3,11 @@ PostgreSQL server that this test run starts (never a mock)."""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -15,6 +17,9 @@ from sqlalchemy import Engine
 from secondlook.api.app import create_app
 from secondlook.store import accounts, db, migrate, records
 from secondlook.store.pgtemp import PostgresUnavailable, TempPostgres, find_bindir
+
+# Shared test helpers (`import factories`) live beside this file.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
