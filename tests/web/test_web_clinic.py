@@ -231,11 +231,18 @@ def test_care_plan_pdfs(clinician: tuple[TestClient, str], clinic: factories.Cli
         assert response.content.startswith(b"%PDF-")
 
 
-def test_a_record_you_may_not_see_is_a_page_not_json(clinician: tuple[TestClient, str]) -> None:
+def test_a_record_you_may_not_see_is_a_page_not_json(
+    clinician: tuple[TestClient, str], web_engine: Engine
+) -> None:
     client, _ = clinician
-    response = client.get("/clinic/patients/999999")
+    with factories.committed(web_engine) as session:  # a patient of another organization
+        elsewhere = factories.patient(
+            session, organization_id=factories.organization(session).id, example=None
+        ).id
+    response = client.get(f"/clinic/patients/{elsewhere}")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
     assert "Not Found" in response.text
-    api = client.get("/api/v1/patients/999999")
+    api = client.get(f"/api/v1/patients/{elsewhere}")
+    assert api.status_code == 404
     assert api.headers["content-type"] == "application/problem+json"
