@@ -3,9 +3,11 @@ PostgreSQL server that this test run starts (never a mock)."""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -13,8 +15,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from secondlook.api.app import create_app
-from secondlook.store import accounts, db, migrate, records
+from secondlook.store import db, migrate, records
 from secondlook.store.pgtemp import PostgresUnavailable, TempPostgres, find_bindir
+
+# Shared test helpers (`import factories`) live beside this file.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import factories
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -124,7 +130,7 @@ def world(engine: Engine) -> World:
         }
         for who, (org, role, patient_id) in people.items():
             password = f"{who}-password-{suffix}"
-            user = accounts.create_user(
+            person = factories.user(
                 session,
                 organization_id=org,
                 username=f"{who}-{suffix}",
@@ -132,9 +138,8 @@ def world(engine: Engine) -> World:
                 password=password if who in ("clinician", "patient") else None,
                 patient_id=patient_id,
             )
-            _, token = accounts.issue_credential(session, user=user, kind="token", name="tests")
-            world.users[who] = user.id
-            world.tokens[who] = token
+            world.users[who] = person.user_id
+            world.tokens[who] = person.token
             world.passwords[who] = password
         session.commit()
     return world

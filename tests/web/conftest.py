@@ -1,8 +1,12 @@
-"""Server-side tests of the web pages: the real app on a fresh SQLite database with demo data."""
+"""Server-side tests of the web pages: the real app, one per test module and database (SQLite
+and the test run's PostgreSQL), on an empty migrated database. Each test makes its own
+organization, users and patients with `factories`, so no test reads what another one wrote
+and the order they run in does not matter."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -10,19 +14,25 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+import factories
 from secondlook.api.app import create_app
-from secondlook.api.demo import DEMO_PASSWORD, load_demo
 from secondlook.store import db, migrate
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
-def web_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = db.make_engine(f"sqlite:///{tmp_path_factory.mktemp('web')}/web.db")
+def web_engine(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A fresh database of the backend under test (tests/conftest.py's `backend`) per module."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('web')}/web.db"
+    else:
+        server = request.getfixturevalue("postgres_server")
+        url = server.create_database(f"secondlook_web_{uuid.uuid4().hex[:12]}")
+    engine = db.make_engine(url)
     migrate.upgrade(engine)
-    with db.make_sessionmaker(engine)() as session:
-        load_demo(session)
     yield engine
     engine.dispose()
 
@@ -39,6 +49,14 @@ def browser(web_app: FastAPI) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.fixture
+def clinic(web_engine: Engine) -> factories.Clinic:
+    """A fresh organization with a user of every role and an assessed patient (the
+    cauda-equina example) that the `patient` user is linked to."""
+    with factories.committed(web_engine) as session:
+        return factories.clinic(session)
+
+
 def _csrf_of(client: TestClient, path: str = "/login") -> str:
     page = client.get(path)
     found = CSRF.search(page.text)
@@ -46,7 +64,7 @@ def _csrf_of(client: TestClient, path: str = "/login") -> str:
     return found.group(1)
 
 
-def _sign_in(client: TestClient, username: str, password: str = DEMO_PASSWORD) -> str:
+def _sign_in(client: TestClient, username: str, password: str = factories.PASSWORD) -> str:
     """Sign in through the form; returns the CSRF token for later forms."""
     token = _csrf_of(client)
     response = client.post(
@@ -67,10 +85,10 @@ def sign_in() -> Callable[..., str]:
 
 
 @pytest.fixture
-def clinician(browser: TestClient) -> tuple[TestClient, str]:
-    return browser, _sign_in(browser, "demo-clinician")
+def clinician(browser: TestClient, clinic: factories.Clinic) -> tuple[TestClient, str]:
+    return browser, factories.signed_in(browser, clinic.clinician)
 
 
 @pytest.fixture
-def patient(browser: TestClient) -> tuple[TestClient, str]:
-    return browser, _sign_in(browser, "demo-patient")
+def patient(browser: TestClient, clinic: factories.Clinic) -> tuple[TestClient, str]:
+    return browser, factories.signed_in(browser, clinic.patient_user)

@@ -4,19 +4,26 @@ care plan, and the plan's goal as the charts' goal line (with the meaningful-cha
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from secondlook.care import Decision
+import factories
 from secondlook.reports.charts import trajectory_svg
 from secondlook.services import care
-from secondlook.store import care_records, flows
-from secondlook.web import data
 
-PATIENT = 5  # the demo's SCS candidate
+
+@pytest.fixture
+def scs(web_engine: Engine, clinic: factories.Clinic) -> int:
+    """An SCS candidate of the clinic, assessed, with the case's questionnaires stored."""
+    with factories.committed(web_engine) as session:
+        pid = factories.patient(
+            session, organization_id=clinic.id, example="scs-candidate", assessed=True
+        ).id
+        factories.case_questionnaires(session, organization_id=clinic.id, patient_id=pid)
+    return pid
 
 
 def test_chart_names_its_goal_line() -> None:
@@ -37,50 +44,29 @@ def test_chart_names_its_goal_line() -> None:
     )
 
 
-def test_patient_page_without_a_plan_says_so(clinician: tuple[TestClient, str]) -> None:
+def test_patient_page_without_a_plan_says_so(clinician: tuple[TestClient, str], scs: int) -> None:
     client, _ = clinician
-    html = client.get(f"/clinic/patients/{PATIENT}").text
+    html = client.get(f"/clinic/patients/{scs}").text
     assert "No care plan yet: responder status" in html
     assert ">meaningful improvement " in html  # the default line: the smallest meaningful drop
 
 
 def test_patient_page_shows_responder_status_and_plan_goals(
-    clinician: tuple[TestClient, str], web_engine: Engine
+    clinician: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic, scs: int
 ) -> None:
     client, _ = clinician
+    with factories.committed(web_engine) as session:
+        factories.plan(session, organization_id=clinic.id, patient_id=scs, accept=factories.nothing)
+        factories.questionnaire_response(
+            session, organization_id=clinic.id, patient_id=scs, instrument="nrs-pain", answers=[7]
+        )
     with Session(web_engine) as session:
-        assessment = data.latest_assessment(session, organization_id=1, patient_id=PATIENT)
-        assert assessment is not None
-        today = dt.datetime.now(dt.UTC).date()
-        draft = care_records.propose(
-            session, organization_id=1, patient_id=PATIENT, assessment_id=assessment.id, today=today
-        )
-        care_records.create_plan(
-            session,
-            organization_id=1,
-            patient_id=PATIENT,
-            assessment_id=assessment.id,
-            decisions=[Decision(i.id, "reject", "test") for i in draft.items],
-            decided_on=today,
-            decided_by="test",
-            user_id=None,
-        )
-        flows.submit_questionnaire(
-            session,
-            organization_id=1,
-            patient_id=PATIENT,
-            instrument="nrs-pain",
-            answers=[7],
-            answered_on=today,
-            user_id=None,
-        )
-        session.commit()
-        outcome = care.outcomes_in(session, organization_id=1, patient_id=PATIENT)
+        outcome = care.outcomes_in(session, organization_id=clinic.id, patient_id=scs)
     lines = {c.instrument: c.goal_line for c in outcome.charts}
     targets = {g.goal.instrument: g.target for g in outcome.goals if g.goal.instrument}
     assert outcome.plan is not None and outcome.primary_instrument == "odi"
     assert targets["odi"] == 34.0  # baseline 44, down by 10
-    html = client.get(f"/clinic/patients/{PATIENT}").text
+    html = client.get(f"/clinic/patients/{scs}").text
     responder = html.split('id="responder"', 1)[1].split("</p>", 1)[0]
     assert "at 6 months <strong>" in responder and "at 12 months <strong>" in responder
     assert "Walk to the market and back without stopping" in html
@@ -89,7 +75,7 @@ def test_patient_page_shows_responder_status_and_plan_goals(
 
 
 def test_patients_cannot_open_the_clinician_outcomes(
-    browser: TestClient, sign_in: Callable[..., str]
+    patient: tuple[TestClient, str], clinic: factories.Clinic
 ) -> None:
-    sign_in(browser, "demo-patient")
-    assert browser.get(f"/clinic/patients/{PATIENT}").status_code == 403
+    client, _ = patient
+    assert client.get(f"/clinic/patients/{clinic.patient.id}").status_code == 403

@@ -5,18 +5,25 @@ audit."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from secondlook.api.demo import DEMO_PASSWORD
-from secondlook.store import accounts, records
+import factories
 from secondlook.store.care_models import CareConference, CarePlan, CareTask
 from secondlook.store.models import AuditEvent
 
-PATIENT = 2  # the demo's cervical case: recommended and not-recommended items
+
+@pytest.fixture
+def cervical(web_engine: Engine, clinic: factories.Clinic) -> int:
+    """A patient of the clinic with the cervical example case (recommended and
+    not-recommended items), assessed."""
+    with factories.committed(web_engine) as session:
+        return factories.patient(
+            session, organization_id=clinic.id, example="cervical-nonunion", assessed=True
+        ).id
 
 
 def form_defaults(html: str, token: str) -> dict[str, str]:
@@ -39,21 +46,23 @@ def item_number(html: str, name: str) -> int:
     return int(found.group(1))
 
 
-def events(engine: Engine, action: str) -> list[tuple[str, int]]:
+def events(engine: Engine, action: str, patient_id: int) -> list[tuple[str, int]]:
     with engine.connect() as connection:
         return [
             (r.outcome, r.status)
             for r in connection.execute(
-                select(AuditEvent.outcome, AuditEvent.status).where(AuditEvent.action == action)
+                select(AuditEvent.outcome, AuditEvent.status)
+                .where(AuditEvent.action == action, AuditEvent.patient_id == patient_id)
+                .order_by(AuditEvent.id)
             )
         ]
 
 
 def test_plan_builder_lists_every_item_with_its_reason_rule(
-    clinician: tuple[TestClient, str],
+    clinician: tuple[TestClient, str], cervical: int
 ) -> None:
     client, _ = clinician
-    page = client.get(f"/clinic/patients/{PATIENT}/plan")
+    page = client.get(f"/clinic/patients/{cervical}/plan")
     assert page.status_code == 200
     html = page.text
     assert "Exercise therapy" in html and "Spinal cord stimulation" in html
@@ -68,14 +77,15 @@ def test_plan_builder_lists_every_item_with_its_reason_rule(
 
 
 def test_rejecting_a_recommended_item_needs_a_reason_shown_at_the_item(
-    clinician: tuple[TestClient, str], web_engine: Engine
+    clinician: tuple[TestClient, str], web_engine: Engine, cervical: int
 ) -> None:
     client, token = clinician
-    html = client.get(f"/clinic/patients/{PATIENT}/plan").text
+    pid = cervical
+    html = client.get(f"/clinic/patients/{pid}/plan").text
     form = form_defaults(html, token)
     n = item_number(html, "Exercise therapy")
     form[f"action-{n}"] = "reject"
-    response = client.post(f"/clinic/patients/{PATIENT}/plan", data=form)
+    response = client.post(f"/clinic/patients/{pid}/plan", data=form)
     assert response.status_code == 422
     page = response.text
     fieldset = page.split(f'id="item-{n}">', 1)[1].split("</fieldset>", 1)[0]
@@ -84,19 +94,19 @@ def test_rejecting_a_recommended_item_needs_a_reason_shown_at_the_item(
     assert f'name="action-{n}" value="reject" checked' in page  # the entries are kept
     assert 'role="alert"' in page
     with Session(web_engine) as session:
-        assert session.scalar(select(CarePlan.id).where(CarePlan.patient_id == PATIENT)) is None
-    assert ("failed", 422) in events(web_engine, "care.plan.create")
+        assert session.scalar(select(CarePlan.id).where(CarePlan.patient_id == pid)) is None
+    assert events(web_engine, "care.plan.create", pid) == [("failed", 422)]
 
     form[f"reason-{n}"] = "Patient prefers to start with psychological therapy"
     m = item_number(html, "MRI")
     form[f"action-{m}"] = "edit"
     form[f"owner-{m}"] = "nursing-coordination"
     form[f"due-{m}"] = "2030-01-15"
-    response = client.post(f"/clinic/patients/{PATIENT}/plan", data=form)
+    response = client.post(f"/clinic/patients/{pid}/plan", data=form)
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == f"/clinic/patients/{PATIENT}/tasks"
+    assert response.headers["location"] == f"/clinic/patients/{pid}/tasks"
     with Session(web_engine) as session:
-        plan = session.scalars(select(CarePlan).where(CarePlan.patient_id == PATIENT)).one()
+        plan = session.scalars(select(CarePlan).where(CarePlan.patient_id == pid)).one()
         entries = {e["item"]["id"]: e for e in plan.entries}
         assert entries["treatment:exercise-therapy"]["action"] == "reject"
         assert entries["treatment:exercise-therapy"]["reason"].startswith("Patient prefers")
@@ -108,22 +118,23 @@ def test_rejecting_a_recommended_item_needs_a_reason_shown_at_the_item(
         ).first()
         assert mri is not None and mri.owner == "nursing-coordination"
         assert str(mri.due) == "2030-01-15"
-    assert ("success", 201) in events(web_engine, "care.plan.create")
-    board = client.get(f"/clinic/patients/{PATIENT}/tasks")
+    assert events(web_engine, "care.plan.create", pid) == [("failed", 422), ("success", 201)]
+    board = client.get(f"/clinic/patients/{pid}/tasks")
     assert board.status_code == 200 and "Nursing and care coordination" in board.text
 
 
 def test_conference_form_has_the_agenda_and_records_decisions(
-    clinician: tuple[TestClient, str], web_engine: Engine
+    clinician: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
 ) -> None:
     client, token = clinician
-    html = client.get("/clinic/patients/1/conference").text  # cauda equina: a red flag
+    pid = clinic.patient.id
+    html = client.get(f"/clinic/patients/{pid}/conference").text  # cauda equina: a red flag
     assert "Red flag: Cauda equina syndrome" in html
     assert html.index("Red flag:") < html.index("Spine anatomy")
     for seat in ("Spine anatomy", "Pain management", "Psychological", "Functional", "Medical"):
         assert seat in html
     bad = client.post(
-        "/clinic/patients/1/conference",
+        f"/clinic/patients/{pid}/conference",
         data={
             "csrf_token": token,
             "held_on": "2026-11-20",
@@ -137,7 +148,7 @@ def test_conference_form_has_the_agenda_and_records_decisions(
     assert bad.status_code == 422
     assert "Somebody Absent" in bad.text and 'role="alert"' in bad.text
     good = client.post(
-        "/clinic/patients/1/conference",
+        f"/clinic/patients/{pid}/conference",
         data={
             "csrf_token": token,
             "held_on": "2026-11-20",
@@ -152,62 +163,64 @@ def test_conference_form_has_the_agenda_and_records_decisions(
     )
     assert good.status_code == 303
     with Session(web_engine) as session:
-        row = session.scalars(select(CareConference).where(CareConference.patient_id == 1)).one()
+        row = session.scalars(select(CareConference).where(CareConference.patient_id == pid)).one()
         assert row.decisions[0]["agenda_key"] == "cauda-equina"
         assert row.decisions[0]["dissent"][0]["attendee"] == "Nurse B"
         assert len(row.attendees) == 2
-    assert ("success", 201) in events(web_engine, "care.conference.create")
+    assert events(web_engine, "care.conference.create", pid) == [("failed", 422), ("success", 201)]
 
 
-def test_care_forms_need_the_csrf_token(clinician: tuple[TestClient, str]) -> None:
+def test_care_forms_need_the_csrf_token(
+    clinician: tuple[TestClient, str], clinic: factories.Clinic
+) -> None:
     client, _ = clinician
-    for path in (f"/clinic/patients/{PATIENT}/plan", "/clinic/patients/1/conference"):
+    pid = clinic.patient.id
+    for path in (f"/clinic/patients/{pid}/plan", f"/clinic/patients/{pid}/conference"):
         response = client.post(path, data={"held_on": "2026-11-20"})
         assert response.status_code == 403 and "security token" in response.text
 
 
 def test_patients_and_admins_cannot_reach_care_pages(
-    browser: TestClient, sign_in: Callable[..., str]
+    browser: TestClient, clinic: factories.Clinic
 ) -> None:
-    token = sign_in(browser, "demo-patient")
-    for path in ("plan", "conference", "tasks"):
-        assert browser.get(f"/clinic/patients/{PATIENT}/{path}").status_code == 403
-    assert (
-        browser.post(f"/clinic/patients/{PATIENT}/plan", data={"csrf_token": token}).status_code
-        == 403
-    )
+    pid = clinic.patient.id  # the patient's own record
+    for who in (clinic.patient_user, clinic.admin):
+        token = factories.signed_in(browser, who)
+        for path in ("plan", "conference", "tasks"):
+            assert browser.get(f"/clinic/patients/{pid}/{path}").status_code == 403
+        assert (
+            browser.post(f"/clinic/patients/{pid}/plan", data={"csrf_token": token}).status_code
+            == 403
+        )
 
 
 def test_coordinator_reads_the_proposal_but_cannot_decide(
-    browser: TestClient, sign_in: Callable[..., str], web_engine: Engine
+    browser: TestClient, web_engine: Engine, clinic: factories.Clinic
 ) -> None:
-    token = sign_in(browser, "demo-coordinator")
-    html = browser.get("/clinic/patients/3/plan").text
+    token = factories.signed_in(browser, clinic.coordinator)
+    pid = clinic.patient.id
+    html = browser.get(f"/clinic/patients/{pid}/plan").text
     assert "Only a clinician can decide a plan" in html
-    response = browser.post("/clinic/patients/3/plan", data=form_defaults(html, token))
+    response = browser.post(f"/clinic/patients/{pid}/plan", data=form_defaults(html, token))
     assert response.status_code == 403
-    assert ("denied", 403) in events(web_engine, "care.plan.create")
+    assert events(web_engine, "care.plan.create", pid) == [("denied", 403)]
 
 
 def test_another_organizations_clinician_gets_404(
-    browser: TestClient, sign_in: Callable[..., str], web_engine: Engine
+    browser: TestClient, web_engine: Engine, clinic: factories.Clinic
 ) -> None:
-    with Session(web_engine) as session:
-        org = records.create_organization(session, slug="other-care", name="Other Center")
-        accounts.create_user(
-            session,
-            organization_id=org.id,
-            username="other-care-clinician",
-            role="clinician",
-            password=DEMO_PASSWORD,
-        )
-        session.commit()
-    token = sign_in(browser, "other-care-clinician")
+    pid = clinic.patient.id
+    with factories.committed(web_engine) as session:
+        plan = factories.plan(session, organization_id=clinic.id, patient_id=pid)
+        task = factories.care_tasks(session, plan_id=plan.id)[0]
+        other = factories.user(session, organization_id=factories.organization(session).id)
+    token = factories.signed_in(browser, other)
     for path in ("plan", "conference", "tasks"):
-        assert browser.get(f"/clinic/patients/{PATIENT}/{path}").status_code == 404
+        assert browser.get(f"/clinic/patients/{pid}/{path}").status_code == 404
     response = browser.post(
-        f"/clinic/patients/{PATIENT}/tasks/1",
-        data={"csrf_token": token, "status": "accepted", "version": "1"},
+        f"/clinic/patients/{pid}/tasks/{task.id}",
+        data={"csrf_token": token, "status": "accepted", "version": str(task.version)},
     )
     assert response.status_code == 404
-    assert ("denied", 404) in events(web_engine, "care.plan.propose")
+    assert events(web_engine, "care.plan.propose", pid) == [("denied", 404)]
+    assert events(web_engine, "care.task.update", pid) == [("denied", 404)]

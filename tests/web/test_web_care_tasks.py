@@ -3,71 +3,48 @@ machine, a refused start naming the unfinished prerequisites, reasons to cancel 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from secondlook.care import Decision
-from secondlook.store import care_records
+import factories
 from secondlook.store.care_models import CareTask
 from secondlook.store.models import AuditEvent
-from secondlook.web import data
-
-PATIENT = 5  # the demo's SCS candidate: SCS waits on the psychological evaluation
 
 
-def _plan(engine: Engine) -> int:
-    with Session(engine) as session:
-        assessment = data.latest_assessment(session, organization_id=1, patient_id=PATIENT)
-        assert assessment is not None
-        today = dt.datetime.now(dt.UTC).date()
-        draft = care_records.propose(
-            session, organization_id=1, patient_id=PATIENT, assessment_id=assessment.id, today=today
-        )
-        decisions = [
-            Decision(i.id, "accept", "test")
-            if i.recommendation in ("recommended", "consider") and i.id != "treatment:opioid-taper"
-            else Decision(i.id, "reject", "test")
-            for i in draft.items
-        ]
-        plan = care_records.create_plan(
-            session,
-            organization_id=1,
-            patient_id=PATIENT,
-            assessment_id=assessment.id,
-            decisions=decisions,
-            decided_on=today,
-            decided_by="test",
-            user_id=None,
-        )
-        session.commit()
-        return plan.id
+@pytest.fixture
+def scs_plan(web_engine: Engine, clinic: factories.Clinic) -> tuple[int, int]:
+    """An SCS candidate of the clinic (spinal cord stimulation waits on the psychological
+    evaluation) with an active plan: (patient id, plan id)."""
+    with factories.committed(web_engine) as session:
+        pid = factories.patient(
+            session, organization_id=clinic.id, example="scs-candidate", assessed=True
+        ).id
+        return pid, factories.plan(session, organization_id=clinic.id, patient_id=pid).id
 
 
 def _task(engine: Engine, plan_id: int, item: str) -> CareTask:
     with Session(engine) as session:
-        task = session.scalars(
-            select(CareTask).where(CareTask.plan_id == plan_id, CareTask.plan_item_id == item)
-        ).first()
-        assert task is not None
+        task = factories.task(session, plan_id=plan_id, item_id=item)
         session.expunge(task)
         return task
 
 
-def test_board_without_a_plan(clinician: tuple[TestClient, str]) -> None:
+def test_board_without_a_plan(clinician: tuple[TestClient, str], clinic: factories.Clinic) -> None:
     client, _ = clinician
-    page = client.get("/clinic/patients/4/tasks")
+    page = client.get(f"/clinic/patients/{clinic.patient.id}/tasks")
     assert page.status_code == 200 and "No care plan yet" in page.text
 
 
-def test_board_moves_and_refusals(clinician: tuple[TestClient, str], web_engine: Engine) -> None:
+def test_board_moves_and_refusals(
+    clinician: tuple[TestClient, str], web_engine: Engine, scs_plan: tuple[int, int]
+) -> None:
     client, token = clinician
-    plan_id = _plan(web_engine)
-    html = client.get(f"/clinic/patients/{PATIENT}/tasks").text
+    pid, plan_id = scs_plan
+    html = client.get(f"/clinic/patients/{pid}/tasks").text
     assert ">Psychology</h2>" in html and ">Pain medicine</h2>" in html
     for status in ("Requested", "Accepted", "In progress", "Completed", "Cancelled", "Failed"):
         assert f"<h3>{status} (" in html
@@ -81,7 +58,7 @@ def test_board_moves_and_refusals(clinician: tuple[TestClient, str], web_engine:
 
     # accept: moves to the accepted column, and the page returns to the card
     moved = client.post(
-        f"/clinic/patients/{PATIENT}/tasks/{scs.id}",
+        f"/clinic/patients/{pid}/tasks/{scs.id}",
         data={"csrf_token": token, "status": "accepted", "version": str(scs.version)},
     )
     assert moved.status_code == 303
@@ -91,7 +68,7 @@ def test_board_moves_and_refusals(clinician: tuple[TestClient, str], web_engine:
 
     # starting before the prerequisite is done is refused, naming it and the task by name
     refused = client.post(
-        f"/clinic/patients/{PATIENT}/tasks/{scs.id}",
+        f"/clinic/patients/{pid}/tasks/{scs.id}",
         data={"csrf_token": token, "status": "in-progress", "version": str(scs.version)},
     )
     assert refused.status_code == 409
@@ -103,7 +80,7 @@ def test_board_moves_and_refusals(clinician: tuple[TestClient, str], web_engine:
 
     # a stale version is reported, nothing changes
     stale = client.post(
-        f"/clinic/patients/{PATIENT}/tasks/{scs.id}",
+        f"/clinic/patients/{pid}/tasks/{scs.id}",
         data={"csrf_token": token, "status": "cancelled", "reason": "x", "version": "1"},
     )
     assert stale.status_code == 412 and "changed this task meanwhile" in stale.text
@@ -111,12 +88,12 @@ def test_board_moves_and_refusals(clinician: tuple[TestClient, str], web_engine:
     # cancelling needs a reason
     current = _task(web_engine, plan_id, "treatment:spinal-cord-stimulation")
     no_reason = client.post(
-        f"/clinic/patients/{PATIENT}/tasks/{scs.id}",
+        f"/clinic/patients/{pid}/tasks/{scs.id}",
         data={"csrf_token": token, "status": "cancelled", "version": str(current.version)},
     )
     assert no_reason.status_code == 422 and "a reason is required" in no_reason.text
     done = client.post(
-        f"/clinic/patients/{PATIENT}/tasks/{scs.id}",
+        f"/clinic/patients/{pid}/tasks/{scs.id}",
         data={
             "csrf_token": token,
             "status": "cancelled",
@@ -132,23 +109,29 @@ def test_board_moves_and_refusals(clinician: tuple[TestClient, str], web_engine:
             (r.outcome, r.status)
             for r in connection.execute(
                 select(AuditEvent.outcome, AuditEvent.status).where(
-                    AuditEvent.action == "care.task.update"
+                    AuditEvent.action == "care.task.update", AuditEvent.patient_id == pid
                 )
             )
         }
-    assert {("success", 200), ("failed", 409)} <= outcomes
-    page = client.get(f"/clinic/patients/{PATIENT}/tasks").text
+    assert outcomes == {("success", 200), ("failed", 409), ("failed", 412), ("failed", 422)}
+    page = client.get(f"/clinic/patients/{pid}/tasks").text
     assert re.search(r"Reason: Patient declined", page)
 
 
-def test_task_moves_need_csrf_and_staff(browser: TestClient, sign_in: Callable[..., str]) -> None:
-    sign_in(browser, "demo-clinician")
-    response = browser.post(f"/clinic/patients/{PATIENT}/tasks/1", data={"status": "accepted"})
+def test_task_moves_need_csrf_and_staff(
+    browser: TestClient, web_engine: Engine, clinic: factories.Clinic
+) -> None:
+    pid = clinic.patient.id
+    with factories.committed(web_engine) as session:
+        plan = factories.plan(session, organization_id=clinic.id, patient_id=pid)
+        task = factories.care_tasks(session, plan_id=plan.id)[0]
+    url = f"/clinic/patients/{pid}/tasks/{task.id}"
+    factories.signed_in(browser, clinic.clinician)
+    response = browser.post(url, data={"status": "accepted"})
     assert response.status_code == 403 and "security token" in response.text
-    browser.cookies.clear()
-    token = sign_in(browser, "demo-patient")
+    token = factories.signed_in(browser, clinic.patient_user)  # the patient of this record
     response = browser.post(
-        f"/clinic/patients/{PATIENT}/tasks/1",
-        data={"csrf_token": token, "status": "accepted", "version": "1"},
+        url, data={"csrf_token": token, "status": "accepted", "version": str(task.version)}
     )
     assert response.status_code == 403
+    assert _task(web_engine, plan.id, str(task.plan_item_id)).status == "requested"

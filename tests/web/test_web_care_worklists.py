@@ -5,58 +5,45 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import Session
 
-from secondlook.care import Decision
-from secondlook.store import care_records
+import factories
 from secondlook.store.care_models import CareTask
 from secondlook.store.models import AuditEvent
-from secondlook.web import data
 
 
-def _plan_with_an_overdue_task(engine: Engine, patient_id: int) -> None:
-    with Session(engine) as session:
-        assessment = data.latest_assessment(session, organization_id=1, patient_id=patient_id)
-        assert assessment is not None
-        today = dt.datetime.now(dt.UTC).date()
-        draft = care_records.propose(
-            session,
-            organization_id=1,
-            patient_id=patient_id,
-            assessment_id=assessment.id,
-            today=today,
+def _plan_with_an_overdue_task(engine: Engine, organization_id: int) -> str:
+    """An SCS candidate of the organization whose plan has a psychology task 10 days overdue;
+    returns the patient's name."""
+    with factories.committed(engine) as session:
+        record = factories.patient(
+            session, organization_id=organization_id, example="scs-candidate", assessed=True
         )
-        plan = care_records.create_plan(
+        plan = factories.plan(
             session,
-            organization_id=1,
-            patient_id=patient_id,
-            assessment_id=assessment.id,
-            decisions=[
-                Decision(i.id, "reject" if i.id == "treatment:opioid-taper" else "accept", "test")
-                for i in draft.items
-            ],
-            decided_on=today,
-            decided_by="test",
-            user_id=None,
+            organization_id=organization_id,
+            patient_id=record.id,
+            accept=lambda item: item.id != "treatment:opioid-taper",
         )
-        first = session.scalars(
-            select(CareTask.id).where(CareTask.plan_id == plan.id, CareTask.kind == "care")
-        ).first()
+        first = factories.care_tasks(session, plan_id=plan.id)[0]
         session.execute(
             update(CareTask)
-            .where(CareTask.id == first)
-            .values(due=today - dt.timedelta(days=10), owner="psychology")
+            .where(CareTask.id == first.id)
+            .values(due=factories.today() - dt.timedelta(days=10), owner="psychology")
         )
-        session.commit()
+        return record.name
 
 
-def test_worklists_show_every_list(clinician: tuple[TestClient, str], web_engine: Engine) -> None:
+def test_worklists_show_every_list(
+    clinician: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
+) -> None:
     client, _ = clinician
-    _plan_with_an_overdue_task(web_engine, 5)
+    name = _plan_with_an_overdue_task(web_engine, clinic.id)
+    with factories.committed(web_engine) as session:
+        other = factories.organization(session).id
+    elsewhere = _plan_with_an_overdue_task(web_engine, other)  # another organization's
     page = client.get("/clinic/worklists")
     assert page.status_code == 200
     html = page.text
@@ -70,9 +57,10 @@ def test_worklists_show_every_list(clinician: tuple[TestClient, str], web_engine
     ):
         assert heading in html, heading
     overdue = html.split('id="wl-overdue"', 1)[1].split("</section>", 1)[0]
-    assert "(overdue)" in overdue and "Lena Novak" in overdue
+    assert "(overdue)" in overdue and name in overdue
     flags = html.split('id="wl-flags"', 1)[1].split("</section>", 1)[0]
-    assert "Cauda equina syndrome" in flags
+    assert "Cauda equina syndrome" in flags and clinic.patient.name in flags
+    assert elsewhere not in html
     assert '<select id="discipline" name="discipline">' in html
     # links carry opaque ids only
     for link in re.findall(r'href="([^"]+)"', html):
@@ -80,7 +68,8 @@ def test_worklists_show_every_list(clinician: tuple[TestClient, str], web_engine
 
     chosen = client.get("/clinic/worklists", params={"discipline": "psychology"}).text
     theirs = chosen.split('id="wl-discipline"', 1)[1].split("</section>", 1)[0]
-    assert "Lena Novak" in theirs and 'value="psychology" selected' in chosen
+    assert name in theirs and 'value="psychology" selected' in chosen
+    assert elsewhere not in chosen
     ignored = client.get("/clinic/worklists", params={"discipline": "<script>"})
     assert ignored.status_code == 200 and "<script>" not in ignored.text
     with web_engine.connect() as connection:
@@ -89,16 +78,17 @@ def test_worklists_show_every_list(clinician: tuple[TestClient, str], web_engine
                 select(AuditEvent.outcome).where(
                     AuditEvent.action == "care.worklist.read",
                     AuditEvent.resource == "GET /clinic/worklists",
+                    AuditEvent.actor_user_id == clinic.clinician.user_id,
                 )
             ).scalars()
         )
     assert outcomes == {"success"}
 
 
-def test_worklists_are_for_staff_only(browser: TestClient, sign_in: Callable[..., str]) -> None:
-    sign_in(browser, "demo-patient")
+def test_worklists_are_for_staff_only(browser: TestClient, clinic: factories.Clinic) -> None:
+    factories.signed_in(browser, clinic.patient_user)
     assert browser.get("/clinic/worklists").status_code == 403
     browser.cookies.clear()
     assert browser.get("/clinic/worklists").headers.get("location") == "/login"
-    sign_in(browser, "demo-coordinator")
+    factories.signed_in(browser, clinic.coordinator)
     assert browser.get("/clinic/worklists").status_code == 200

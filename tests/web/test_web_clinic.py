@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+import factories
 from secondlook.examples import load_examples
 from secondlook.store.models import Assessment, CaseVersion, Patient
 from secondlook.web import intake
@@ -30,16 +32,20 @@ def _patient_id(engine: Engine, mrn: str) -> int:
     return int(found)
 
 
-def test_patient_list_links_by_opaque_id(clinician: tuple[TestClient, str]) -> None:
+def test_patient_list_links_by_opaque_id(
+    clinician: tuple[TestClient, str], clinic: factories.Clinic
+) -> None:
     client, _ = clinician
     html = client.get("/clinic/patients").text
-    assert "Maria Keller" in html
-    assert re.search(r'href="/clinic/patients/\d+"', html)
+    assert clinic.patient.name in html
+    assert f'href="/clinic/patients/{clinic.patient.id}"' in html
 
 
-def test_patient_page_puts_red_flags_first_in_an_alert(clinician: tuple[TestClient, str]) -> None:
+def test_patient_page_puts_red_flags_first_in_an_alert(
+    clinician: tuple[TestClient, str], clinic: factories.Clinic
+) -> None:
     client, _ = clinician
-    html = client.get("/clinic/patients/1").text  # the cauda-equina example
+    html = client.get(f"/clinic/patients/{clinic.patient.id}").text  # the cauda-equina example
     main = html.split('<main id="main" tabindex="-1">', 1)[1]
     assert main.lstrip().startswith('<section class="banner" role="alert"')
     banner = main.split("</section>", 1)[0]
@@ -47,9 +53,16 @@ def test_patient_page_puts_red_flags_first_in_an_alert(clinician: tuple[TestClie
     assert main.index("Cauda equina syndrome") < main.index("<h1>")
 
 
-def test_patient_page_shows_the_whole_assessment(clinician: tuple[TestClient, str]) -> None:
+def test_patient_page_shows_the_whole_assessment(
+    clinician: tuple[TestClient, str], clinic: factories.Clinic, web_engine: Engine
+) -> None:
     client, _ = clinician
-    html = client.get("/clinic/patients/5").text  # scs-candidate
+    with factories.committed(web_engine) as session:
+        scs = factories.patient(
+            session, organization_id=clinic.id, example="scs-candidate", assessed=True
+        )
+        factories.case_questionnaires(session, organization_id=clinic.id, patient_id=scs.id)
+    html = client.get(f"/clinic/patients/{scs.id}").text
     for heading in ("Classification", "Differential", "Work-up", "Treatment options"):
         assert f">{heading}</h2>" in html
     assert "Spinal cord stimulation" in html
@@ -64,14 +77,15 @@ def test_new_patient_through_the_intake_form(
     clinician: tuple[TestClient, str], web_engine: Engine
 ) -> None:
     client, token = clinician
+    mrn = factories.unique("WEB")
     response = client.post(
         "/clinic/patients/new",
-        data={**CAUDA, "name": "Form Person", "mrn": "WEB-001", "csrf_token": token},
+        data={**CAUDA, "name": "Form Person", "mrn": mrn, "csrf_token": token},
     )
     assert response.status_code == 303
     location = response.headers["location"]
     assert re.fullmatch(r"/clinic/patients/\d+", location)
-    patient_id = _patient_id(web_engine, "WEB-001")
+    patient_id = _patient_id(web_engine, mrn)
     assert location.endswith(f"/{patient_id}")
     page = client.get(location).text
     assert 'role="alert"' in page and "Cauda equina syndrome" in page
@@ -124,10 +138,13 @@ def test_every_field_has_a_label(clinician: tuple[TestClient, str]) -> None:
 
 
 def test_edit_keeps_the_case_and_detects_a_concurrent_edit(
-    clinician: tuple[TestClient, str], web_engine: Engine
+    clinician: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
 ) -> None:
     client, token = clinician
-    patient_id = 4  # recurrent-disc
+    with factories.committed(web_engine) as session:
+        patient_id = factories.patient(
+            session, organization_id=clinic.id, example="recurrent-disc", assessed=True
+        ).id
     form = client.get(f"/clinic/patients/{patient_id}/intake").text
     expected = re.search(r'name="expected_version" value="(\d+)"', form)
     assert expected
@@ -151,18 +168,21 @@ def test_edit_keeps_the_case_and_detects_a_concurrent_edit(
 
 
 def test_coordinator_saves_a_case_but_does_not_assess(
-    browser: TestClient, sign_in: object, web_engine: Engine
+    browser: TestClient,
+    sign_in: Callable[..., str],
+    web_engine: Engine,
+    clinic: factories.Clinic,
 ) -> None:
-    assert callable(sign_in)
-    token = sign_in(browser, "demo-coordinator")
+    token = sign_in(browser, clinic.coordinator.username)
     form = browser.get("/clinic/patients/new").text
     assert "and assess" not in form
+    mrn = factories.unique("WEB")
     response = browser.post(
         "/clinic/patients/new",
-        data={**CAUDA, "name": "Coordinated", "mrn": "WEB-002", "csrf_token": token},
+        data={**CAUDA, "name": "Coordinated", "mrn": mrn, "csrf_token": token},
     )
     assert response.status_code == 303
-    patient_id = _patient_id(web_engine, "WEB-002")
+    patient_id = _patient_id(web_engine, mrn)
     page = browser.get(f"/clinic/patients/{patient_id}").text
     assert "No assessment yet" in page
     assert "Assess current case" not in page
@@ -174,11 +194,13 @@ def test_coordinator_saves_a_case_but_does_not_assess(
     )
 
 
-def test_duplicate_mrn_is_shown_at_the_mrn_field(clinician: tuple[TestClient, str]) -> None:
+def test_duplicate_mrn_is_shown_at_the_mrn_field(
+    clinician: tuple[TestClient, str], clinic: factories.Clinic
+) -> None:
     client, token = clinician
     response = client.post(
         "/clinic/patients/new",
-        data={**CAUDA, "name": "Twin", "mrn": "DEMO-001", "csrf_token": token},
+        data={**CAUDA, "name": "Twin", "mrn": clinic.patient.mrn, "csrf_token": token},
     )
     assert response.status_code == 422
     assert 'id="f-mrn-error"' in response.text
@@ -197,22 +219,30 @@ def test_knowledge_base_book(clinician: tuple[TestClient, str]) -> None:
     assert client.get("/clinic/book/nonsense/pseudarthrosis").status_code == 404
 
 
-def test_care_plan_pdfs(clinician: tuple[TestClient, str]) -> None:
+def test_care_plan_pdfs(clinician: tuple[TestClient, str], clinic: factories.Clinic) -> None:
     client, _ = clinician
-    for path in ("/clinic/patients/1/summary.pdf", "/clinic/patients/1/handout.pdf"):
-        response = client.get(path)
+    for name in ("summary.pdf", "handout.pdf"):
+        response = client.get(f"/clinic/patients/{clinic.patient.id}/{name}")
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/pdf"
         assert response.headers["content-disposition"].startswith("attachment;")
-        assert "Keller" not in response.headers["content-disposition"]
+        for word in clinic.patient.name.split():
+            assert word not in response.headers["content-disposition"]
         assert response.content.startswith(b"%PDF-")
 
 
-def test_a_record_you_may_not_see_is_a_page_not_json(clinician: tuple[TestClient, str]) -> None:
+def test_a_record_you_may_not_see_is_a_page_not_json(
+    clinician: tuple[TestClient, str], web_engine: Engine
+) -> None:
     client, _ = clinician
-    response = client.get("/clinic/patients/999999")
+    with factories.committed(web_engine) as session:  # a patient of another organization
+        elsewhere = factories.patient(
+            session, organization_id=factories.organization(session).id, example=None
+        ).id
+    response = client.get(f"/clinic/patients/{elsewhere}")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
     assert "Not Found" in response.text
-    api = client.get("/api/v1/patients/999999")
+    api = client.get(f"/api/v1/patients/{elsewhere}")
+    assert api.status_code == 404
     assert api.headers["content-type"] == "application/problem+json"

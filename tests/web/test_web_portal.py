@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+import factories
 from secondlook.instruments import INSTRUMENTS, safety_text
 from secondlook.store.models import QuestionnaireResponse
 from secondlook.web import portal
@@ -29,11 +30,11 @@ def _answer(client: TestClient, token: str, key: str, answers: list[int], value:
     return str(response.text)
 
 
-def _responses(engine: Engine, instrument: str) -> list[QuestionnaireResponse]:
+def _responses(engine: Engine, patient_id: int, instrument: str) -> list[QuestionnaireResponse]:
     with engine.connect() as connection:
         rows = connection.execute(
             select(QuestionnaireResponse).where(
-                QuestionnaireResponse.patient_id == 1,
+                QuestionnaireResponse.patient_id == patient_id,
                 QuestionnaireResponse.instrument == instrument,
             )
         ).all()
@@ -69,15 +70,16 @@ def test_no_answer_asks_again(patient: tuple[TestClient, str]) -> None:
 
 
 def test_phq9_item9_shows_the_safety_text_and_alerts_the_team(
-    patient: tuple[TestClient, str], web_engine: Engine
+    patient: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
 ) -> None:
     client, token = patient
-    before = len(_responses(web_engine, "phq-9"))
+    own = clinic.patient.id
+    assert _responses(web_engine, own, "phq-9") == []
     html = _answer(client, token, "phq-9", [0] * 8, 2)
     assert 'role="alert"' in html
     assert safety_text("self-harm-risk").patient in html
-    rows = _responses(web_engine, "phq-9")
-    assert len(rows) == before + 1
+    rows = _responses(web_engine, own, "phq-9")
+    assert len(rows) == 1
     assert rows[-1].alerts == ["self-harm-risk"]
     assert rows[-1].answers == [0] * 8 + [2]
 
@@ -89,7 +91,10 @@ def test_a_negative_phq9_says_thank_you(patient: tuple[TestClient, str]) -> None
 
 
 def test_an_alert_before_the_last_item_is_stored_and_shown_at_once(
-    patient: tuple[TestClient, str], web_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    patient: tuple[TestClient, str],
+    web_engine: Engine,
+    clinic: factories.Clinic,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Any instrument whose alert item is not the last: the answers so far are stored (the
     alert reaches the team), the safety text comes next, then the questionnaire goes on."""
@@ -101,12 +106,13 @@ def test_an_alert_before_the_last_item_is_stored_and_shown_at_once(
     changed = {**INSTRUMENTS, "gad-7": dataclasses.replace(gad7, alert_rule=alert_on_first)}
     monkeypatch.setattr(portal, "INSTRUMENTS", changed)
     client, token = patient
-    before = len(_responses(web_engine, "gad-7"))
+    own = clinic.patient.id
+    assert _responses(web_engine, own, "gad-7") == []
     html = _answer(client, token, "gad-7", [], 3)
     assert safety_text("self-harm-risk").patient in html
     assert "Continue the questionnaire" in html
-    rows = _responses(web_engine, "gad-7")
-    assert len(rows) == before + 1
+    rows = _responses(web_engine, own, "gad-7")
+    assert len(rows) == 1
     assert rows[-1].answers == [3, None, None, None, None, None, None]
     next_item = client.post(
         "/portal/questionnaires/gad-7/continue", data={"csrf_token": token, "answers": "3"}

@@ -4,62 +4,37 @@ with the plan's goals and responder status."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import re
 
 import pypdf
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from secondlook.care import Decision
+import factories
 from secondlook.services import care
 from secondlook.store import care_records
 from secondlook.store.models import AuditEvent
 from secondlook.web import data
 
-OWN = 1  # the demo patient's own record
-OTHER = 5  # another patient: SCS waits on the psychological evaluation
+
+def _plan(engine: Engine, organization_id: int, patient_id: int) -> int:
+    with factories.committed(engine) as session:
+        return factories.plan(session, organization_id=organization_id, patient_id=patient_id).id
 
 
-def _plan(engine: Engine, patient_id: int) -> int:
-    with Session(engine) as session:
-        assessment = data.latest_assessment(session, organization_id=1, patient_id=patient_id)
-        assert assessment is not None
-        today = dt.datetime.now(dt.UTC).date()
-        draft = care_records.propose(
-            session,
-            organization_id=1,
-            patient_id=patient_id,
-            assessment_id=assessment.id,
-            today=today,
-        )
-        decisions = [
-            Decision(i.id, "accept", "test")
-            if i.recommendation in ("recommended", "consider") and i.id != "treatment:opioid-taper"
-            else Decision(i.id, "reject", "test")
-            for i in draft.items
-        ]
-        plan = care_records.create_plan(
-            session,
-            organization_id=1,
-            patient_id=patient_id,
-            assessment_id=assessment.id,
-            decisions=decisions,
-            decided_on=today,
-            decided_by="test",
-            user_id=None,
-        )
-        session.commit()
-        return plan.id
-
-
-def _ensure_plan(engine: Engine, patient_id: int) -> None:
-    with Session(engine) as session:
-        plans = care_records.list_plans(session, organization_id=1, patient_id=patient_id, limit=1)
-    if not plans:
-        _plan(engine, patient_id)
+@pytest.fixture
+def other(web_engine: Engine, clinic: factories.Clinic) -> int:
+    """Another patient of the clinic, an SCS candidate (SCS waits on the psychological
+    evaluation), with a plan."""
+    with factories.committed(web_engine) as session:
+        pid = factories.patient(
+            session, organization_id=clinic.id, example="scs-candidate", assessed=True
+        ).id
+        factories.plan(session, organization_id=clinic.id, patient_id=pid)
+    return pid
 
 
 def _text(html: str) -> str:
@@ -68,12 +43,11 @@ def _text(html: str) -> str:
 
 
 def test_tasks_in_plain_words_only_the_patients_own(
-    patient: tuple[TestClient, str], web_engine: Engine
+    patient: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic, other: int
 ) -> None:
     client, _ = patient
-    _plan(web_engine, OTHER)
     assert "What is planned for you" not in client.get("/portal/plan").text  # no plan of mine
-    own_plan = _plan(web_engine, OWN)
+    own_plan = _plan(web_engine, clinic.id, clinic.patient.id)
     html = client.get("/portal/plan").text
     assert "What is planned for you" in html
     with Session(web_engine) as session:
@@ -111,10 +85,13 @@ def test_tasks_in_plain_words_only_the_patients_own(
         assert code not in text, code
 
 
-def test_other_patients_prerequisite_in_plain_words(web_engine: Engine) -> None:
-    _ensure_plan(web_engine, OTHER)
+def test_other_patients_prerequisite_in_plain_words(
+    web_engine: Engine, clinic: factories.Clinic, other: int
+) -> None:
     with Session(web_engine) as session:
-        tasks = data.plan_tasks_in_plain_language(session, organization_id=1, patient_id=OTHER)
+        tasks = data.plan_tasks_in_plain_language(
+            session, organization_id=clinic.id, patient_id=other
+        )
     assert tasks is not None
     scs = next(t for t in tasks if t.name == "Spinal cord stimulation")
     assert scs.who == "your pain doctor" and scs.status == "planned"
@@ -123,25 +100,28 @@ def test_other_patients_prerequisite_in_plain_words(web_engine: Engine) -> None:
     assert evaluation.who == "the psychologist" and evaluation.after == []
 
 
-def test_my_plan_is_audited(patient: tuple[TestClient, str], web_engine: Engine) -> None:
+def test_my_plan_is_audited(
+    patient: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
+) -> None:
     client, _ = patient
     with Session(web_engine) as session:
         before = session.scalars(select(AuditEvent.id).order_by(AuditEvent.id.desc())).first()
     assert client.get("/portal/plan").status_code == 200
     with Session(web_engine) as session:
         events = list(session.scalars(select(AuditEvent).where(AuditEvent.id > (before or 0))))
-    assert [(e.action, e.patient_id) for e in events] == [("patient.read", OWN)]
+    assert [(e.action, e.patient_id, e.actor_user_id) for e in events] == [
+        ("patient.read", clinic.patient.id, clinic.patient_user.user_id)
+    ]
 
 
 def test_pdfs_show_the_plan_goals_and_responder_status(
-    clinician: tuple[TestClient, str], web_engine: Engine
+    clinician: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic, other: int
 ) -> None:
     client, _ = clinician
-    _ensure_plan(web_engine, OTHER)
     with Session(web_engine) as session:
-        outcome = care.outcomes_in(session, organization_id=1, patient_id=OTHER)
+        outcome = care.outcomes_in(session, organization_id=clinic.id, patient_id=other)
     assert outcome.plan is not None
-    summary = client.get(f"/clinic/patients/{OTHER}/summary.pdf")
+    summary = client.get(f"/clinic/patients/{other}/summary.pdf")
     assert summary.status_code == 200
     text = " ".join(
         (p.extract_text() or "") for p in pypdf.PdfReader(io.BytesIO(summary.content)).pages
@@ -150,7 +130,7 @@ def test_pdfs_show_the_plan_goals_and_responder_status(
     assert "Care plan goals" in flat
     assert "Walk to the market and back without stopping" in flat
     assert f"at 6 months {outcome.responder_6m}" in flat
-    handout = client.get(f"/clinic/patients/{OTHER}/handout.pdf")
+    handout = client.get(f"/clinic/patients/{other}/handout.pdf")
     hand = " ".join(
         (p.extract_text() or "") for p in pypdf.PdfReader(io.BytesIO(handout.content)).pages
     )

@@ -13,23 +13,29 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from secondlook.api.demo import DEMO_NAMES
+import factories
 from secondlook.store.models import AuditEvent, Patient
 from secondlook.web import auth, care, clinic, portal
 from secondlook.web.common import CSRF_COOKIE
 
+# {p}: the test's own patient.
 PAGES = [
     "/login",
     "/clinic/patients",
-    "/clinic/patients/1",
+    "/clinic/patients/{p}",
     "/clinic/patients/new",
-    "/clinic/patients/1/intake",
+    "/clinic/patients/{p}/intake",
     "/clinic/book",
     "/clinic/book/red-flag/cauda-equina",
 ]
 
 
+def _pages(place: factories.Clinic) -> list[str]:
+    return [page.format(p=place.patient.id) for page in PAGES]
+
+
 def _post_paths() -> list[str]:
+    # The CSRF check comes before anything else, so the ids need not exist.
     paths = []
     for route in [
         *auth.router.routes,
@@ -55,7 +61,7 @@ def test_every_form_route_is_known() -> None:
 @pytest.mark.parametrize("path", _post_paths())
 def test_post_without_csrf_token_is_forbidden(path: str, clinician: tuple[TestClient, str]) -> None:
     client, _ = clinician
-    response = client.post(path, data={"q": "Keller", "username": "x", "password": "y"})
+    response = client.post(path, data={"q": "Pat", "username": "x", "password": "y"})
     assert response.status_code == 403
     assert "security token" in response.text
 
@@ -74,22 +80,24 @@ def test_post_from_another_origin_is_forbidden(clinician: tuple[TestClient, str]
     client, token = clinician
     response = client.post(
         "/clinic/patients/search",
-        data={"q": "Keller", "csrf_token": token},
+        data={"q": "Pat", "csrf_token": token},
         headers={"Origin": "https://evil.example"},
     )
     assert response.status_code == 403
     same = client.post(
         "/clinic/patients/search",
-        data={"q": "Keller", "csrf_token": token},
+        data={"q": "Pat", "csrf_token": token},
         headers={"Origin": "http://testserver"},
     )
     assert same.status_code == 200
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_security_headers_on_pages(path: str, clinician: tuple[TestClient, str]) -> None:
+def test_security_headers_on_pages(
+    path: str, clinician: tuple[TestClient, str], clinic: factories.Clinic
+) -> None:
     client, _ = clinician
-    response = client.get(path)
+    response = client.get(path.format(p=clinic.patient.id))
     assert response.status_code in (200, 303)
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp
@@ -101,9 +109,11 @@ def test_security_headers_on_pages(path: str, clinician: tuple[TestClient, str])
     assert response.headers["cache-control"] == "no-store"
 
 
-def test_pages_have_no_inline_script_or_style(clinician: tuple[TestClient, str]) -> None:
+def test_pages_have_no_inline_script_or_style(
+    clinician: tuple[TestClient, str], clinic: factories.Clinic
+) -> None:
     client, _ = clinician
-    for path in PAGES[1:]:
+    for path in _pages(clinic)[1:]:
         html = client.get(path).text
         assert "<script" not in html
         assert "<style" not in html and " style=" not in html
@@ -121,14 +131,18 @@ def test_static_files_are_served_with_headers(browser: TestClient) -> None:
 
 
 def test_sign_in_sets_a_hardened_session_cookie(
-    browser: TestClient, csrf_of: Callable[..., str]
+    browser: TestClient, csrf_of: Callable[..., str], clinic: factories.Clinic
 ) -> None:
     token = csrf_of(browser)
     login_cookie = browser.cookies.get(CSRF_COOKIE)
     assert login_cookie == token
     response = browser.post(
         "/login",
-        data={"username": "demo-clinician", "password": "secondlook-demo", "csrf_token": token},
+        data={
+            "username": clinic.clinician.username,
+            "password": factories.PASSWORD,
+            "csrf_token": token,
+        },
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/clinic/patients"
@@ -138,7 +152,7 @@ def test_sign_in_sets_a_hardened_session_cookie(
     assert "Secure" not in cookie  # plain http here; see the https test
 
 
-def test_session_cookie_is_secure_over_https(web_app: FastAPI) -> None:
+def test_session_cookie_is_secure_over_https(web_app: FastAPI, clinic: factories.Clinic) -> None:
     with TestClient(web_app, base_url="https://testserver", follow_redirects=False) as client:
         page = client.get("/login")
         assert "Secure" in page.headers["set-cookie"]  # the CSRF cookie
@@ -148,8 +162,8 @@ def test_session_cookie_is_secure_over_https(web_app: FastAPI) -> None:
         response = client.post(
             "/login",
             data={
-                "username": "demo-clinician",
-                "password": "secondlook-demo",
+                "username": clinic.clinician.username,
+                "password": factories.PASSWORD,
                 "csrf_token": token.group(1),
             },
         )
@@ -158,26 +172,33 @@ def test_session_cookie_is_secure_over_https(web_app: FastAPI) -> None:
 
 
 def test_wrong_password_is_refused_and_audited(
-    browser: TestClient, csrf_of: Callable[..., str], web_engine: Engine
+    browser: TestClient, csrf_of: Callable[..., str], web_engine: Engine, clinic: factories.Clinic
 ) -> None:
     token = csrf_of(browser)
+    username = clinic.coordinator.username
     response = browser.post(
-        "/login", data={"username": "demo-coordinator", "password": "nope", "csrf_token": token}
+        "/login", data={"username": username, "password": "nope", "csrf_token": token}
     )
     assert response.status_code == 401
     assert "Wrong username or password" in response.text
     assert "secondlook_session" not in response.headers.get("set-cookie", "")
     with web_engine.connect() as connection:
-        events = connection.execute(
-            select(AuditEvent.outcome).where(
-                AuditEvent.action == "session.create", AuditEvent.resource == "POST /login"
+        events = [
+            tuple(row)
+            for row in connection.execute(
+                select(AuditEvent.outcome, AuditEvent.organization_id).where(
+                    AuditEvent.action == "session.create",
+                    AuditEvent.resource == "POST /login",
+                    AuditEvent.actor_username == username,
+                )
             )
-        ).all()
-    assert ("denied",) in events
+        ]
+    assert events == [("denied", clinic.id)]
 
 
-def test_signed_out_browser_is_sent_to_login(browser: TestClient) -> None:
-    for path in ("/", "/clinic/patients", "/clinic/patients/1", "/portal", "/portal/plan"):
+def test_signed_out_browser_is_sent_to_login(browser: TestClient, clinic: factories.Clinic) -> None:
+    own = f"/clinic/patients/{clinic.patient.id}"
+    for path in ("/", "/clinic/patients", own, "/portal", "/portal/plan"):
         response = browser.get(path)
         assert response.status_code == 303
         assert response.headers["location"] == "/login"
@@ -193,28 +214,36 @@ def test_logout_revokes_the_session(clinician: tuple[TestClient, str]) -> None:
     assert client.get("/clinic/patients").headers.get("location") == "/login"
 
 
-def test_roles_are_kept_apart(browser: TestClient, sign_in: Callable[..., str]) -> None:
-    sign_in(browser, "demo-patient")
+def test_roles_are_kept_apart(
+    browser: TestClient, sign_in: Callable[..., str], clinic: factories.Clinic
+) -> None:
+    sign_in(browser, clinic.patient_user.username)
     assert browser.get("/clinic/patients").status_code == 403
     assert browser.get("/portal").status_code == 200
     browser.cookies.clear()
-    sign_in(browser, "demo-clinician")
+    sign_in(browser, clinic.clinician.username)
     assert browser.get("/portal").status_code == 403
     browser.cookies.clear()
-    sign_in(browser, "demo-admin")
-    assert browser.get("/clinic/patients/1").status_code == 403
+    sign_in(browser, clinic.admin.username)
+    assert browser.get(f"/clinic/patients/{clinic.patient.id}").status_code == 403
     assert browser.get("/").headers["location"] == "/account"
 
 
 def test_search_is_a_post_and_no_link_carries_patient_data(
-    clinician: tuple[TestClient, str], web_engine: Engine
+    clinician: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
 ) -> None:
     client, token = clinician
+    with factories.committed(web_engine) as session:
+        factories.patient(session, organization_id=clinic.id, name="Maria Keller", example=None)
     with web_engine.connect() as connection:
-        patients = connection.execute(select(Patient.name, Patient.mrn)).all()
+        patients = connection.execute(
+            select(Patient.name, Patient.mrn).where(Patient.organization_id == clinic.id)
+        ).all()
+    assert len(patients) == 2
     secrets = [p.name for p in patients] + [p.mrn for p in patients if p.mrn]
-    secrets += [part for p in patients for part in p.name.split()]
-    pages = [client.get(path).text for path in PAGES[1:]]
+    # Words of a name, from four letters (a factory name starts with "Pat", as "patients" does).
+    secrets += [part for p in patients for part in p.name.split() if len(part) >= 4]
+    pages = [client.get(path).text for path in _pages(clinic)[1:]]
     pages.append(client.post("/clinic/patients/search", data={"q": "e", "csrf_token": token}).text)
     for html in pages:
         for url in re.findall(r'(?:href|action|src)="([^"]*)"', html):
@@ -222,41 +251,59 @@ def test_search_is_a_post_and_no_link_carries_patient_data(
     assert 'method="post" action="/clinic/patients/search"' in pages[0]
 
 
-def test_search_finds_by_name_and_mrn(clinician: tuple[TestClient, str]) -> None:
+def test_search_finds_by_name_and_mrn(
+    clinician: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
+) -> None:
     client, token = clinician
+    with factories.committed(web_engine) as session:
+        for name in ("Maria Keller", "Jonas Berg"):
+            factories.patient(session, organization_id=clinic.id, name=name, example=None)
+        berg = factories.patient(session, organization_id=clinic.id, name="Jo Berg", example=None)
     by_name = client.post("/clinic/patients/search", data={"q": "keller", "csrf_token": token})
-    assert DEMO_NAMES[0] in by_name.text
-    assert DEMO_NAMES[1] not in by_name.text
-    by_mrn = client.post("/clinic/patients/search", data={"q": "DEMO-002", "csrf_token": token})
-    assert DEMO_NAMES[1] in by_mrn.text
+    assert "Maria Keller" in by_name.text
+    assert "Jonas Berg" not in by_name.text
+    by_mrn = client.post("/clinic/patients/search", data={"q": berg.mrn, "csrf_token": token})
+    assert "Jo Berg" in by_mrn.text and "Jonas Berg" not in by_mrn.text
     wildcard = client.post("/clinic/patients/search", data={"q": "%", "csrf_token": token})
     assert "0 patient(s) found" in wildcard.text
 
 
 def test_page_reads_are_audited_without_patient_data_in_logs(
-    clinician: tuple[TestClient, str], web_engine: Engine, caplog: pytest.LogCaptureFixture
+    clinician: tuple[TestClient, str],
+    web_engine: Engine,
+    clinic: factories.Clinic,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     client, token = clinician
+    pid, name = clinic.patient.id, clinic.patient.name
     with caplog.at_level(logging.DEBUG):
-        client.get("/clinic/patients/2")
-        client.post("/clinic/patients/search", data={"q": DEMO_NAMES[1], "csrf_token": token})
+        client.get(f"/clinic/patients/{pid}")
+        client.post("/clinic/patients/search", data={"q": name, "csrf_token": token})
     with web_engine.connect() as connection:
-        events = connection.execute(
-            select(AuditEvent.action, AuditEvent.patient_id, AuditEvent.resource)
-        ).all()
-    assert ("patient.read", 2, "GET /clinic/patients/2") in events
-    assert ("patient.list", None, "POST /clinic/patients/search") in events
-    assert all(DEMO_NAMES[1] not in (e.resource or "") for e in events)
-    assert DEMO_NAMES[1] not in caplog.text
+        events = [
+            tuple(row)
+            for row in connection.execute(
+                select(AuditEvent.action, AuditEvent.patient_id, AuditEvent.resource)
+                .where(AuditEvent.actor_user_id == clinic.clinician.user_id)
+                .order_by(AuditEvent.id)
+            )
+        ]
+    assert events == [
+        ("patient.read", pid, f"GET /clinic/patients/{pid}"),
+        ("patient.list", None, "POST /clinic/patients/search"),
+    ]
+    assert all(name not in str(resource) for _, _, resource in events)
+    assert name not in caplog.text
 
 
 def test_repeated_failed_sign_ins_are_rate_limited(
     browser: TestClient, csrf_of: Callable[..., str]
 ) -> None:
     token = csrf_of(browser)
+    username = factories.unique("no-such-user")
     statuses = [
         browser.post(
-            "/login", data={"username": "no-such-user", "password": "x", "csrf_token": token}
+            "/login", data={"username": username, "password": "x", "csrf_token": token}
         ).status_code
         for _ in range(6)
     ]
@@ -265,6 +312,6 @@ def test_repeated_failed_sign_ins_are_rate_limited(
     assert (
         "Too many failed sign-ins"
         in browser.post(
-            "/login", data={"username": "no-such-user", "password": "x", "csrf_token": token}
+            "/login", data={"username": username, "password": "x", "csrf_token": token}
         ).text
     )
