@@ -141,7 +141,9 @@ class Env:
 
 
 def make_env(
-    jku_allowlist: frozenset[str] = frozenset(), issuers: dict[str, Any] | None = None
+    jku_allowlist: dict[str, frozenset[str]] | None = None,
+    issuers: dict[str, Any] | None = None,
+    fhir_servers: dict[str, tuple[str, ...]] | None = None,
 ) -> Env:
     feedback = FeedbackLog()
     today: list[Any] = []
@@ -152,11 +154,12 @@ def make_env(
         public_base_url=PUBLIC_BASE,
         jwt=JwtSettings(
             issuers=issuers if issuers is not None else {ISSUER: JWKS},
-            jku_allowlist=jku_allowlist,
+            jku_allowlist=jku_allowlist or {},
             jti_store=InMemoryJtiStore(),
         ),
         today=lambda: today[0] if today else date(2026, 11, 21),
-        feedback_sink=feedback,
+        card_store=feedback,
+        fhir_servers=fhir_servers or {},
     )
     app = FastAPI()
     app.include_router(cds_router(settings), prefix="/api")
@@ -165,8 +168,9 @@ def make_env(
 
 
 @pytest.fixture
-def env() -> Env:
-    return make_env()
+def env(fhir_stub: FhirStub) -> Env:
+    """The service, trusting the FHIR stub as the issuer's FHIR server."""
+    return make_env(fhir_servers={ISSUER: (fhir_stub.url,)})
 
 
 # -- discovery and requests ---------------------------------------------------------------------
@@ -181,8 +185,17 @@ def test_discovery_lists_the_patient_view_service_with_prefetch(env: Env) -> Non
     assert service["hook"] == "patient-view"
     assert service["id"] == SERVICE_ID
     assert service["prefetch"]["patient"] == "Patient/{{context.patientId}}"
+    templates = list(service["prefetch"].values())
     for kind in ("Procedure", "Condition", "Observation", "QuestionnaireResponse"):
-        assert f"{kind}?patient={{{{context.patientId}}}}" in service["prefetch"].values()
+        assert any(t.startswith(f"{kind}?patient={{{{context.patientId}}}}") for t in templates)
+    # bounded, and bringing the targets of the references the mapping follows
+    prefetch = service["prefetch"]
+    assert "category=" in prefetch["observations"]
+    assert "_count=" in prefetch["observations"]
+    assert "_include=Observation:derived-from" in prefetch["observations"]
+    assert "_include=DiagnosticReport:result" in prefetch["diagnosticReports"]
+    assert "_include=MedicationRequest:medication" in prefetch["medicationRequests"]
+    assert "_include=MedicationStatement:medication" in prefetch["medicationStatements"]
 
 
 def test_the_spec_example_without_our_prefetch_or_server_access_is_412(env: Env) -> None:
@@ -337,12 +350,19 @@ def test_a_request_without_patient_id_is_400(env: Env) -> None:
     assert env.call(body).status_code == 400
 
 
-def test_feedback_is_accepted_and_recorded(env: Env) -> None:
+def test_feedback_is_accepted_and_recorded_with_the_card_s_alert(env: Env) -> None:
+    name = "bundled/thoracic-sacroiliac"  # a fracture red flag
+    case, _ = case_and_assessment(name)
+    env.today.append(case.assessed_on)
+    patient_id, resources = server_form(name)
+    cards = env.call(patient_view(patient_id, prefetch=prefetch_of(patient_id, resources)))
+    flag = cards.json()["cards"][0]
+    assert flag["indicator"] == "critical"
     url = f"/cds-services/{SERVICE_ID}/feedback"
     body = {
         "feedback": [
             {
-                "card": "f6b95768-b1c8-40dc-8385-bf3504b82ffb",
+                "card": flag["uuid"],
                 "outcome": "overridden",
                 "overrideReason": {"reason": {"code": "reason-code-provided-by-service"}},
                 "outcomeTimestamp": "2020-12-11T00:00:00Z",
@@ -351,9 +371,14 @@ def test_feedback_is_accepted_and_recorded(env: Env) -> None:
     }
     response = env.call(body, url=url)
     assert response.status_code == 200
-    assert env.feedback.items[0]["card"] == "f6b95768-b1c8-40dc-8385-bf3504b82ffb"
+    assert env.feedback.items[0]["card"] == flag["uuid"]
+    assert env.feedback.items[0]["alert_id"] == "fracture"
     bad = env.call({"feedback": [{"outcome": "maybe"}]}, url=url)
     assert bad.status_code == 400
+    never_given = {"feedback": [{"card": str(uuid.uuid4()), "outcome": "accepted"}]}
+    unknown = env.call(never_given, url=url)
+    assert unknown.status_code == 400
+    assert "not a card this service returned" in unknown.json()["detail"]
 
 
 # -- JWT ---------------------------------------------------------------------------------------
@@ -490,7 +515,7 @@ def test_discovery_and_feedback_are_authenticated_too(env: Env) -> None:
 def test_keys_from_an_allowlisted_jku_are_used(fhir_stub: FhirStub) -> None:
     jku = f"{fhir_stub.url}/.well-known/jwks.json"
     fhir_stub.jwks = JWKS
-    env = make_env(jku_allowlist=frozenset({jku}), issuers={ISSUER: None})
+    env = make_env(jku_allowlist={ISSUER: frozenset({jku})}, issuers={ISSUER: None})
     body = copy.deepcopy(SPEC_REQUEST)
     del body["fhirServer"], body["fhirAuthorization"]
     accepted = env.call(body, auth=token(extra_headers={"jku": jku}))
