@@ -37,6 +37,7 @@ from secondlook.fhir import (
 )
 from secondlook.fhir.cds import MAX_JSON_DEPTH, PREFETCH, SERVICE_ID, FeedbackLog
 from secondlook.fhir.cds_auth import JwksCache
+from secondlook.knowledge import default_knowledge
 
 __all__ = ["fhir_stub", "listener", "other_listener"]
 
@@ -1009,3 +1010,122 @@ def test_a_deeply_nested_body_is_400(env: Env, depth: int) -> None:
     response = env.client.post(url, content=text, headers=headers)
     assert response.status_code == 400, response.text
     assert "nests deeper" in response.json()["detail"]
+
+
+def test_a_case_value_out_of_range_is_left_out_and_the_emergencies_still_shown(env: Env) -> None:
+    case, assessment = case_and_assessment("bundled/cauda-equina")
+    env.today.append(case.assessed_on)
+    patient_id, prefetch = _prefetch("bundled/cauda-equina")
+    _add(
+        prefetch,
+        "observations",
+        {
+            "resourceType": "Observation",
+            "id": "weight-typo",
+            "status": "final",
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                            "code": "vital-signs",
+                        }
+                    ]
+                }
+            ],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "effectiveDateTime": str(case.assessed_on),
+            "valueQuantity": {"value": -5, "unit": "kg", "system": "http://unitsofmeasure.org"},
+        },
+    )
+    response = env.call(patient_view(patient_id, prefetch=prefetch))
+    assert len(_critical(response)) == len(assessment["red_flags"])
+    assert "$.patient.weight_kg" in _left_out(response)
+
+
+# -- property: EHR-shaped data problems never lose a red flag or a safety alert ----------------
+
+_FLAGGED = ["bundled/cauda-equina", "bundled/thoracic-sacroiliac"]
+#: Keys whose loss the examples' red flags and alerts do not depend on.
+_EXPENDABLE = ["goals", "medicationStatements", "diagnosticReports", "conditions"]
+
+
+def _broken(kind: str, n: int, patient_id: str) -> dict[str, Any]:
+    subject = {"reference": f"Patient/{patient_id}"}
+    if kind == "medication":
+        return {
+            "resourceType": "MedicationRequest",
+            "id": f"broken-med-{n}",
+            "status": "active",
+            "intent": "order",
+            "medicationReference": {"reference": f"Medication/absent-{n}"},
+            "subject": subject,
+        }
+    if kind == "derived":
+        return {
+            "resourceType": "Observation",
+            "id": f"broken-obs-{n}",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+            "subject": subject,
+            "valueQuantity": {"value": 3},
+            "derivedFrom": [{"reference": f"urn:uuid:{uuid.UUID(int=n)}"}],
+        }
+    if kind == "report":
+        return {
+            "resourceType": "DiagnosticReport",
+            "id": f"broken-report-{n}",
+            "status": "final",
+            "code": {"text": "CT lumbar spine"},
+            "subject": subject,
+            "result": [{"reference": f"Observation/absent-{n}"}],
+        }
+    return {  # about another patient
+        "resourceType": "Condition",
+        "id": f"other-patient-{n}",
+        "code": {"text": "hypertension"},
+        "subject": {"reference": f"Patient/someone-else-{n}"},
+    }
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(_FLAGGED),
+    broken=st.lists(
+        st.tuples(
+            st.sampled_from(["medication", "derived", "report", "other-patient"]),
+            st.sampled_from(
+                ["medicationRequests", "observations", "diagnosticReports", "conditions"]
+            ),
+        ),
+        max_size=6,
+    ),
+    failed=st.lists(st.sampled_from(_EXPENDABLE), unique=True, max_size=2),
+    seed=st.randoms(use_true_random=False),
+)
+def test_data_problems_never_lose_a_red_flag_or_a_safety_alert(
+    name: str, broken: list[tuple[str, str]], failed: list[str], seed: Any
+) -> None:
+    env = make_env()
+    case, assessment = case_and_assessment(name)
+    env.today.append(case.assessed_on)
+    patient_id, prefetch = _prefetch(name)
+    for n, (kind, key) in enumerate(broken):
+        _add(prefetch, key, _broken(kind, n, patient_id))
+    for key in failed:
+        prefetch[key] = _outcome(f"{key} timed out")
+    for value in prefetch.values():  # the EHR's order is not ours
+        if isinstance(value, dict) and isinstance(value.get("entry"), list):
+            seed.shuffle(value["entry"])
+    response = env.call(patient_view(patient_id, prefetch=prefetch))
+    assert response.status_code == 200, response.text
+    summaries = " | ".join(c["summary"] for c in response.json()["cards"])
+    kb_names = {f.id: f.name for f in default_knowledge().red_flags}
+    kb_names |= {a.id: a.name for a in default_knowledge().safety_alerts}
+    for flag in assessment["red_flags"]:
+        assert f"Red flag ({flag['urgency']}): {kb_names[flag['id']]}" in summaries
+    for alert in assessment["safety_alerts"]:
+        assert f"Safety alert: {kb_names[alert['id']]}" in summaries
+    if broken or failed:
+        assert "left out part of this patient's FHIR data" in summaries

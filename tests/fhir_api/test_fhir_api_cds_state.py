@@ -176,7 +176,7 @@ def new_patient(
 def link_of(cards: list[dict[str, Any]]) -> str:
     urls = {link["url"] for card in cards for link in card["links"]}
     assert len(urls) == 1
-    return urls.pop()
+    return str(urls.pop())
 
 
 def ehr_id() -> str:
