@@ -329,3 +329,20 @@ def test_the_app_factory_reads_the_configuration_from_the_environment(
     with TestClient(app_from_environment()) as unconfigured:
         response = unconfigured.post(SERVICE, json={}, headers=signed(SERVICE))
         assert response.json()["reason"] == "not-configured"
+
+
+def test_serve_refuses_an_unusable_base_url_before_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = typer.Typer()
+    register(app)
+    monkeypatch.setenv("SECONDLOOK_BASE_URL", "secondlook.hospital.example")
+    result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 2, result.output
+    assert "SECONDLOOK_BASE_URL" in result.output
+    assert not (tmp_path / "data").exists()
+    monkeypatch.setenv("SECONDLOOK_BASE_URL", "https://secondlook.hospital.example")
+    monkeypatch.setenv("SECONDLOOK_CORS_ORIGINS", "*")
+    result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 2, result.output
+    assert "SECONDLOOK_CORS_ORIGINS" in result.output

@@ -70,6 +70,12 @@ def _origins(value: str) -> tuple[str, ...]:
     return origins
 
 
+def check_environment() -> None:
+    """Refuse unusable SECONDLOOK_BASE_URL / SECONDLOOK_CORS_ORIGINS before anything starts."""
+    _base_url(os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL)
+    _origins(os.environ.get(CORS_VARIABLE, ""))
+
+
 def create_app(
     engine: Engine,
     *,
