@@ -1131,3 +1131,24 @@ def test_data_problems_never_lose_a_red_flag_or_a_safety_alert(
         assert f"Safety alert: {kb_names[alert['id']]}" in summaries
     if broken or failed:
         assert "left out part of this patient's FHIR data" in summaries
+
+
+def test_a_resource_about_another_patient_is_left_out_and_that_patient_never_read(
+    listener: Listener,
+) -> None:
+    env = make_env(fhir_servers={ISSUER: (listener.url,)})
+    case, assessment = case_and_assessment("bundled/cauda-equina")
+    env.today.append(case.assessed_on)
+    patient_id, prefetch = _prefetch("bundled/cauda-equina")
+    _add(prefetch, "conditions", _broken("other-patient", 1, patient_id))
+    listener.serve("/Patient/someone-else-1", {"resourceType": "Patient", "id": "someone-else-1"})
+    body = patient_view(
+        patient_id,
+        prefetch=prefetch,
+        fhirServer=listener.url,
+        fhirAuthorization={"access_token": "ehr-token-1", "token_type": "Bearer"},
+    )
+    response = env.call(body)
+    assert len(_critical(response)) == len(assessment["red_flags"])
+    assert "Condition/other-patient-1" in _left_out(response)
+    assert listener.received == []

@@ -64,6 +64,8 @@ MAX_REFERENCE_READS: Final = 50
 FOLLOWED: Final = frozenset(
     {"subject", "patient", "derivedFrom", "result", "medicationReference", "hasMember"}
 )
+#: References naming whom a resource is about: resolved against the context Patient only.
+_ABOUT: Final = frozenset({"subject", "patient"})
 #: Problems reported per call (each resource left out is one).
 MAX_PROBLEMS: Final = 50
 
@@ -444,8 +446,9 @@ def _complete(
     while pending and server is not None:
         wanted: dict[str, str] = {}
         for entry in pending:
-            for _, ref in _references(entry["resource"]):
-                if not index.resolves(ref, entry["resource"]):
+            for name, ref in _references(entry["resource"]):
+                # A subject that is not the context Patient is another patient: never read it.
+                if name not in _ABOUT and not index.resolves(ref, entry["resource"]):
                     wanted.setdefault(_type_id(ref), ref)
         pending = []
         for ident, ref in wanted.items():
