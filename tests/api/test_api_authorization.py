@@ -280,6 +280,15 @@ TABLE += [
         lambda c: ("GET", f"/fhir/DetectedIssue?patient={c.world.patient_one}", {}),
         READ,
     ),
+    (
+        "POST /fhir/{resource_type}/_search",
+        lambda c: (
+            "POST",
+            "/fhir/DetectedIssue/_search",
+            {"data": {"patient": str(c.world.patient_one)}},
+        ),
+        READ,
+    ),
     # Not configured in the test app: discovery answers, calls are refused.
     ("GET /cds-services", lambda c: ("GET", "/cds-services", {}), PUBLIC),
     (

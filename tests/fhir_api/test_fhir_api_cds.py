@@ -112,15 +112,25 @@ class Configured:
     patient_id: int  # the SecondLook patient with that MRN
 
 
+MRN_SYSTEM = "urn:oid:1.2.3.4"
+
+
 @pytest.fixture
 def configured(
-    engine: Engine, world: World, tmp_path: Path, client: TestClient
+    engine: Engine, world: World, tmp_path: Path, client: TestClient, fhir_stub: FhirStub
 ) -> Iterator[Configured]:
     with db.make_sessionmaker(engine)() as session:
         organization = session.get(Organization, world.alpha)
         assert organization is not None
         slug = organization.slug
-    config = load_cds_config(write_config(tmp_path, organization=slug))
+    config = load_cds_config(
+        write_config(
+            tmp_path,
+            organization=slug,
+            mrn_system=MRN_SYSTEM,
+            fhir_servers={ISSUER: [fhir_stub.url]},
+        )
+    )
     case, _ = case_and_assessment(f"bundled/{EXAMPLE}")
     config.settings.today = lambda: case.assessed_on
     mrn = f"EHR-{uuid.uuid4().hex[:10]}"
@@ -134,23 +144,26 @@ def configured(
         yield Configured(configured_client, mrn, int(made.json()["id"]))
 
 
-def ehr_resources(mrn: str | None) -> list[dict[str, Any]]:
-    """The example case as the EHR's FHIR server holds it, for patient 1288992 (the spec's)."""
+def ehr_resources(mrn: str | None, ehr_id: str = "1288992") -> list[dict[str, Any]]:
+    """The example case as the EHR's FHIR server holds it, for patient `ehr_id` (by default
+    the spec's 1288992)."""
     case, assessment = case_and_assessment(f"bundled/{EXAMPLE}")
     resources = relative_references(export_bundle(case, assessment))
     patient = next(r for r in resources if r["resourceType"] == "Patient")
-    text = json.dumps(resources).replace(f"Patient/{patient['id']}", "Patient/1288992")
+    text = json.dumps(resources).replace(f"Patient/{patient['id']}", f"Patient/{ehr_id}")
     found: list[dict[str, Any]] = json.loads(text)
     for resource in found:
         if resource["resourceType"] == "Patient":
-            resource["id"] = "1288992"
+            resource["id"] = ehr_id
+            resource["name"] = [{"family": "Ehr", "given": ["From"]}]  # "From the EHR"
             if mrn:
-                resource["identifier"] = [{"system": "urn:oid:1.2.3.4", "value": mrn}]
+                resource["identifier"] = [{"system": MRN_SYSTEM, "value": mrn}]
     return found
 
 
-def spec_request(stub: FhirStub) -> dict[str, Any]:
+def spec_request(stub: FhirStub, ehr_id: str = "1288992") -> dict[str, Any]:
     body = copy.deepcopy(SPEC_REQUEST)
+    body["context"]["patientId"] = ehr_id
     body["fhirServer"] = stub.url
     body["fhirAuthorization"]["access_token"] = stub.token
     return body
@@ -196,12 +209,15 @@ def test_the_spec_example_request_gets_cards_linking_to_the_secondlook_patient(
 def test_without_a_secondlook_patient_for_the_mrn_the_link_is_the_start_page(
     configured: Configured, ehr: FhirStub
 ) -> None:
-    ehr.resources = ehr_resources(mrn=None)
-    response = configured.client.post(SERVICE, json=spec_request(ehr), headers=signed(SERVICE))
+    ehr_id = f"ehr-{uuid.uuid4().hex[:12]}"  # an EHR patient never linked before
+    ehr.resources = ehr_resources(mrn=None, ehr_id=ehr_id)
+    response = configured.client.post(
+        SERVICE, json=spec_request(ehr, ehr_id), headers=signed(SERVICE)
+    )
     assert response.status_code == 200, response.text
     for card in response.json()["cards"]:
         (link,) = card["links"]
-        assert link["url"] == f"{APP_BASE}/"  # never a guessed /patients/1288992
+        assert link["url"] == f"{APP_BASE}/"  # never a guessed /patients/{ehr_id}
 
 
 def test_a_replayed_token_is_refused_on_a_later_request(configured: Configured) -> None:
@@ -269,7 +285,7 @@ def test_the_configuration_file_is_checked_and_names_every_problem(tmp_path: Pat
         "unknown keys ['colour']",
         "app_base_url must be an http(s) URL",
         f"issuers[{ISSUER!r}] must be a JWKS",
-        "needs jku_allowlist",
+        "needs its jku_allowlist entry",
         "max_age_seconds must be a number >= 1",
     ):
         assert expected in text
@@ -313,3 +329,20 @@ def test_the_app_factory_reads_the_configuration_from_the_environment(
     with TestClient(app_from_environment()) as unconfigured:
         response = unconfigured.post(SERVICE, json={}, headers=signed(SERVICE))
         assert response.json()["reason"] == "not-configured"
+
+
+def test_serve_refuses_an_unusable_base_url_before_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = typer.Typer()
+    register(app)
+    monkeypatch.setenv("SECONDLOOK_BASE_URL", "secondlook.hospital.example")
+    result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 2, result.output
+    assert "SECONDLOOK_BASE_URL" in result.output
+    assert not (tmp_path / "data").exists()
+    monkeypatch.setenv("SECONDLOOK_BASE_URL", "https://secondlook.hospital.example")
+    monkeypatch.setenv("SECONDLOOK_CORS_ORIGINS", "*")
+    result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 2, result.output
+    assert "SECONDLOOK_CORS_ORIGINS" in result.output

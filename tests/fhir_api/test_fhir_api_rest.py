@@ -4,6 +4,7 @@ authorization per role, audit, and OperationOutcome for every error."""
 
 from __future__ import annotations
 
+import json
 import sys
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from fhir.resources.R4B import get_fhir_model_class
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fhir"))
 from fhir_support import assert_valid_fhir, fhir_schema, schema_errors
 
+from secondlook.api.routes.fhir import DEFAULT_BASE_URL
 from secondlook.examples import load_examples
 from secondlook.fhir import codes as c
 from secondlook.fhir.server import PATIENT_TYPES, SERVED_TYPES
@@ -153,7 +155,7 @@ def search_all(
     client: TestClient, world: World, kind: str, patient_id: int, who: str = "clinician"
 ) -> list[dict[str, Any]]:
     bundle = ok(fhir_get(client, world, f"/fhir/{kind}", who, params={"patient": patient_id}))
-    return [e["resource"] for e in bundle["entry"]]
+    return [e["resource"] for e in bundle.get("entry", [])]
 
 
 # -- CapabilityStatement ------------------------------------------------------------------------
@@ -213,16 +215,17 @@ def test_every_served_resource_is_valid_fhir_r4_and_reads_back_identically(
             params = {"_id": patient_id}
         bundle = ok(fhir_get(client, world, f"/fhir/{kind}", params=params))
         assert bundle["type"] == "searchset"
-        assert bundle["total"] == len(bundle["entry"])
+        assert bundle["total"] == len(bundle.get("entry", []))
         assert_valid_fhir(fhir_schema, bundle)
-        for entry in bundle["entry"]:
+        for entry in bundle.get("entry", []):
             resource = entry["resource"]
             assert resource["resourceType"] == kind
-            assert entry["fullUrl"] == f"http://testserver/fhir/{kind}/{resource['id']}"
+            # the configured base URL, not the request's Host (testserver)
+            assert entry["fullUrl"] == f"{DEFAULT_BASE_URL}/fhir/{kind}/{resource['id']}"
             assert ok(fhir_get(client, world, f"/fhir/{kind}/{resource['id']}")) == resource
             found_any = True
         again = ok(fhir_get(client, world, f"/fhir/{kind}", params=params))
-        assert [e["resource"] for e in again["entry"]] == [e["resource"] for e in bundle["entry"]]
+        assert again.get("entry") == bundle.get("entry")
     assert found_any, f"no {kind} served"
 
 
@@ -384,6 +387,7 @@ def test_search_pages_with_total_and_next_and_previous_links(
         assert page["total"] == len(everything)
         assert len(page["entry"]) <= 2
         seen += [e["resource"] for e in page["entry"]]
+        assert all(link["url"].startswith(DEFAULT_BASE_URL) for link in page["link"])
         links = {link["relation"]: link["url"] for link in page["link"]}
         assert "self" in links
         assert ("previous" in links) == (pages > 0)
@@ -445,7 +449,8 @@ def test_a_search_by_id_alone_finds_the_resource_or_nothing(
     found = ok(fhir_get(client, world, "/fhir/DetectedIssue", params={"_id": issue["id"]}))
     assert [e["resource"] for e in found["entry"]] == [issue]
     nothing = ok(fhir_get(client, world, "/fhir/DetectedIssue", params={"_id": "no-such"}))
-    assert (nothing["total"], nothing["entry"]) == (0, [])
+    assert nothing["total"] == 0
+    assert "entry" not in nothing  # FHIR arrays are never empty
 
 
 # -- authorization and audit --------------------------------------------------------------------
@@ -526,3 +531,204 @@ def test_fhir_reads_and_searches_are_audited_including_refusals(
     ]
     assert trail[0]["resource"] == "GET /fhir/DetectedIssue"
     assert trail[1]["resource"] == f"GET /fhir/DetectedIssue/{issue['id']}"
+
+
+# -- searching: _summary, _total, _sort, subject, POST _search --------------------------------
+
+
+def test_summary_count_gives_the_total_without_entries(
+    client: TestClient, world: World, rich_patient: int, fhir_schema: jsonschema.protocols.Validator
+) -> None:
+    everything = search_all(client, world, "DetectedIssue", rich_patient)
+    counted = ok(
+        fhir_get(
+            client,
+            world,
+            "/fhir/DetectedIssue",
+            params={"patient": rich_patient, "_summary": "count"},
+        )
+    )
+    assert counted["total"] == len(everything) >= 3
+    assert "entry" not in counted
+    assert [link["relation"] for link in counted["link"]] == ["self"]
+    assert_valid_fhir(fhir_schema, counted)
+    patients = ok(fhir_get(client, world, "/fhir/Patient", params={"_summary": "count"}))
+    assert patients["total"] >= 2 and "entry" not in patients
+
+
+def test_total_none_leaves_the_total_out(
+    client: TestClient, world: World, rich_patient: int
+) -> None:
+    bundle = ok(
+        fhir_get(
+            client, world, "/fhir/DetectedIssue", params={"patient": rich_patient, "_total": "none"}
+        )
+    )
+    assert "total" not in bundle and bundle["entry"]
+    accurate = ok(
+        fhir_get(
+            client,
+            world,
+            "/fhir/DetectedIssue",
+            params={"patient": rich_patient, "_total": "accurate"},
+        )
+    )
+    assert accurate["total"] == len(accurate["entry"])
+    response = fhir_get(
+        client, world, "/fhir/DetectedIssue", params={"patient": rich_patient, "_total": "many"}
+    )
+    assert response.status_code == 400
+
+
+def test_sort_orders_by_id_and_date_both_ways(
+    client: TestClient, world: World, rich_patient: int
+) -> None:
+    def ids(kind: str, sort: str) -> list[str]:
+        bundle = ok(
+            fhir_get(
+                client, world, f"/fhir/{kind}", params={"patient": rich_patient, "_sort": sort}
+            )
+        )
+        return [e["resource"]["id"] for e in bundle["entry"]]
+
+    ascending = ids("DetectedIssue", "_id")
+    assert ids("DetectedIssue", "-_id") == ascending[::-1]
+    numbers = [int(i.rsplit("-", 1)[-1]) for i in ascending if "-alert-" not in i]
+    assert numbers == sorted(numbers)  # 2 before 10
+    bundle = ok(
+        fhir_get(
+            client, world, "/fhir/Observation", params={"patient": rich_patient, "_sort": "-date"}
+        )
+    )
+    dates = [e["resource"]["effectiveDateTime"] for e in bundle["entry"]]
+    assert dates == sorted(dates, reverse=True)
+    patients = ok(fhir_get(client, world, "/fhir/Patient", params={"_sort": "-_id", "_count": 200}))
+    numbers = [int(e["resource"]["id"]) for e in patients["entry"]]
+    assert numbers == sorted(numbers, reverse=True)
+    unknown = fhir_get(
+        client, world, "/fhir/Observation", params={"patient": rich_patient, "_sort": "code"}
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["issue"][0]["expression"] == ["_sort"]
+
+
+def test_subject_is_the_same_as_patient(
+    client: TestClient, world: World, rich_patient: int
+) -> None:
+    by_patient = ok(fhir_get(client, world, "/fhir/Condition", params={"patient": rich_patient}))
+    by_subject = ok(
+        fhir_get(client, world, "/fhir/Condition", params={"subject": f"Patient/{rich_patient}"})
+    )
+    assert by_subject["entry"] == by_patient["entry"]
+    both = fhir_get(
+        client, world, "/fhir/Condition", params={"subject": rich_patient, "patient": rich_patient}
+    )
+    assert both.status_code == 400
+
+
+def test_post_search_with_a_form_body_finds_the_same(
+    client: TestClient, world: World, rich_patient: int
+) -> None:
+    by_get = ok(
+        fhir_get(
+            client, world, "/fhir/DetectedIssue", params={"patient": rich_patient, "_count": 2}
+        )
+    )
+    by_post = client.post(
+        "/fhir/DetectedIssue/_search",
+        content=f"patient={rich_patient}&_count=2",
+        headers={**world.auth("clinician"), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    posted = ok(by_post)
+    assert posted["entry"] == by_get["entry"]
+    assert posted["total"] == by_get["total"]
+    links = {link["relation"]: link["url"] for link in posted["link"]}
+    assert links["next"].startswith(f"{DEFAULT_BASE_URL}/fhir/DetectedIssue?")  # the GET form
+    assert f"patient={rich_patient}" in links["next"]
+    patients = client.post(
+        "/fhir/Patient/_search",
+        data={"_id": str(rich_patient)},
+        headers=world.auth("clinician"),
+    )
+    assert [e["resource"]["id"] for e in ok(patients)["entry"]] == [str(rich_patient)]
+    as_json = client.post(
+        "/fhir/Patient/_search", json={"_id": rich_patient}, headers=world.auth("clinician")
+    )
+    assert as_json.status_code == 415
+    assert as_json.json()["resourceType"] == "OperationOutcome"
+    anonymous = client.post("/fhir/Patient/_search", data={"_id": str(rich_patient)})
+    assert anonymous.status_code == 401
+
+
+def test_xml_is_refused_with_406_and_an_operation_outcome(
+    client: TestClient, world: World, rich_patient: int, fhir_schema: jsonschema.protocols.Validator
+) -> None:
+    for url in (f"/fhir/Patient/{rich_patient}", f"/fhir/Condition?patient={rich_patient}"):
+        response = client.get(
+            url, headers={**world.auth("clinician"), "Accept": "application/fhir+xml"}
+        )
+        assert outcome(response, 406, fhir_schema) == "not-supported"
+    metadata = client.get("/fhir/metadata", headers={"Accept": "application/fhir+xml"})
+    assert outcome(metadata, 406, fhir_schema) == "not-supported"
+    either = client.get(
+        f"/fhir/Patient/{rich_patient}",
+        headers={
+            **world.auth("clinician"),
+            "Accept": "application/fhir+xml, application/fhir+json;q=0.8",
+        },
+    )
+    assert ok(either)["resourceType"] == "Patient"
+
+
+def test_the_mrn_carries_the_configured_identifier_system(
+    client: TestClient, world: World, rich_patient: int
+) -> None:
+    patient = ok(fhir_get(client, world, f"/fhir/Patient/{rich_patient}"))
+    (identifier,) = patient["identifier"]
+    assert identifier["system"] == f"{DEFAULT_BASE_URL}/fhir/sid/mrn"
+    value = identifier["value"]
+    found = ok(
+        fhir_get(
+            client, world, "/fhir/Patient", params={"identifier": f"{identifier['system']}|{value}"}
+        )
+    )
+    assert [e["resource"]["id"] for e in found["entry"]] == [str(rich_patient)]
+    other = ok(
+        fhir_get(client, world, "/fhir/Patient", params={"identifier": f"https://payer|{value}"})
+    )
+    assert other["total"] == 0
+
+
+def test_the_host_header_is_not_trusted_for_full_urls_and_links(
+    client: TestClient, world: World, rich_patient: int
+) -> None:
+    bundle = ok(
+        client.get(
+            f"/fhir/DetectedIssue?patient={rich_patient}&_count=1",
+            headers={**world.auth("clinician"), "Host": "attacker.example"},
+        )
+    )
+    text = json.dumps(bundle)
+    assert "attacker.example" not in text
+    assert bundle["entry"][0]["fullUrl"].startswith(f"{DEFAULT_BASE_URL}/fhir/")
+    assert all(link["url"].startswith(f"{DEFAULT_BASE_URL}/fhir/") for link in bundle["link"])
+
+
+def test_the_base_url_comes_from_the_configuration(
+    engine: Any, monkeypatch: pytest.MonkeyPatch, world: World, rich_patient: int
+) -> None:
+    from secondlook.api.app import SettingInvalid, create_app
+
+    monkeypatch.setenv("SECONDLOOK_BASE_URL", "https://secondlook.hospital.example/")
+    monkeypatch.setenv("SECONDLOOK_MRN_SYSTEM", "urn:oid:1.2.3.4.5")
+    with TestClient(create_app(engine)) as configured:
+        bundle = ok(fhir_get(configured, world, "/fhir/Patient", params={"_id": rich_patient}))
+        statement = ok(configured.get("/fhir/metadata"))
+    assert bundle["entry"][0]["fullUrl"] == (
+        f"https://secondlook.hospital.example/fhir/Patient/{rich_patient}"
+    )
+    assert bundle["entry"][0]["resource"]["identifier"][0]["system"] == "urn:oid:1.2.3.4.5"
+    assert statement["implementation"]["url"] == "https://secondlook.hospital.example/fhir"
+    monkeypatch.setenv("SECONDLOOK_BASE_URL", "secondlook.hospital.example")
+    with pytest.raises(SettingInvalid, match="SECONDLOOK_BASE_URL"):
+        create_app(engine)

@@ -26,7 +26,7 @@ from secondlook.api.routes import (
     patients,
     questionnaires,
 )
-from secondlook.api.routes.fhir import FhirErrors
+from secondlook.api.routes.fhir import DEFAULT_BASE_URL, FhirCors, FhirErrors
 from secondlook.api.routes.fhir import router as fhir_router
 from secondlook.api.routes.fhir_cds import cds_routes
 from secondlook.fhir.cds_config import ENVIRONMENT_VARIABLE as CDS_CONFIG_VARIABLE
@@ -34,11 +34,70 @@ from secondlook.fhir.cds_config import CdsConfig, load_cds_config
 from secondlook.store import db, migrate
 
 API_PREFIX = "/api/v1"
+#: SecondLook's public address (scheme, host, port, any path prefix): the base of the FHIR API's
+#: fullUrls and links, never taken from a request's Host header.
+BASE_URL_VARIABLE = "SECONDLOOK_BASE_URL"
+#: The identifier system of the MRNs SecondLook stores (served on FHIR Patients).
+MRN_SYSTEM_VARIABLE = "SECONDLOOK_MRN_SYSTEM"
+#: Browser origins allowed to call /fhir and /cds-services (comma-separated).
+CORS_VARIABLE = "SECONDLOOK_CORS_ORIGINS"
 
 
-def create_app(engine: Engine, *, cds: CdsConfig | None = None) -> FastAPI:
+class SettingInvalid(ValueError):
+    """A setting (environment variable) that cannot be used; the message says which and why."""
+
+
+def _base_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise SettingInvalid(
+            f"{BASE_URL_VARIABLE} {value!r} must be an http(s) URL without query or fragment, "
+            "e.g. https://secondlook.hospital.org"
+        )
+    return value.rstrip("/")
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for found in origins:
+        if found == "*" or not found.startswith(("http://", "https://")):
+            raise SettingInvalid(
+                f"{CORS_VARIABLE}: {found!r} is not an origin (https://host[:port]); "
+                "'*' is not allowed"
+            )
+    return origins
+
+
+def check_environment() -> None:
+    """Refuse unusable SECONDLOOK_BASE_URL / SECONDLOOK_CORS_ORIGINS before anything starts."""
+    _base_url(os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL)
+    _origins(os.environ.get(CORS_VARIABLE, ""))
+
+
+def create_app(
+    engine: Engine,
+    *,
+    cds: CdsConfig | None = None,
+    base_url: str | None = None,
+    mrn_system: str | None = None,
+    cors_origins: tuple[str, ...] | None = None,
+) -> FastAPI:
     """An app on `engine`, whose schema must be migrated (see `migrate.upgrade`). `cds`: the
-    CDS Hooks configuration (without one, service calls answer 401 "not configured")."""
+    CDS Hooks configuration (without one, service calls answer 401 "not configured").
+    `base_url`, `mrn_system`, `cors_origins`: as given, else from SECONDLOOK_BASE_URL (default
+    http://localhost:8000), SECONDLOOK_MRN_SYSTEM (default: the CDS configuration's
+    mrn_system, else {base_url}/fhir/sid/mrn) and SECONDLOOK_CORS_ORIGINS (default none)."""
+    base_url = _base_url(base_url or os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL)
+    mrn_system = (
+        mrn_system
+        or os.environ.get(MRN_SYSTEM_VARIABLE)
+        or (cds.mrn_system if cds is not None else None)
+        or f"{base_url}/fhir/sid/mrn"
+    )
+    if cors_origins is None:
+        cors_origins = _origins(os.environ.get(CORS_VARIABLE, ""))
     app = FastAPI(
         title="SecondLook API",
         version=secondlook.__version__,
@@ -48,9 +107,14 @@ def create_app(engine: Engine, *, cds: CdsConfig | None = None) -> FastAPI:
     )
     app.state.engine = engine
     app.state.sessionmaker = db.make_sessionmaker(engine)
+    app.state.public_base_url = base_url
+    app.state.mrn_system = mrn_system
+    app.state.cors = cors_origins
     problems.install(app)
     app.add_middleware(problems.GuardQuery)
     app.add_middleware(FhirErrors)  # outside GuardQuery: /fhir errors become OperationOutcomes
+    # Outermost, so that refusals (401, 405...) carry the CORS headers a browser needs to read them.
+    app.add_middleware(FhirCors, origins=cors_origins)
     app.include_router(health.router)
     for module in (
         accounts,

@@ -56,13 +56,18 @@ def serve(
     import uvicorn
 
     from secondlook.api import demo as demo_data
-    from secondlook.api.app import create_app
+    from secondlook.api.app import SettingInvalid, check_environment, create_app
     from secondlook.fhir.cds_config import CdsConfigInvalid, load_cds_config
 
     try:
         cds = load_cds_config(cds_config) if cds_config is not None else None
     except CdsConfigInvalid as exc:
         typer.echo(f"error: CDS Hooks configuration {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        check_environment()
+    except SettingInvalid as exc:
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     engine = _engine(data_dir)
     typer.echo(f"database: {_where(engine)}", err=True)

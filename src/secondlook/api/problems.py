@@ -4,7 +4,6 @@ validation errors, unknown routes, wrong methods and unexpected exceptions."""
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from http import HTTPStatus
 from typing import Any
@@ -15,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from secondlook.care import CareInvalid
 from secondlook.case import CaseInvalid
@@ -216,11 +216,21 @@ def _not_nullable(parameter: dict[str, Any]) -> None:
         parameter["schema"] = {**options[0], **rest}
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed_methods(app: FastAPI, path: str) -> list[str]:
-    methods: set[str] = set()
-    for template, operations in app.openapi()["paths"].items():
-        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), path):
-            methods.update(method.upper() for method in operations)
+    # Ask the app's routes (not the OpenAPI document, which leaves out /fhir and
+    # /cds-services) which methods they take at this path.
+    scope: dict[str, Any] = {"type": "http", "path": path, "root_path": ""}
+    methods = {
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**scope, "method": method})[0] == Match.FULL
+            for route in app.router.routes
+        )
+    }
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)

@@ -7,67 +7,141 @@
 - ``POST /cds-services/{id}/feedback``   card feedback.
 
 Data comes from the request's prefetch; what is missing is read from the EHR's FHIR server when
-the request gives ``fhirServer`` and ``fhirAuthorization.access_token``; with neither the answer
-is 412. The case is built by ``import_bundle`` and assessed by the engine. Cards: one
-``critical`` per red flag, one ``warning`` per safety alert, and one ``info`` summary linking to
-the patient in SecondLook. A case that cannot be built still gets a card saying what is missing.
-Every call is authenticated (``cds_auth``); a refusal is 401 with a problem+json body.
+the request gives ``fhirServer`` (on the allowlist of the issuer that signed the call) and
+``fhirAuthorization.access_token``; without them a missing prefetch key is 412 (``cds_data``).
+The case is built by ``import_bundle`` and assessed by the engine. Cards: one ``critical`` per
+red flag, one ``warning`` per safety alert, one ``warning`` listing what was left out of the
+record (a resource whose reference could not be read, a page or a prefetch key the EHR could not
+give), and one ``info`` summary linking to the patient in SecondLook. A data problem leaves out
+only the resource it concerns, never the red flags the rest of the record supports. A case that
+cannot be built still gets a card saying what is missing. Every call is authenticated
+(``cds_auth``); a refusal is 401 with a problem+json body. Each card returned is recorded with
+the alert it states (``CardStore``), so that feedback on a card is tied to that alert.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import quote
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from secondlook.case import CaseInvalid, parse_case
 from secondlook.engine import assess
-from secondlook.fhir.cds_auth import AuthError, JwtSettings, verify_request_jwt
+from secondlook.fhir.cds_auth import (
+    AuthError,
+    JwtSettings,
+    ReplayCheckUnavailable,
+    verify_request_jwt,
+)
+from secondlook.fhir.cds_data import MAX_PAGES, PREFETCH, Gathered, PreconditionFailed, gather
 from secondlook.fhir.importer import import_bundle
 from secondlook.fhir.outcome import BundleInvalid
 from secondlook.knowledge import default_knowledge
 
 log = logging.getLogger(__name__)
 
+__all__ = ["MAX_PAGES", "PREFETCH", "CdsSettings", "cds_router"]
+
 SERVICE_ID: Final = "secondlook-patient-view"
-PREFETCH: Final = {
-    "patient": "Patient/{{context.patientId}}",
-    "procedures": "Procedure?patient={{context.patientId}}",
-    "conditions": "Condition?patient={{context.patientId}}",
-    "observations": "Observation?patient={{context.patientId}}",
-    "questionnaireResponses": "QuestionnaireResponse?patient={{context.patientId}}",
-    "diagnosticReports": "DiagnosticReport?patient={{context.patientId}}",
-    "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
-    "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
-    "goals": "Goal?patient={{context.patientId}}",
-}
 PROBLEM_JSON: Final = "application/problem+json"
-#: Searchset pages followed per prefetch key when reading the FHIR server ourselves.
-MAX_PAGES: Final = 10
 _PATIENT_ID: Final = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+#: Largest request body read (a prefetch of a long record is a few megabytes).
+MAX_BODY_BYTES: Final = 32 * 1024 * 1024
+#: Deepest JSON nesting read: FHIR resources nest a dozen levels; far deeper is an attack.
+MAX_JSON_DEPTH: Final = 64
+#: Times the record is read again after leaving out the resources the importer refused.
+MAX_IMPORT_ROUNDS: Final = 5
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    """A card as recorded: what it states (``kind``: red-flag, safety-alert, summary,
+    data-problem) and the red flag or safety alert id, if any."""
+
+    uuid: str
+    kind: str
+    alert_id: str | None
+    summary: str
+
+
+@dataclass(frozen=True)
+class PatientLink:
+    """The cards' link to the patient, and the SecondLook patient it opens (if one)."""
+
+    link: dict[str, str]
+    patient_id: int | None = None
+
+
+class CardStore(Protocol):
+    """Where returned cards and the EHR's feedback on them are kept."""
+
+    def issued(
+        self,
+        *,
+        issuer: str,
+        service_id: str,
+        hook_instance: str,
+        ehr_patient_id: str,
+        patient_id: int | None,
+        cards: Sequence[IssuedCard],
+    ) -> None: ...
+
+    def feedback(
+        self, *, issuer: str, service_id: str, items: Sequence[Mapping[str, Any]]
+    ) -> list[int]:
+        """Record the feedback; returns the indexes of items naming a card this issuer was
+        never given (then nothing is recorded)."""
+        ...
 
 
 @dataclass
 class FeedbackLog:
-    """Card feedback received (in memory; the API may pass a store-backed sink instead)."""
+    """Cards and feedback in memory (the application stores them in the database)."""
 
     items: list[dict[str, Any]] = field(default_factory=list)
+    cards: dict[str, tuple[str, IssuedCard]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, service_id: str, feedback: dict[str, Any]) -> None:
+    def issued(
+        self,
+        *,
+        issuer: str,
+        service_id: str,
+        hook_instance: str,
+        ehr_patient_id: str,
+        patient_id: int | None,
+        cards: Sequence[IssuedCard],
+    ) -> None:
         with self._lock:
-            self.items.append({"service": service_id, **feedback})
+            for card in cards:
+                self.cards[card.uuid] = (issuer, card)
+
+    def feedback(
+        self, *, issuer: str, service_id: str, items: Sequence[Mapping[str, Any]]
+    ) -> list[int]:
+        with self._lock:
+            unknown = [
+                i
+                for i, item in enumerate(items)
+                if self.cards.get(str(item["card"]), ("", None))[0] != issuer
+            ]
+            if unknown:
+                return unknown
+            for item in items:
+                card = self.cards[str(item["card"])][1]
+                self.items.append({"service": service_id, "alert_id": card.alert_id, **item})
+        return []
 
 
 @dataclass
@@ -87,22 +161,28 @@ class CdsSettings:
     public_base_url: str | None = None
     today: Callable[[], date] = date.today
     fhir_timeout_seconds: float = 10.0
-    feedback_sink: Callable[[str, dict[str, Any]], None] = field(default_factory=FeedbackLog)
-    #: The cards' link to the patient: called with ``context.patientId`` and the EHR's Patient
-    #: resource (or None), returns a CDS Hooks link (``label``, ``url``, ``type``). Without it the
-    #: link is ``{app_base_url}/patients/{patientId}`` (right only when SecondLook's patient ids
-    #: are the EHR's). The API passes one that finds the SecondLook patient by MRN.
-    patient_link: Callable[[str, Mapping[str, Any] | None], dict[str, str]] | None = None
+    #: issuer -> the FHIR server base URLs (their origins) its calls may name in ``fhirServer``;
+    #: only those are read, and only they receive the EHR's access token.
+    fhir_servers: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    card_store: CardStore = field(default_factory=FeedbackLog)
+    #: The cards' link to the patient: called with the issuer, ``context.patientId`` and the
+    #: EHR's Patient resource (or None). Without it the link is
+    #: ``{app_base_url}/patients/{patientId}`` (right only when SecondLook's patient ids are the
+    #: EHR's). The API passes one that finds the SecondLook patient by MRN and demographics.
+    patient_link: Callable[[str, str, Mapping[str, Any] | None], PatientLink] | None = None
 
 
 def cds_router(settings: CdsSettings) -> APIRouter:
     """The CDS Hooks router (mount with ``app.include_router(cds_router(settings))``)."""
     router = APIRouter(tags=["cds-hooks"])
 
-    def authenticate(request: Request) -> JSONResponse | None:
+    def authenticate(request: Request) -> str | JSONResponse:
+        """The verified issuer, or the refusal."""
         audience = _audience(request, settings)
         try:
-            verify_request_jwt(request.headers.get("authorization"), audience, settings.jwt)
+            claims = verify_request_jwt(
+                request.headers.get("authorization"), audience, settings.jwt
+            )
         except AuthError as error:
             return _problem(
                 401,
@@ -111,20 +191,27 @@ def cds_router(settings: CdsSettings) -> APIRouter:
                 reason=error.reason,
                 headers={"WWW-Authenticate": _challenge(error.reason)},
             )
-        return None
+        except ReplayCheckUnavailable:
+            return _problem(
+                503,
+                "Service Unavailable",
+                "the token's replay check is unavailable; try again",
+                headers={"Retry-After": "5"},
+            )
+        return str(claims["iss"])
 
     @router.get("/cds-services")
     async def discovery(request: Request) -> JSONResponse:
-        refused = await run_in_threadpool(authenticate, request)
-        if refused is not None:
-            return refused
+        issuer = await run_in_threadpool(authenticate, request)
+        if isinstance(issuer, JSONResponse):
+            return issuer
         return JSONResponse(DISCOVERY)
 
     @router.post("/cds-services/{service_id}")
     async def call(service_id: str, request: Request) -> JSONResponse:
-        refused = await run_in_threadpool(authenticate, request)
-        if refused is not None:
-            return refused
+        issuer = await run_in_threadpool(authenticate, request)
+        if isinstance(issuer, JSONResponse):
+            return issuer
         if service_id != SERVICE_ID:
             return _problem(404, "Unknown CDS service", f"no service {service_id!r}")
         body = await _json_body(request)
@@ -133,13 +220,13 @@ def cds_router(settings: CdsSettings) -> APIRouter:
         problem = _check_request(body)
         if problem is not None:
             return problem
-        return await run_in_threadpool(_respond, body, settings)
+        return await run_in_threadpool(_respond, body, settings, issuer)
 
     @router.post("/cds-services/{service_id}/feedback")
     async def feedback(service_id: str, request: Request) -> JSONResponse:
-        refused = await run_in_threadpool(authenticate, request)
-        if refused is not None:
-            return refused
+        issuer = await run_in_threadpool(authenticate, request)
+        if isinstance(issuer, JSONResponse):
+            return issuer
         if service_id != SERVICE_ID:
             return _problem(404, "Unknown CDS service", f"no service {service_id!r}")
         body = await _json_body(request)
@@ -152,6 +239,7 @@ def cds_router(settings: CdsSettings) -> APIRouter:
             if (
                 not isinstance(item, dict)
                 or not isinstance(item.get("card"), str)
+                or len(item["card"]) > 36
                 or item.get("outcome") not in ("accepted", "overridden")
             ):
                 return _problem(
@@ -160,8 +248,15 @@ def cds_router(settings: CdsSettings) -> APIRouter:
                     f"feedback[{i}] needs 'card' (the card uuid) and 'outcome' "
                     "('accepted' or 'overridden')",
                 )
-        for item in items:
-            settings.feedback_sink(service_id, item)
+        unknown = await run_in_threadpool(
+            lambda: settings.card_store.feedback(issuer=issuer, service_id=service_id, items=items)
+        )
+        if unknown:
+            return _problem(
+                400,
+                "Invalid feedback",
+                f"feedback[{unknown[0]}].card is not a card this service returned to you",
+            )
         return JSONResponse({})
 
     return router
@@ -250,13 +345,47 @@ def _problem(
 
 
 async def _json_body(request: Request) -> dict[str, Any] | JSONResponse:
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            return _problem(
+                413, "Request too large", f"the body is larger than {MAX_BODY_BYTES} bytes"
+            )
     try:
-        body = await request.json()
+        body = json.loads(raw)
+    except RecursionError:
+        return _too_deep()
     except ValueError:
         return _problem(400, "Invalid request", "the body is not JSON")
     if not isinstance(body, dict):
         return _problem(400, "Invalid request", "the body must be a JSON object")
+    if _depth(body) > MAX_JSON_DEPTH:  # before any recursive reader (the importer) sees it
+        return _too_deep()
     return body
+
+
+def _too_deep() -> JSONResponse:
+    return _problem(400, "Invalid request", f"the JSON nests deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _depth(value: object) -> int:
+    """How deeply a parsed JSON value nests (iteratively: no recursion limit to hit)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Sequence[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _check_request(body: dict[str, Any]) -> JSONResponse | None:
@@ -274,136 +403,65 @@ def _check_request(body: dict[str, Any]) -> JSONResponse | None:
     return None
 
 
-class _PreconditionFailed(Exception):
-    pass
-
-
-def _respond(body: dict[str, Any], settings: CdsSettings) -> JSONResponse:
+def _respond(body: dict[str, Any], settings: CdsSettings, issuer: str) -> JSONResponse:
     """Gather the data (network I/O) and build the cards (CPU): run in a worker thread."""
     try:
-        bundle = _gather(body, settings)
-    except _PreconditionFailed as failed:
+        gathered = gather(
+            body,
+            allowed_servers=settings.fhir_servers.get(issuer, ()),
+            timeout=settings.fhir_timeout_seconds,
+            today=settings.today(),
+        )
+    except PreconditionFailed as failed:
         return _problem(412, "Precondition Failed", str(failed))
-    return JSONResponse({"cards": _cards(body, bundle, settings)})
-
-
-def _gather(body: dict[str, Any], settings: CdsSettings) -> dict[str, Any]:
-    """A collection Bundle of the prefetch, completed from the FHIR server where needed."""
     patient_id = str(body["context"]["patientId"])
-    prefetch: dict[str, Any] = body.get("prefetch") or {}
-    missing = [key for key in PREFETCH if key not in prefetch]
-    server = body.get("fhirServer")
-    auth = body.get("fhirAuthorization")
-    token = auth.get("access_token") if isinstance(auth, dict) else None
-    fetched: dict[str, Any] = {}
-    if missing:
-        if (
-            not isinstance(server, str)
-            or not server.startswith(("http://", "https://"))
-            or not (isinstance(token, str) and token)
-        ):
-            raise _PreconditionFailed(
-                f"prefetch lacks {', '.join(missing)} and the request gives no fhirServer with "
-                "fhirAuthorization.access_token to read them"
-            )
-        fetched = _fetch(server, token, patient_id, missing, settings)
-    resources: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for key in PREFETCH:
-        value = prefetch.get(key, fetched.get(key))
-        for resource in _resources_of(value):
-            rtype, rid = resource.get("resourceType"), resource.get("id")
-            ident = f"{rtype}/{rid}" if rid else f"#{len(resources)}"
-            if ident in seen:
-                continue
-            seen.add(ident)
-            resources.append(resource)
-    if not any(r.get("resourceType") == "Patient" for r in resources):
-        raise _PreconditionFailed(f"the Patient {patient_id!r} is neither prefetched nor readable")
-    return {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [{"resource": r} for r in resources],
-    }
-
-
-def _resources_of(value: object) -> list[dict[str, Any]]:
-    if not isinstance(value, dict):
-        return []
-    if value.get("resourceType") == "Bundle":
-        found = []
-        for entry in value.get("entry") or []:
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
-                found.append(resource)
-        return found
-    return [value]
-
-
-def _fetch(
-    server: str, token: str, patient_id: str, keys: list[str], settings: CdsSettings
-) -> dict[str, Any]:
-    base = server.rstrip("/")
-    results: dict[str, Any] = {}
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
+    patient = gathered.bundle["entry"][0]["resource"]
+    if settings.patient_link is not None:
+        linked = settings.patient_link(issuer, patient_id, patient)
+    else:
+        linked = PatientLink(
+            {
+                "label": "Open in SecondLook",
+                "url": f"{settings.app_base_url.rstrip('/')}/patients/{quote(patient_id, safe='')}",
+                "type": "absolute",
+            }
+        )
+    issued = _cards(body, gathered, settings, linked.link)
     try:
-        with httpx.Client(timeout=settings.fhir_timeout_seconds, headers=headers) as client:
-            for key in keys:
-                query = PREFETCH[key].replace("{{context.patientId}}", quote(patient_id, safe=""))
-                response = client.get(f"{base}/{query}")
-                if response.status_code == 404 and key != "patient":
-                    results[key] = None
-                    continue
-                response.raise_for_status()
-                data = response.json()
-                entries = (
-                    list(data.get("entry") or []) if data.get("resourceType") == "Bundle" else []
-                )
-                pages = 1
-                next_url = _next_link(data)
-                while next_url and pages < MAX_PAGES:
-                    page = client.get(next_url)
-                    page.raise_for_status()
-                    page_data = page.json()
-                    entries += list(page_data.get("entry") or [])
-                    next_url = _next_link(page_data)
-                    pages += 1
-                if data.get("resourceType") == "Bundle":
-                    data = {**data, "entry": entries}
-                results[key] = data
-    except (httpx.HTTPError, ValueError, AttributeError) as error:
-        raise _PreconditionFailed(f"the FHIR server {server} could not be read: {error}") from None
-    return results
-
-
-def _next_link(data: object) -> str | None:
-    if not isinstance(data, dict):
-        return None
-    for link in data.get("link") or []:
-        if (
-            isinstance(link, dict)
-            and link.get("relation") == "next"
-            and isinstance(link.get("url"), str)
-        ):
-            return str(link["url"])
-    return None
+        settings.card_store.issued(
+            issuer=issuer,
+            service_id=SERVICE_ID,
+            hook_instance=str(body["hookInstance"]),
+            ehr_patient_id=patient_id,
+            patient_id=linked.patient_id,
+            cards=[card for card, _ in issued],
+        )
+    except Exception:  # the cards still go out: feedback on them is what would be lost
+        log.exception(
+            "CDS Hooks: the cards of hookInstance %s were not recorded", body["hookInstance"]
+        )
+    return JSONResponse({"cards": [card for _, card in issued]})
 
 
 def _source(settings: CdsSettings) -> dict[str, Any]:
     return {"label": "SecondLook", "url": settings.app_base_url}
 
 
+Issued = tuple[IssuedCard, dict[str, Any]]
+
+
 def _card(
-    hook_instance: str,
-    index: int,
+    kind: str,
+    alert_id: str | None,
     summary: str,
     indicator: str,
     detail: str,
     settings: CdsSettings,
     links: list[dict[str, str]] | None = None,
-) -> dict[str, Any]:
+) -> Issued:
+    # A random uuid: feedback names the card, and a hookInstance may be sent again.
     card: dict[str, Any] = {
-        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{hook_instance}/{index}")),
+        "uuid": str(uuid.uuid4()),
         "summary": summary if len(summary) < 140 else summary[:136] + "...",
         "indicator": indicator,
         "detail": detail,
@@ -411,40 +469,124 @@ def _card(
     }
     if links:
         card["links"] = links
-    return card
+    return IssuedCard(card["uuid"], kind, alert_id, card["summary"]), card
+
+
+def _problems_card(problems: Sequence[str], settings: CdsSettings, link: dict[str, str]) -> Issued:
+    lines = "\n".join(f"- {p}" for p in problems)
+    return _card(
+        "data-problem",
+        None,
+        "SecondLook left out part of this patient's FHIR data",
+        "warning",
+        "The assessment was made without these parts of the record; check them in the chart:"
+        f"\n\n{lines}",
+        settings,
+        [link],
+    )
+
+
+def _import(
+    bundle: dict[str, Any], patient_id: str, settings: CdsSettings, problems: list[str]
+) -> Any:
+    """import_bundle, leaving out (and reporting) each entry the importer refuses, so that one
+    unreadable resource never hides the rest of the record."""
+    entries = list(bundle["entry"])
+    for _ in range(MAX_IMPORT_ROUNDS):
+        try:
+            return import_bundle(
+                {**bundle, "entry": entries},
+                assessed_on=settings.today(),
+                case_id=patient_id,
+                strict_references=False,
+            )
+        except BundleInvalid as invalid:
+            bad: dict[int, str] = {}
+            for issue in invalid.issues:
+                found = _ENTRY.match(issue.expression or "")
+                if found is None or int(found.group(1)) >= len(entries):
+                    raise
+                bad.setdefault(int(found.group(1)), issue.diagnostics)
+            if 0 in bad:  # the Patient itself: nothing to assess without it
+                raise
+            for index in sorted(bad):
+                resource = entries[index]["resource"]
+                rid = resource.get("id")
+                what = (
+                    f"{resource.get('resourceType')}/{rid}"
+                    if isinstance(rid, str)
+                    else (str(resource.get("resourceType")))
+                )
+                problems.append(f"{what} was left out: {bad[index]}.")
+            entries = [e for i, e in enumerate(entries) if i not in bad]
+    raise BundleInvalid([])
+
+
+_ENTRY: Final = re.compile(r"^Bundle\.entry\[(\d+)\]")
+_LIST_ITEM: Final = re.compile(r"^\$\.([a-z_]+)\[(\d+)\]")
+_FIELD: Final = re.compile(r"^\$\.([a-z_]+)\.([a-z_0-9]+)")
+#: Case fields without which nothing can be assessed: never left out.
+_REQUIRED: Final = frozenset({"schema", "assessed_on", "region", "age"})
+
+
+def _parse(document: dict[str, Any], problems: list[str]) -> Any:
+    """parse_case, leaving out (and reporting) the list items and optional fields it refuses,
+    so that one bad value (a level, a code) does not hide the red flags of the rest."""
+    document = json.loads(json.dumps(document))
+    for _ in range(MAX_IMPORT_ROUNDS):
+        try:
+            return parse_case(document)
+        except CaseInvalid as invalid:
+            pruned = False
+            drop_items: dict[str, set[int]] = {}
+            for problem in invalid.problems:
+                path = problem.path or ""
+                item = _LIST_ITEM.match(path)
+                field_ = _FIELD.match(path)
+                if item and isinstance(document.get(item.group(1)), list):
+                    drop_items.setdefault(item.group(1), set()).add(int(item.group(2)))
+                elif (
+                    field_
+                    and field_.group(2) not in _REQUIRED
+                    and isinstance(document.get(field_.group(1)), dict)
+                    and field_.group(2) in document[field_.group(1)]
+                ):
+                    del document[field_.group(1)][field_.group(2)]
+                    problems.append(f"`{path}` was left out: {problem.message}.")
+                    pruned = True
+            for section, indexes in drop_items.items():
+                items = document[section]
+                kept = [x for i, x in enumerate(items) if i not in indexes]
+                if not kept and section == "surgeries":
+                    raise  # no surgery left: the case cannot be assessed
+                for i in sorted(indexes):
+                    messages = [
+                        p.message
+                        for p in invalid.problems
+                        if p.path.startswith(f"$.{section}[{i}]")
+                    ]
+                    problems.append(f"`{section}[{i}]` was left out: {'; '.join(messages)}.")
+                document[section] = kept
+                pruned = True
+            if not pruned:
+                raise
+    return parse_case(document)
 
 
 def _cards(
-    body: dict[str, Any], bundle: dict[str, Any], settings: CdsSettings
-) -> list[dict[str, Any]]:
+    body: dict[str, Any], gathered: Gathered, settings: CdsSettings, link: dict[str, str]
+) -> list[Issued]:
     patient_id = str(body["context"]["patientId"])
     hook = str(body["hookInstance"])
-    if settings.patient_link is not None:
-        patient = next(
-            (
-                e["resource"]
-                for e in bundle["entry"]
-                if e["resource"].get("resourceType") == "Patient"
-            ),
-            None,
-        )
-        link = settings.patient_link(patient_id, patient)
-    else:
-        link = {
-            "label": "Open in SecondLook",
-            "url": f"{settings.app_base_url.rstrip('/')}/patients/{quote(patient_id, safe='')}",
-            "type": "absolute",
-        }
+    problems = list(gathered.problems)
     try:
-        result = import_bundle(
-            bundle, assessed_on=settings.today(), case_id=patient_id, strict_references=False
-        )
+        result = _import(gathered.bundle, patient_id, settings, problems)
     except BundleInvalid as invalid:
         lines = "\n".join(f"- {i.diagnostics} ({i.expression or 'Bundle'})" for i in invalid.issues)
         return [
             _card(
-                hook,
-                0,
+                "data-problem",
+                None,
                 "SecondLook could not read this patient's FHIR data",
                 "warning",
                 f"The data could not be read, so no assessment was made:\n\n{lines}",
@@ -453,20 +595,22 @@ def _cards(
             )
         ]
     try:
-        case = parse_case(result.case)
+        case = _parse(result.case, problems)
     except CaseInvalid as invalid:
         lines = "\n".join(
             f"- `{p.path}`: {p.message}" + (f" ({p.hint})" if p.hint else "")
             for p in invalid.problems
         )
+        more = "\n".join(f"- {p}" for p in problems)
         return [
             _card(
-                hook,
-                0,
+                "data-problem",
+                None,
                 "SecondLook needs more data to assess this patient",
                 "info",
                 "SecondLook could not assess this patient's pain after spine surgery; "
-                f"the record lacks:\n\n{lines}\n\nComplete the case in SecondLook.",
+                f"the record lacks:\n\n{lines}\n\nComplete the case in SecondLook."
+                + (f"\n\nAlso left out of the record:\n\n{more}" if more else ""),
                 settings,
                 [link],
             )
@@ -477,8 +621,8 @@ def _cards(
         log.exception("assessment failed for hookInstance %s", hook)
         return [
             _card(
-                hook,
-                0,
+                "data-problem",
+                None,
                 "SecondLook could not assess this patient (internal error)",
                 "warning",
                 "The assessment failed; it has been logged. Open the patient in SecondLook.",
@@ -486,27 +630,34 @@ def _cards(
                 [link],
             )
         ]
-    return assessment_cards(hook, assessment, settings, link)
+    return _assessment_cards(assessment, settings, link, problems)
 
 
 def assessment_cards(
-    hook_instance: str,
+    assessment: Mapping[str, Any], settings: CdsSettings, link: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Cards of an assessment: each red flag, each safety alert, then the summary."""
+    return [card for _, card in _assessment_cards(assessment, settings, link, [])]
+
+
+def _assessment_cards(
     assessment: Mapping[str, Any],
     settings: CdsSettings,
     link: dict[str, str],
-) -> list[dict[str, Any]]:
-    """Cards of an assessment: each red flag, each safety alert, then the summary."""
+    problems: Sequence[str],
+) -> list[Issued]:
+    """Each red flag, each safety alert, what was left out of the record, then the summary."""
     kb = default_knowledge()
     flag_names = {f.id: f.name for f in kb.red_flags}
     alert_names = {a.id: a.name for a in kb.safety_alerts}
-    cards: list[dict[str, Any]] = []
+    cards: list[Issued] = []
     for flag in assessment.get("red_flags", []):
         name = flag_names.get(flag["id"], flag["id"])
         because = "\n".join(f"- {b}" for b in flag.get("because", []))
         cards.append(
             _card(
-                hook_instance,
-                len(cards),
+                "red-flag",
+                str(flag["id"]),
                 f"Red flag ({flag['urgency']}): {name}",
                 "critical",
                 f"**{flag['action']}**\n\nBecause:\n{because}",
@@ -519,8 +670,8 @@ def assessment_cards(
         because = "\n".join(f"- {b}" for b in alert.get("because", []))
         cards.append(
             _card(
-                hook_instance,
-                len(cards),
+                "safety-alert",
+                str(alert["id"]),
                 f"Safety alert: {name}",
                 "warning",
                 f"**{alert['action']}**\n\nBecause:\n{because}",
@@ -538,10 +689,12 @@ def assessment_cards(
     urgent = [w["id"] for w in assessment.get("workup", []) if w.get("priority") != "routine"]
     if urgent:
         lines.append("Urgent work-up: " + ", ".join(urgent) + ".")
+    if problems:
+        cards.append(_problems_card(problems[:50], settings, link))
     cards.append(
         _card(
-            hook_instance,
-            len(cards),
+            "summary",
+            None,
             f"SecondLook: {found['condition'].replace('-', ' ')}"
             + (" (chronic)" if found.get("chronic") else ""),
             "info",

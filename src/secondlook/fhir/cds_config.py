@@ -10,16 +10,26 @@ A JSON object::
         "https://other-ehr.example": {"keys": [...]},
         "https://jku-only.example": null
       },
-      "jku_allowlist": ["https://jku-only.example/.well-known/jwks.json"],
+      "jku_allowlist": {
+        "https://jku-only.example": ["https://jku-only.example/.well-known/jwks.json"]
+      },
+      "fhir_servers": {"https://ehr.hospital.org": ["https://ehr.hospital.org/fhir/r4"]},
       "max_age_seconds": 300,
       "clock_skew_seconds": 30,
-      "organization": "my-spine-center"
+      "jwks_cache_seconds": 300,
+      "organization": "my-spine-center",
+      "mrn_system": "urn:oid:1.2.840.114350.1.13.0.1.7.5.737384.14"
     }
 
 ``issuers`` maps each trusted ``iss`` to its JWKS: inline, a file path (relative to the
 configuration file) or ``null`` when its keys come only from an allowlisted ``jku``.
+``jku_allowlist`` maps an issuer to the JWKS URLs *its* tokens may name in ``jku`` (a key set is
+trusted for one issuer, never for every issuer). ``fhir_servers`` maps an issuer to the FHIR
+server base URLs its calls may name in ``fhirServer``: only their origins are read, and only they
+receive the EHR's access token; without an entry SecondLook never reads the EHR's server.
 ``organization`` (a SecondLook organization slug) lets the cards link to the SecondLook patient
-whose MRN is one of the EHR Patient's identifiers.
+whose MRN, as an EHR Patient identifier of the system ``mrn_system`` (required with
+``organization``), is the SecondLook patient's MRN, when the birth date and name agree.
 """
 
 from __future__ import annotations
@@ -40,10 +50,13 @@ _KEYS: Final = frozenset(
         "public_base_url",
         "issuers",
         "jku_allowlist",
+        "fhir_servers",
         "max_age_seconds",
         "clock_skew_seconds",
         "fhir_timeout_seconds",
+        "jwks_cache_seconds",
         "organization",
+        "mrn_system",
     }
 )
 
@@ -61,6 +74,8 @@ class CdsConfig:
     settings: CdsSettings
     #: SecondLook organization slug whose patients the cards link to (found by MRN), or None.
     organization: str | None = None
+    #: The identifier system of the MRNs SecondLook stores (the EHR's MRN system).
+    mrn_system: str | None = None
 
 
 def _url(value: object) -> bool:
@@ -106,18 +121,23 @@ def parse_cds_config(
         ):
             problems.append(f"issuers[{issuer!r}] must be a JWKS ({{'keys': [...]}}) or null")
             continue
+        if len(str(issuer)) > 500:
+            problems.append(f"issuer {str(issuer)[:40]!r}... is longer than 500 characters")
+            continue
         issuers[str(issuer)] = keys
-    allowlist = data.get("jku_allowlist", [])
-    if not isinstance(allowlist, list) or not all(_url(u) for u in allowlist):
-        problems.append("jku_allowlist must be a list of http(s) URLs")
-        allowlist = []
-    if any(keys is None for keys in issuers.values()) and not allowlist:
-        problems.append("an issuer without keys (null) needs jku_allowlist")
+    allowlist = _per_issuer(data, "jku_allowlist", issuers, problems)
+    for issuer, keys in issuers.items():
+        if keys is None and not allowlist.get(issuer):
+            problems.append(
+                f"issuer {issuer!r} has no keys (null) and needs its jku_allowlist entry"
+            )
+    fhir_servers = _per_issuer(data, "fhir_servers", issuers, problems)
     numbers = {}
     for key, default, low in (
         ("max_age_seconds", 300, 1),
         ("clock_skew_seconds", 30, 0),
         ("fhir_timeout_seconds", 10.0, 0.1),
+        ("jwks_cache_seconds", 300, 0),
     ):
         value = data.get(key, default)
         if not _number(value, low):
@@ -127,21 +147,59 @@ def parse_cds_config(
     organization = data.get("organization")
     if organization is not None and not (isinstance(organization, str) and organization):
         problems.append("organization must be an organization slug")
+    mrn_system = data.get("mrn_system")
+    if mrn_system is not None and not (isinstance(mrn_system, str) and ":" in mrn_system):
+        problems.append("mrn_system must be a URI (the EHR's MRN identifier system)")
+    if organization is not None and mrn_system is None:
+        problems.append(
+            "organization needs mrn_system: MRNs are matched only within the EHR's MRN "
+            "identifier system (another system's value, e.g. a payer member id, is no MRN)"
+        )
     if problems:
         raise CdsConfigInvalid(source, problems)
     settings = CdsSettings(
         app_base_url=str(data["app_base_url"]).rstrip("/"),
         public_base_url=data.get("public_base_url"),
         fhir_timeout_seconds=float(numbers["fhir_timeout_seconds"]),
+        fhir_servers={issuer: tuple(urls) for issuer, urls in fhir_servers.items()},
         jwt=JwtSettings(
             issuers=issuers,
-            jku_allowlist=frozenset(allowlist),
+            jku_allowlist={issuer: frozenset(urls) for issuer, urls in allowlist.items()},
             max_age_seconds=int(numbers["max_age_seconds"]),
             clock_skew_seconds=int(numbers["clock_skew_seconds"]),
+            jwks_cache_seconds=float(numbers["jwks_cache_seconds"]),
             jti_store=InMemoryJtiStore(),
         ),
     )
-    return CdsConfig(settings=settings, organization=organization)
+    return CdsConfig(settings=settings, organization=organization, mrn_system=mrn_system)
+
+
+def _per_issuer(
+    data: Mapping[str, Any],
+    key: str,
+    issuers: Mapping[str, object],
+    problems: list[str],
+) -> dict[str, list[str]]:
+    """An object issuer -> list of http(s) URLs, each issuer a configured one."""
+    raw = data.get(key, {})
+    if isinstance(raw, list):
+        problems.append(
+            f"{key} must map each issuer to its URLs ({{issuer: [url, ...]}}): a list shared "
+            "by every issuer would let one EHR's entry serve another's tokens"
+        )
+        return {}
+    if not isinstance(raw, Mapping):
+        problems.append(f"{key} must be an object: issuer -> list of http(s) URLs")
+        return {}
+    found: dict[str, list[str]] = {}
+    for issuer, urls in raw.items():
+        if issuer not in issuers:
+            problems.append(f"{key}[{issuer!r}]: not one of the issuers")
+        elif not isinstance(urls, list) or not all(_url(u) for u in urls):
+            problems.append(f"{key}[{issuer!r}] must be a list of http(s) URLs")
+        else:
+            found[str(issuer)] = [str(u) for u in urls]
+    return found
 
 
 def load_cds_config(path: str | Path) -> CdsConfig:

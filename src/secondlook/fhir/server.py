@@ -100,6 +100,8 @@ class PatientRecords:
     mrn: str | None
     birth_date: dt.date | None
     updated_at: dt.datetime
+    #: The identifier system of the MRN (the configured ``SECONDLOOK_MRN_SYSTEM``).
+    mrn_system: str | None = None
     #: The current case version's document (for sex and age), if any.
     case: Mapping[str, Any] | None = None
     case_created_at: dt.datetime | None = None
@@ -140,7 +142,10 @@ def patient_resource(records: PatientRecords) -> dict[str, Any]:
             }
         ]
     if records.mrn:
-        resource["identifier"] = [{"use": "usual", "type": MRN_TYPE, "value": records.mrn}]
+        identifier: dict[str, Any] = {"use": "usual", "type": MRN_TYPE}
+        if records.mrn_system:
+            identifier["system"] = records.mrn_system
+        resource["identifier"] = [{**identifier, "value": records.mrn}]
     resource["active"] = True
     resource["name"] = [{"text": records.name}]
     if isinstance(person, Mapping) and person.get("sex") in ("female", "male", "other", "unknown"):

@@ -250,4 +250,6 @@ class AuditEvent(Base):
 
 # The care coordination tables (docs/care.md) share this metadata; imported last because they
 # build on the classes above.
+# So are the CDS Hooks service's tables (replay protection, patient links, cards, feedback).
 from secondlook.store import care_models as _care_models  # noqa: E402, F401
+from secondlook.store import cds_models as _cds_models  # noqa: E402, F401

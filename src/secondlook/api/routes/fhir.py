@@ -5,6 +5,12 @@ resources are computed from the stored records by ``secondlook.fhir.server``. Ev
 /fhir path is an OperationOutcome (``FhirErrors`` rewrites the API's problem details), with
 ``application/fhir+json``. The routes are not in the OpenAPI document: /fhir/metadata
 describes them.
+
+``fullUrl``s and paging links start with the configured base URL (``SECONDLOOK_BASE_URL``,
+``app.state.public_base_url``), never with the request's ``Host`` header, which any client may
+set. Only JSON is served: an ``Accept`` that admits no JSON type (``application/fhir+xml``) or
+``_format=xml`` is 406. ``FhirCors`` answers browsers from the configured origins on /fhir and
+/cds-services.
 """
 
 from __future__ import annotations
@@ -14,14 +20,17 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
 
 import secondlook
 from secondlook.api.deps import MAX_ID, AuditDep, CurrentUser
@@ -57,14 +66,26 @@ MAX_COUNT: Final = 200
 #: Where problem kinds that name a FHIR issue type start (``fhir-not-supported`` → not-supported).
 FHIR_KIND: Final = "fhir-"
 _FORMATS: Final = frozenset({"json", "application/json", FHIR_JSON})
-_PAGING: Final = ("_count", "_offset", "_format")
+_JSON_RANGES: Final = frozenset({"*/*", "application/*", "application/json", FHIR_JSON})
+_PAGING: Final = ("_count", "_offset", "_format", "_summary", "_total", "_sort")
+#: Where the served resources' dates are, for ``_sort`` (besides ``_id`` and ``_lastUpdated``).
+SORT_DATES: Final[dict[str, tuple[str, str]]] = {
+    "Patient": ("birthdate", "birthDate"),
+    "Observation": ("date", "effectiveDateTime"),
+    "DetectedIssue": ("identified", "identifiedDateTime"),
+    "QuestionnaireResponse": ("authored", "authored"),
+    "Provenance": ("recorded", "recorded"),
+    "Task": ("authored-on", "authoredOn"),
+    "ServiceRequest": ("authored", "authoredOn"),
+    "CarePlan": ("date", "created"),
+    "Condition": ("recorded-date", "recordedDate"),
+}
 SEARCH_PARAMS: Final[dict[str, dict[str, tuple[str, str]]]] = {
     "Patient": {
         "_id": ("token", "the patient's id"),
         "identifier": (
             "token",
-            "the medical record number (`value`, `|value` or `system|value`; the system is not "
-            "compared: SecondLook stores the MRN without one)",
+            "the medical record number (`value`, or `system|value` with the configured MRN system)",
         ),
     },
     "Questionnaire": {
@@ -74,6 +95,7 @@ SEARCH_PARAMS: Final[dict[str, dict[str, tuple[str, str]]]] = {
     **{
         kind: {
             "patient": ("reference", "the patient (`123` or `Patient/123`); required unless _id"),
+            "subject": ("reference", "the same as patient"),
             "_id": ("token", "the resource id"),
         }
         for kind in PATIENT_TYPES
@@ -118,7 +140,7 @@ def _no_500_problem() -> Iterator[None]:
 # -- CapabilityStatement ------------------------------------------------------------------------
 
 
-def capability_statement(base_url: str) -> dict[str, Any]:
+def capability_statement(base_url: str, *, cors: bool = False) -> dict[str, Any]:
     resources = []
     for kind in SERVED_TYPES:
         params = [
@@ -136,10 +158,28 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                 "type": "number",
                 "documentation": "where the page starts; follow the Bundle's next/previous links",
             },
+            {
+                "name": "_summary",
+                "type": "token",
+                "documentation": "count: only the total, no entries",
+            },
+            {
+                "name": "_total",
+                "type": "token",
+                "documentation": "none (no total), estimate or accurate (the exact total)",
+            },
+            {
+                "name": "_sort",
+                "type": "string",
+                "documentation": "comma-separated, `-` for descending: _id, _lastUpdated"
+                + (f", {SORT_DATES[kind][0]}" if kind in SORT_DATES else ""),
+            },
         ]
         resources.append(
             {
                 "type": kind,
+                "documentation": f"Search with GET [base]/{kind}?... or POST "
+                f"[base]/{kind}/_search (application/x-www-form-urlencoded).",
                 "interaction": [{"code": "read"}, {"code": "search-type"}],
                 "versioning": "no-version",
                 "readHistory": False,
@@ -173,7 +213,7 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                 "mode": "server",
                 "documentation": "Read-only. Ids are stable for the same stored records.",
                 "security": {
-                    "cors": False,
+                    "cors": cors,
                     "description": "Not SMART on FHIR: send a SecondLook API token "
                     "(Authorization: Bearer sl_..., from POST /api/v1/tokens) or a SecondLook "
                     "browser session. Patients see only their own record, clinicians and "
@@ -189,17 +229,30 @@ def capability_statement(base_url: str) -> dict[str, Any]:
 @router.get("/metadata")
 def metadata(request: Request) -> JSONResponse:
     """The CapabilityStatement (public, as the FHIR specification allows)."""
-    return fhir_response(capability_statement(_base(request)))
+    _check_format(request, request.query_params)
+    return fhir_response(
+        capability_statement(_base(request), cors=bool(getattr(request.app.state, "cors", ())))
+    )
 
 
 # -- reading the store --------------------------------------------------------------------------
 
 
+DEFAULT_BASE_URL: Final = "http://localhost:8000"
+
+
+def _root(request: Request) -> str:
+    """The configured public base URL (never the request's Host header)."""
+    return str(getattr(request.app.state, "public_base_url", DEFAULT_BASE_URL)).rstrip("/")
+
+
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + FHIR_PREFIX
+    return _root(request) + FHIR_PREFIX
 
 
-def _records(session: Session, patient: Patient, *, full: bool) -> PatientRecords:
+def _records(
+    session: Session, patient: Patient, *, full: bool, mrn_system: str | None = None
+) -> PatientRecords:
     org = patient.organization_id
     case = records.get_case_version(session, organization_id=org, patient_id=patient.id)
     found: dict[str, Any] = {}
@@ -243,6 +296,7 @@ def _records(session: Session, patient: Patient, *, full: bool) -> PatientRecord
         patient_id=patient.id,
         name=patient.name,
         mrn=patient.mrn,
+        mrn_system=mrn_system,
         birth_date=patient.birth_date,
         updated_at=patient.updated_at,
         case=case.document if case is not None else None,
@@ -264,10 +318,39 @@ def _check_type(resource_type: str) -> None:
         )
 
 
-def _check_format(request: Request) -> None:
-    wanted = request.query_params.get("_format")
+def _check_format(request: Request, params: Mapping[str, str]) -> None:
+    wanted = params.get("_format")
     if wanted is not None and wanted.split(";")[0].strip() not in _FORMATS:
         raise _fhir_problem(406, "not-supported", f"_format {wanted!r}: only JSON is served")
+    if wanted is None and not _accepts_json(request.headers.get("accept")):
+        raise _fhir_problem(
+            406,
+            "not-supported",
+            f"Accept {request.headers.get('accept')!r}: only JSON ({FHIR_JSON}) is served",
+        )
+
+
+def _accepts_json(accept: str | None) -> bool:
+    if accept is None or not accept.strip():
+        return True
+    for item in accept.split(","):
+        media, *options = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for option in options:
+            name, _, value = option.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0 and media.lower() in _JSON_RANGES:
+            return True
+    return False
+
+
+def _mrn_system(request: Request) -> str | None:
+    value = getattr(request.app.state, "mrn_system", None)
+    return str(value) if value else None
 
 
 # -- read ---------------------------------------------------------------------------------------
@@ -279,7 +362,7 @@ def read(resource_type: str, resource_id: str, request: Request, auditor: AuditD
     with _no_500_problem():
         if resource_type == "Questionnaire":
             with auditor.operation("fhir.definition.read"):
-                _check_format(request)
+                _check_format(request, request.query_params)
                 for questionnaire in questionnaire_resources():
                     if questionnaire["id"] == resource_id:
                         return fhir_response(questionnaire)
@@ -294,13 +377,17 @@ def read(resource_type: str, resource_id: str, request: Request, auditor: AuditD
                 _check_type(resource_type)
                 raise _not_found(resource_type, resource_id)
         with auditor.patient("fhir.read", patient_id) as scope:
-            _check_format(request)
+            _check_format(request, request.query_params)
             assert scope.patient is not None
+            system = _mrn_system(request)
             if resource_type == "Patient":
                 return fhir_response(
-                    patient_resource(_records(auditor.session, scope.patient, full=False))
+                    patient_resource(
+                        _records(auditor.session, scope.patient, full=False, mrn_system=system)
+                    )
                 )
-            for resource in patient_resources(_records(auditor.session, scope.patient, full=True)):
+            found = _records(auditor.session, scope.patient, full=True, mrn_system=system)
+            for resource in patient_resources(found):
                 if resource["resourceType"] == resource_type and resource["id"] == resource_id:
                     return fhir_response(resource)
             raise _not_found(resource_type, resource_id)
@@ -309,9 +396,12 @@ def read(resource_type: str, resource_id: str, request: Request, auditor: AuditD
 # -- search -------------------------------------------------------------------------------------
 
 
-def _paging(request: Request) -> tuple[int, int]:
+Params = Mapping[str, str]
+
+
+def _paging(params: Params) -> tuple[int, int]:
     def number(name: str, default: int, low: int, high: int) -> int:
-        raw = request.query_params.get(name)
+        raw = params.get(name)
         if raw is None:
             return default
         if not raw.isdigit() or not low <= int(raw) <= high:
@@ -323,9 +413,9 @@ def _paging(request: Request) -> tuple[int, int]:
     return number("_count", DEFAULT_COUNT, 1, MAX_COUNT), number("_offset", 0, 0, MAX_ID)
 
 
-def _check_params(request: Request, resource_type: str) -> None:
+def _check_params(request: Request, params: Params, resource_type: str) -> None:
     allowed = set(SEARCH_PARAMS[resource_type]) | set(_PAGING)
-    for name in request.query_params:
+    for name in params:
         if name not in allowed:
             raise _fhir_problem(
                 400,
@@ -334,38 +424,130 @@ def _check_params(request: Request, resource_type: str) -> None:
                 + ", ".join(sorted(allowed)),
                 name,
             )
-    _check_format(request)
+    summary = params.get("_summary")
+    if summary is not None and summary not in ("count", "false"):
+        raise _fhir_problem(
+            400, "not-supported", f"_summary {summary!r}: only count (or false)", "_summary"
+        )
+    total = params.get("_total")
+    if total is not None and total not in ("none", "estimate", "accurate"):
+        raise _fhir_problem(
+            400, "value", f"_total {total!r}: expected none, estimate or accurate", "_total"
+        )
+    _sort_keys(params, resource_type)
+    _check_format(request, params)
+
+
+def _sort_keys(params: Params, resource_type: str) -> list[tuple[str, bool]]:
+    """(key, descending) of `_sort`; the keys are _id, _lastUpdated and the type's date."""
+    raw = params.get("_sort")
+    if raw is None:
+        return []
+    dated = SORT_DATES.get(resource_type)
+    known = {"_id", "_lastUpdated", *([dated[0]] if dated else [])}
+    keys = []
+    for part in raw.split(","):
+        name = part.strip()
+        descending = name.startswith("-")
+        name = name.removeprefix("-")
+        if name not in known:
+            raise _fhir_problem(
+                400,
+                "not-supported",
+                f"_sort {name!r} is not supported for {resource_type}; supported: "
+                + ", ".join(sorted(known)),
+                "_sort",
+            )
+        keys.append((name, descending))
+    return keys
+
+
+def _sorted(
+    found: list[dict[str, Any]], keys: Sequence[tuple[str, bool]], resource_type: str
+) -> list[dict[str, Any]]:
+    dated = SORT_DATES.get(resource_type)
+    for name, descending in reversed(keys):  # stable sorts, last key first
+        if name == "_id":
+            found = sorted(found, key=lambda r: _id_key(str(r["id"])), reverse=descending)
+            continue
+        element = "meta" if name == "_lastUpdated" else (dated[1] if dated else "")
+
+        def value(resource: dict[str, Any], element: str = element) -> str:
+            if element == "meta":
+                return str(resource.get("meta", {}).get("lastUpdated", ""))
+            return str(resource.get(element) or "")
+
+        # Resources without the date go last, whatever the direction.
+        present = [r for r in found if value(r)]
+        absent = [r for r in found if not value(r)]
+        found = sorted(present, key=value, reverse=descending) + absent
+    return found
+
+
+def _id_key(resource_id: str) -> tuple[Any, ...]:
+    """Ids compare by their numeric parts as numbers (2 before 10)."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in re.split(r"(\d+)", resource_id)
+        if part
+    )
 
 
 def searchset(
-    request: Request, found: list[dict[str, Any]], total: int, offset: int, count: int
+    request: Request,
+    params: Params,
+    found: list[dict[str, Any]],
+    total: int,
+    offset: int,
+    count: int,
 ) -> dict[str, Any]:
+    """A searchset Bundle; its links are built on the configured base URL with the search's
+    parameters (the GET form, also for a POST _search)."""
     base = _base(request)
+    here = _root(request) + request.url.path.removesuffix("/_search")
+    kept = {k: v for k, v in params.items() if k not in ("_offset", "_count")}
 
-    def page(start: int) -> str:
-        return str(request.url.include_query_params(_offset=start, _count=count))
+    def url(**paging: int) -> str:
+        query = urlencode({**kept, **{k: str(v) for k, v in paging.items()}})
+        return f"{here}?{query}" if query else here
 
-    links = [{"relation": "self", "url": str(request.url)}]
-    if offset + count < total:
-        links.append({"relation": "next", "url": page(offset + count)})
-    if offset > 0:
-        links.append({"relation": "previous", "url": page(max(offset - count, 0))})
-    return {
+    summary_count = params.get("_summary") == "count"
+    links = [{"relation": "self", "url": url(_offset=offset, _count=count)}]
+    if not summary_count and offset + count < total:
+        links.append({"relation": "next", "url": url(_offset=offset + count, _count=count)})
+    if not summary_count and offset > 0:
+        links.append(
+            {"relation": "previous", "url": url(_offset=max(offset - count, 0), _count=count)}
+        )
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
         "meta": {"lastUpdated": instant(dt.datetime.now(dt.UTC))},
         "type": "searchset",
-        "total": total,
-        "link": links,
-        "entry": [
+    }
+    if params.get("_total") != "none" or summary_count:
+        bundle["total"] = total
+    bundle["link"] = links
+    if found and not summary_count:  # FHIR arrays are never empty: no entries, no "entry"
+        bundle["entry"] = [
             {
                 "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
                 "resource": r,
                 "search": {"mode": "match"},
             }
             for r in found
-        ],
-    }
+        ]
+    return bundle
+
+
+def _page(
+    request: Request, params: Params, found: list[dict[str, Any]], resource_type: str
+) -> JSONResponse:
+    count, offset = _paging(params)
+    found = _sorted(found, _sort_keys(params, resource_type), resource_type)
+    return fhir_response(
+        searchset(request, params, found[offset : offset + count], len(found), offset, count)
+    )
 
 
 def _patient_reference(value: str) -> int | None:
@@ -378,28 +560,64 @@ def search(
     resource_type: str, request: Request, auditor: AuditDep, user: CurrentUser
 ) -> JSONResponse:
     """Search: a searchset Bundle with total and paging links."""
+    return _search(resource_type, dict(request.query_params), request, auditor, user)
+
+
+FORM: Final = "application/x-www-form-urlencoded"
+
+
+@router.post("/{resource_type}/_search")
+async def search_by_post(
+    resource_type: str, request: Request, auditor: AuditDep, user: CurrentUser
+) -> JSONResponse:
+    """Search with the parameters in a form body (and the query), as FHIR allows."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM:
+        raise _fhir_problem(
+            415, "not-supported", f"POST _search needs Content-Type {FORM}, not {content_type!r}"
+        )
+    raw = await request.body()
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError):
+        raise _fhir_problem(400, "invalid", "the form body cannot be read") from None
+    params: dict[str, str] = dict(request.query_params)
+    for name, value in pairs:
+        if name in params:
+            raise _fhir_problem(400, "invalid", f"parameter {name!r} is given more than once", name)
+        params[name] = value
+    return await run_in_threadpool(_search, resource_type, params, request, auditor, user)
+
+
+def _search(
+    resource_type: str, params: Params, request: Request, auditor: Any, user: Principal
+) -> JSONResponse:
     with _no_500_problem():
         if resource_type == "Questionnaire":
             with auditor.operation("fhir.definition.read"):
-                _check_params(request, resource_type)
-                count, offset = _paging(request)
-                wanted_id = request.query_params.get("_id")
-                wanted_url = request.query_params.get("url")
+                _check_params(request, params, resource_type)
+                _paging(params)
+                wanted_id = params.get("_id")
+                wanted_url = params.get("url")
                 found = [
                     q
                     for q in questionnaire_resources()
                     if wanted_id in (None, q["id"]) and wanted_url in (None, q["url"])
                 ]
-            return fhir_response(
-                searchset(request, found[offset : offset + count], len(found), offset, count)
-            )
+            return _page(request, params, found, resource_type)
         if resource_type == "Patient":
-            return _search_patients(request, auditor, user)
-        params = request.query_params
+            return _search_patients(request, params, auditor, user)
+        if resource_type in SERVED_TYPES and "subject" in params:
+            if "patient" in params:
+                with auditor.operation("fhir.search"):
+                    raise _fhir_problem(
+                        400, "invalid", "give patient or subject (the same), not both", "subject"
+                    )
+            params = {("patient" if k == "subject" else k): v for k, v in params.items()}
         if resource_type not in SERVED_TYPES or ("patient" not in params and "_id" not in params):
             with auditor.operation("fhir.search"):
                 _check_type(resource_type)
-                _check_params(request, resource_type)
+                _check_params(request, params, resource_type)
                 raise _fhir_problem(
                     400,
                     "required",
@@ -414,47 +632,66 @@ def search(
         )
         if patient_id is None:
             with auditor.operation("fhir.search"):
-                _check_params(request, resource_type)
-                _paging(request)
+                _check_params(request, params, resource_type)
+                _paging(params)
                 if "patient" in params:
                     raise _fhir_problem(
                         404, "not-found", f"no patient {params['patient']!r} that you can see"
                     )
-            return fhir_response(searchset(request, [], 0, 0, DEFAULT_COUNT))
+            return _page(request, params, [], resource_type)
         with auditor.patient("fhir.search", patient_id) as scope:
-            _check_params(request, resource_type)
-            count, offset = _paging(request)
+            _check_params(request, params, resource_type)
+            _paging(params)
             assert scope.patient is not None
+            records_ = _records(
+                auditor.session, scope.patient, full=True, mrn_system=_mrn_system(request)
+            )
             found = [
                 r
-                for r in patient_resources(_records(auditor.session, scope.patient, full=True))
+                for r in patient_resources(records_)
                 if r["resourceType"] == resource_type and wanted_id in (None, r["id"])
             ]
-        return fhir_response(
-            searchset(request, found[offset : offset + count], len(found), offset, count)
-        )
+        return _page(request, params, found, resource_type)
 
 
-def _search_patients(request: Request, auditor: Any, user: Principal) -> JSONResponse:
+def _search_patients(
+    request: Request, params: Params, auditor: Any, user: Principal
+) -> JSONResponse:
     with auditor.operation("fhir.search") as scope:
-        _check_params(request, "Patient")
-        count, offset = _paging(request)
+        _check_params(request, params, "Patient")
+        count, offset = _paging(params)
         query = select(Patient).where(Patient.organization_id == user.organization_id)
         if user.role == "patient":
             query = query.where(Patient.id == user.patient_id)
-        wanted_id = request.query_params.get("_id")
+        wanted_id = params.get("_id")
         if wanted_id is not None:
             patient_id = _patient_reference(wanted_id)
             query = query.where(Patient.id == (patient_id or 0))
             scope.patient_id = patient_id
-        identifier = request.query_params.get("identifier")
+        identifier = params.get("identifier")
+        mrn_system = _mrn_system(request)
         if identifier is not None:
-            query = query.where(Patient.mrn == identifier.rsplit("|", 1)[-1])
+            system, bar, value = identifier.rpartition("|")
+            if bar and system != (mrn_system or ""):
+                query = query.where(Patient.id == 0)  # another system: no MRN of ours
+            query = query.where(Patient.mrn == value)
+        order = []
+        columns = {"_id": Patient.id, "_lastUpdated": Patient.updated_at}
+        for name, descending in _sort_keys(params, "Patient"):
+            column = columns.get(name, Patient.birth_date)
+            order.append(column.desc().nulls_last() if descending else column.asc().nulls_last())
         session: Session = auditor.session
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(query.order_by(Patient.id).offset(offset).limit(count)).all()
-        found = [patient_resource(_records(session, row, full=False)) for row in rows]
-    return fhir_response(searchset(request, found, total, offset, count))
+        found: list[dict[str, Any]] = []
+        if params.get("_summary") != "count":
+            rows = session.scalars(
+                query.order_by(*order, Patient.id).offset(offset).limit(count)
+            ).all()
+            found = [
+                patient_resource(_records(session, row, full=False, mrn_system=mrn_system))
+                for row in rows
+            ]
+    return fhir_response(searchset(request, params, found, total, offset, count))
 
 
 # -- errors as OperationOutcome -----------------------------------------------------------------
@@ -554,3 +791,34 @@ class FhirErrors:
         ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+
+class FhirCors:
+    """ASGI middleware: CORS for /fhir and /cds-services only (the CDS Hooks sandbox and SMART
+    apps are browser applications), from the configured origins, with the Authorization and
+    Content-Type headers; credentials (cookies) are never allowed cross-origin, so a browser
+    session cannot be used from another site."""
+
+    PREFIXES: Final = (FHIR_PREFIX, "/cds-services")
+
+    def __init__(self, app: Any, origins: Sequence[str] = ()) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=list(origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+            expose_headers=["ETag", "Location", "WWW-Authenticate", "Allow"],
+            allow_credentials=False,
+            max_age=600,
+        )
+        self.enabled = bool(origins)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if self.enabled and any(
+            path == prefix or path.startswith(prefix + "/") for prefix in self.PREFIXES
+        ):
+            await self.cors(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
