@@ -148,9 +148,10 @@ def test_a_long_unusual_phrase_is_accepted() -> None:
 def test_the_api_refuses_a_weak_password_naming_the_field(
     client: TestClient, world: World, password: str
 ) -> None:
+    name = f"weak-{uuid.uuid4().hex[:8]}"
     response = client.post(
         "/api/v1/users",
-        json={"username": f"weak-{uuid.uuid4().hex[:8]}", "role": "clinician", "password": password},
+        json={"username": name, "role": "clinician", "password": password},
         headers=world.auth("admin"),
     )
     assert response.status_code == 422, response.text
@@ -181,12 +182,11 @@ def test_the_command_line_refuses_a_weak_password(
 
 
 def test_the_store_refuses_a_weak_password(engine: Engine, world: World) -> None:
-    with db.make_sessionmaker(engine)() as session:
-        with pytest.raises(accounts.WeakPassword):
-            accounts.create_user(
-                session,
-                organization_id=world.alpha,
-                username=f"store-{uuid.uuid4().hex[:8]}",
-                role="clinician",
-                password="aaaaaaaaaaaaaaaaaaaa",
-            )
+    with db.make_sessionmaker(engine)() as session, pytest.raises(accounts.WeakPassword):
+        accounts.create_user(
+            session,
+            organization_id=world.alpha,
+            username=f"store-{uuid.uuid4().hex[:8]}",
+            role="clinician",
+            password="aaaaaaaaaaaaaaaaaaaa",
+        )
