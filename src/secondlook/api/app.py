@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 import secondlook
 from secondlook.api import problems
+from secondlook.api.limits import RequestGuard
 from secondlook.api.routes import (
     accounts,
     assessments,
@@ -36,9 +37,12 @@ from secondlook.store import db, migrate
 API_PREFIX = "/api/v1"
 
 
-def create_app(engine: Engine, *, cds: CdsConfig | None = None) -> FastAPI:
+def create_app(
+    engine: Engine, *, cds: CdsConfig | None = None, max_body_bytes: int | None = None
+) -> FastAPI:
     """An app on `engine`, whose schema must be migrated (see `migrate.upgrade`). `cds`: the
-    CDS Hooks configuration (without one, service calls answer 401 "not configured")."""
+    CDS Hooks configuration (without one, service calls answer 401 "not configured").
+    `max_body_bytes`: the request-body limit (default: SECONDLOOK_MAX_BODY_BYTES or 2 MiB)."""
     app = FastAPI(
         title="SecondLook API",
         version=secondlook.__version__,
@@ -50,6 +54,8 @@ def create_app(engine: Engine, *, cds: CdsConfig | None = None) -> FastAPI:
     app.state.sessionmaker = db.make_sessionmaker(engine)
     problems.install(app)
     app.add_middleware(problems.GuardQuery)
+    # Bodies are bounded and checked before any route reads them (api/limits.py).
+    app.add_middleware(RequestGuard, max_bytes=max_body_bytes)
     app.add_middleware(FhirErrors)  # outside GuardQuery: /fhir errors become OperationOutcomes
     app.include_router(health.router)
     for module in (
