@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -33,8 +34,8 @@ def call(app: FastAPI, path: str, headers: dict[str, str], chunks: int) -> tuple
             return {"type": "http.disconnect"}
         return {"type": "http.request", "body": b" " * 262144, "more_body": asked < chunks}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
 
     scope = {
         "type": "http",
@@ -174,3 +175,14 @@ def test_readiness_is_503_while_the_database_is_away(tmp_path: Any) -> None:
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert "database" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("name", ["_count", "_offset"])
+@pytest.mark.parametrize("value", ["9" * 5000, "\u0663", "\u0661\u0660", "1" * 13])
+def test_fhir_paging_takes_only_a_short_number_in_ascii_digits(
+    client: TestClient, world: World, name: str, value: str
+) -> None:
+    response = client.get("/fhir/Patient", params={name: value}, headers=world.auth("clinician"))
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert name in response.text

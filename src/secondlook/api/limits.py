@@ -17,15 +17,13 @@ responses as not to be cached.
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import sys
 from typing import Any
 
 from starlette.requests import Request
 
 from secondlook.api.problems import ProblemField, problem_response
+from secondlook.case.strict_json import loads_strict
 
 MAX_BODY_VARIABLE = "SECONDLOOK_MAX_BODY_BYTES"
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -35,8 +33,6 @@ _NO_STORE_PREFIXES = ("/api/", "/fhir", "/cds-services")
 # Routes under these prefixes need a credential; POST /api/v1/session is how one gets one.
 _CREDENTIAL_PREFIXES = ("/api/v1/", "/fhir/")
 _ANONYMOUS_BODIES = frozenset({"/api/v1/session"})
-# Python refuses to convert longer digit strings to int (sys.int_info.default_max_str_digits).
-_MAX_INT_DIGITS = getattr(sys.int_info, "default_max_str_digits", 4300) or 4300
 
 
 def max_body_bytes() -> int:
@@ -171,82 +167,11 @@ def _no_store(send: Any) -> Any:
     return wrapped
 
 
-# -- strict JSON ---------------------------------------------------------------------------------
-
-
-class _Bad:
-    """Stands in, while parsing, for a number that must be refused."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-
-class _Object(dict[str, Any]):
-    """A parsed object that remembers the keys it was given more than once."""
-
-    duplicates: list[str]
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> _Object:
-    result = _Object()
-    result.duplicates = []
-    for key, value in pairs:
-        if key in result and key not in result.duplicates:
-            result.duplicates.append(key)
-        result[key] = value
-    return result
-
-
-def _float(text: str) -> float | _Bad:
-    value = float(text)
-    if math.isfinite(value):
-        return value
-    shown = text if len(text) <= 20 else text[:20] + "..."
-    return _Bad(f"{shown} is too large for a number")
-
-
-def _int(text: str) -> int | _Bad:
-    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
-        return _Bad(f"an integer of more than {_MAX_INT_DIGITS} digits")
-    return int(text)
-
-
-def _constant(text: str) -> _Bad:
-    return _Bad(f"{text} is not a JSON number")
-
-
 def json_problems(body: bytes) -> list[ProblemField]:
-    """What makes `body` not strict JSON (empty when it is strict or not JSON at all: the
+    """What makes `body` not strict JSON (empty when it is strict, or not JSON at all: the
     route reports malformed JSON in its own words)."""
     try:
-        data = json.loads(
-            body,
-            object_pairs_hook=_pairs,
-            parse_float=_float,
-            parse_int=_int,
-            parse_constant=_constant,
-        )
+        _, problems = loads_strict(body)
     except (ValueError, RecursionError):
         return []
-    problems: list[ProblemField] = []
-    _walk(data, "$", problems)
-    return problems
-
-
-def _walk(value: Any, path: str, problems: list[ProblemField]) -> None:
-    if isinstance(value, _Bad):
-        problems.append(ProblemField(path=path, message=value.message, hint="send a finite number"))
-    elif isinstance(value, _Object):
-        for key in value.duplicates:
-            problems.append(
-                ProblemField(
-                    path=f"{path}.{key}",
-                    message=f"the key '{key}' is given more than once in this object",
-                    hint="give each key once",
-                )
-            )
-        for key, item in value.items():
-            _walk(item, f"{path}.{key}", problems)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _walk(item, f"{path}[{index}]", problems)
+    return [ProblemField(path=p.path, message=p.message, hint=p.hint) for p in problems]

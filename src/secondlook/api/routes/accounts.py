@@ -166,12 +166,12 @@ def who_am_i(user: CurrentUser) -> SessionOut:
 
 @router.delete("/session", status_code=204, responses=error_responses(401))
 def log_out(user: CurrentUser, session: SessionDep, response: Response) -> None:
-    """Log out: revoke the credential of this request, the browser session or, with a bearer
-    token, that token."""
-    credential = session.get(Credential, user.credential_id)
-    if credential is not None:
-        accounts.revoke_credential(session, credential=credential)
-    session.commit()
+    """End the browser session (with a bearer token this revokes nothing; use DELETE /tokens)."""
+    if user.credential_kind == "session":
+        credential = session.get(Credential, user.credential_id)
+        if credential is not None:
+            accounts.revoke_credential(session, credential=credential)
+        session.commit()
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
@@ -257,9 +257,9 @@ def list_users(
     openapi_extra=_user_schemas(),
 )
 def create_user(
-    body: Annotated[UserIn, Depends(_user_body)],
+    user: CurrentUser,  # first: authenticate before the body is parsed
     auditor: AuditDep,
-    user: CurrentUser,
+    body: Annotated[UserIn, Depends(_user_body)],
     response: Response,
 ) -> UserOut:
     """Create a user in your organization. A patient user needs `patient_id`; other roles
