@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -186,3 +187,17 @@ def test_fhir_paging_takes_only_a_short_number_in_ascii_digits(
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
     assert name in response.text
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_api_documentation_loads_its_assets_from_this_server(
+    client: TestClient, page: str
+) -> None:
+    html = client.get(page).text
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|png))"', html)
+    assert assets
+    for asset in assets:
+        assert asset.startswith("/"), asset  # no CDN
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        assert len(response.content) > 1000

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 import secondlook
@@ -43,7 +44,9 @@ def create_app(
     """An app on `engine`, whose schema must be migrated (see `migrate.upgrade`). `cds`: the
     CDS Hooks configuration (without one, service calls answer 401 "not configured").
     `max_body_bytes`: the request-body limit (default: SECONDLOOK_MAX_BODY_BYTES or 2 MiB)."""
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load their scripts from the installed package instead
+    # of a CDN, so the API's documentation works on a network without internet access.
+    app = FastAPIOffline(
         title="SecondLook API",
         version=secondlook.__version__,
         summary="Assess and follow patients with persistent pain after spine surgery.",
