@@ -125,3 +125,22 @@ def test_strict_parsing_keeps_valid_documents_unchanged() -> None:
     data, problems = loads_strict(json.dumps(doc))
     assert problems == []
     assert data == doc
+
+
+def test_the_bounds_keep_every_example_and_the_flags_of_extreme_but_possible_values() -> None:
+    """No example case is refused by the bounds, and a case at the edge of every bound still
+    raises its red flags and the opioid safety alert."""
+    from secondlook.engine import assess
+    from secondlook.examples import example_names
+
+    for name in example_names():
+        parse_case(load_example(name))
+    doc = copy.deepcopy(load_example("postoperative-infection"))
+    expected = {f["id"] for f in assess(parse_case(doc))["red_flags"]}
+    assert expected
+    labs = doc.setdefault("labs", {})
+    labs.update({"crp_mg_l": 1000.0, "esr_mm_h": 200.0, "wbc_10e9_l": 1000.0})
+    doc["medications"] = {"opioid_mme_per_day": 20000.0, "opioid_months": 1320.0}
+    assessment = assess(parse_case(doc))
+    assert expected <= {f["id"] for f in assessment["red_flags"]}
+    assert "opioid-overdose-risk" in {a["id"] for a in assessment["safety_alerts"]}
