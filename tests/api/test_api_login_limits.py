@@ -179,3 +179,34 @@ def test_an_admin_unlocks_a_locked_out_user(
         "/api/v1/audit", params={"action": "user.write", "limit": 200}, headers=world.auth("admin")
     ).json()["items"]
     assert any(e["resource"].endswith("/login-failures") for e in audit)
+
+
+def test_a_password_changed_during_the_check_makes_the_old_one_fail(
+    engine: Engine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, user_id = new_user(engine, world)
+    maker = db.make_sessionmaker(engine)
+    real = accounts._hasher
+
+    class ChangingHasher(WatchedHasher):
+        def verify(self, stored: str, password: str) -> bool:
+            with maker() as other:  # an admin sets a new password meanwhile
+                accounts.update_user(
+                    other,
+                    organization_id=world.alpha,
+                    user_id=user_id,
+                    expected_version=1,
+                    password="an entirely new passphrase",
+                )
+                other.commit()
+            return super().verify(stored, password)
+
+    with maker() as session:
+        monkeypatch.setattr(accounts, "_hasher", ChangingHasher(real, engine, lambda: False))
+        with pytest.raises(accounts.InvalidCredentials):
+            accounts.authenticate(session, username=name, password=RIGHT, client="192.0.2.8")
+        session.commit()
+        failures = session.scalar(
+            select(func.count()).select_from(LoginFailure).where(LoginFailure.username == name)
+        )
+    assert failures == 1

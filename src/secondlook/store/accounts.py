@@ -238,8 +238,8 @@ def authenticate(
     recording are one step, so parallel attempts cannot all pass the count (PostgreSQL: advisory
     locks; SQLite: its single writer already serialises). (2) Verify the password with no
     transaction open, so the slow Argon2 check holds no lock (on SQLite a transaction holds the
-    database's writer lock). (3) On success, clear the username's failures, including this
-    attempt."""
+    database's writer lock). (3) On success, clear the username's failures from this address,
+    this attempt included; the caller commits."""
     now = now or utcnow()
     username, client = (printable(username) or "")[:100], (printable(client) or "")[:100]
     try:
@@ -275,16 +275,17 @@ def authenticate(
         raise InvalidCredentials()
     assert stored is not None
     rehashed = hash_password(password) if _hasher.check_needs_rehash(stored) else None
+    found = session.get(User, user_id, populate_existing=True)
+    if found is None or not found.active or found.password_hash != stored:
+        # Deactivated or given a new password while we were checking: the old one is void,
+        # and this attempt stays recorded as a failure.
+        session.rollback()
+        raise InvalidCredentials()
     # Clear this address's failures for the username, this attempt included; the failures
     # from elsewhere still count towards the username's global limit.
     session.execute(
         delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.client == client)
     )
-    found = session.get(User, user_id, populate_existing=True)
-    if found is None or not found.active or found.password_hash != stored:
-        # Deactivated or given a new password while we were checking: the old one is void.
-        session.commit()
-        raise InvalidCredentials()
     if rehashed is not None:
         found.password_hash = rehashed
     return found
