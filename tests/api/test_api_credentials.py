@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import typer
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from typer.testing import CliRunner
 
 from secondlook.api.cli import register
@@ -196,3 +196,29 @@ def test_the_store_refuses_a_weak_password(engine: Engine, world: World) -> None
             role="clinician",
             password="aaaaaaaaaaaaaaaaaaaa",
         )
+
+
+def test_a_command_line_token_expires_by_default_or_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(db.DATABASE_URL_ENV, raising=False)
+    cli = typer.Typer()
+    register(cli)
+    data = ["--data-dir", str(tmp_path / "d")]
+    args = ["users", "create", "--role", "admin", "--org", "o", "--username", "ops", *data]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    for extra, days in (
+        ([], accounts.DEFAULT_TOKEN_LIFETIME_DAYS),
+        (["--expires-in-days", "3"], 3),
+    ):
+        made = CliRunner().invoke(cli, ["tokens", "create", "--username", "ops", *data, *extra])
+        assert made.exit_code == 0, made.output
+        engine = db.make_engine(db.database_url(data_dir_path=tmp_path / "d"))
+        with db.make_sessionmaker(engine)() as session:
+            stored = session.scalars(
+                select(Credential).where(Credential.prefix == made.output.strip()[:10])
+            ).one()
+        engine.dispose()
+        assert stored.expires_at is not None
+        lifetime = stored.expires_at - stored.created_at
+        assert abs(lifetime - dt.timedelta(days=days)) < dt.timedelta(minutes=1)
