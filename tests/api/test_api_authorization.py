@@ -223,6 +223,11 @@ TABLE: list[tuple[str, Builder, dict[str, int]]] = [
         ),
         {**ADMIN_ONLY, "beta_admin": 404},
     ),
+    (
+        "DELETE /api/v1/users/{user_id}/login-failures",
+        lambda c: ("DELETE", f"/api/v1/users/{c.world.users['coordinator']}/login-failures", {}),
+        {**ADMIN_ONLY, "admin": 204, "beta_admin": 404},
+    ),
     ("GET /api/v1/session", lambda c: ("GET", "/api/v1/session", {}), ANY_USER),
     (
         "DELETE /api/v1/session",

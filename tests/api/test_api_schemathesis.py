@@ -15,6 +15,7 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from secondlook.api.app import create_app
 from secondlook.store.db import make_engine
@@ -62,4 +63,9 @@ def app_under_test(app: FastAPI) -> Iterator[FastAPI]:
 def test_api_conforms_to_its_openapi_document(
     case: schemathesis.Case[Any], app_under_test: FastAPI, world: World, caller: str
 ) -> None:
-    case.call_and_validate(headers=world.auth(caller))
+    # A new password must also not be common or guessable (store/passwords.py), which no JSON
+    # Schema can say: a schema-valid random password may rightly get 422. Every other check
+    # (no 5xx, documented statuses, schemas) still holds for those requests.
+    sets_password = isinstance(case.body, dict) and "password" in case.body
+    excluded: list[Any] = [positive_data_acceptance] if sets_password else []
+    case.call_and_validate(headers=world.auth(caller), excluded_checks=excluded)

@@ -122,3 +122,17 @@ def test_more_items_than_slots_are_reported() -> None:
         f"prior_treatments.{intake.PRIOR_SLOTS}.treatment",
         f"prior_treatments.{intake.PRIOR_SLOTS}.response",
     ]
+
+
+NUMERIC = [f for f in intake.FIELDS.values() if f.kind in ("int", "number", "answers")]
+
+
+@pytest.mark.parametrize("text", ["9" * 5000, "9" * 400, "1e400", "٣٤"])
+@pytest.mark.parametrize("field", NUMERIC, ids=lambda f: f.id)
+def test_a_number_too_long_or_not_in_ascii_digits_is_a_field_error(
+    field: intake.Field, text: str
+) -> None:
+    values = {"assessed_on": "2026-01-10", "region": "lumbar", "patient.age": "50"}
+    checked = intake.check({**values, field.path: text})
+    assert checked.case is None
+    assert field.id in checked.errors

@@ -7,10 +7,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 import secondlook
 from secondlook.api import problems
+from secondlook.api.limits import RequestGuard
 from secondlook.api.routes import (
     accounts,
     assessments,
@@ -83,12 +85,14 @@ def create_app(
     base_url: str | None = None,
     mrn_system: str | None = None,
     cors_origins: tuple[str, ...] | None = None,
+    max_body_bytes: int | None = None,
 ) -> FastAPI:
     """An app on `engine`, whose schema must be migrated (see `migrate.upgrade`). `cds`: the
     CDS Hooks configuration (without one, service calls answer 401 "not configured").
     `base_url`, `mrn_system`, `cors_origins`: as given, else from SECONDLOOK_BASE_URL (default
     http://localhost:8000), SECONDLOOK_MRN_SYSTEM (default: the CDS configuration's
-    mrn_system, else {base_url}/fhir/sid/mrn) and SECONDLOOK_CORS_ORIGINS (default none)."""
+    mrn_system, else {base_url}/fhir/sid/mrn) and SECONDLOOK_CORS_ORIGINS (default none).
+    `max_body_bytes`: the request-body limit (default: SECONDLOOK_MAX_BODY_BYTES or 2 MiB)."""
     base_url = _base_url(base_url or os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL)
     mrn_system = (
         mrn_system
@@ -98,7 +102,9 @@ def create_app(
     )
     if cors_origins is None:
         cors_origins = _origins(os.environ.get(CORS_VARIABLE, ""))
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load their scripts from the installed package instead
+    # of a CDN, so the API's documentation works on a network without internet access.
+    app = FastAPIOffline(
         title="SecondLook API",
         version=secondlook.__version__,
         summary="Assess and follow patients with persistent pain after spine surgery.",
@@ -112,6 +118,8 @@ def create_app(
     app.state.cors = cors_origins
     problems.install(app)
     app.add_middleware(problems.GuardQuery)
+    # Bodies are bounded and checked before any route reads them (api/limits.py).
+    app.add_middleware(RequestGuard, max_bytes=max_body_bytes)
     app.add_middleware(FhirErrors)  # outside GuardQuery: /fhir errors become OperationOutcomes
     # Outermost, so that refusals (401, 405...) carry the CORS headers a browser needs to read them.
     app.add_middleware(FhirCors, origins=cors_origins)

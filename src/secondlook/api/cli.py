@@ -3,6 +3,7 @@ demo-data. `register(app)` adds them to the project's typer app."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -139,16 +140,25 @@ def users_create(
 def tokens_create(
     username: Annotated[str, typer.Option()],
     name: Annotated[str, typer.Option(help="what the token is for")] = "command line",
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=3650, help="lifetime (default: SECONDLOOK_TOKEN_LIFETIME_DAYS or 90)"
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Create an API token and print it; it cannot be shown again."""
+    """Create an API token and print it; it cannot be shown again. Every token expires."""
     engine = _engine(data_dir)
     with db.make_sessionmaker(engine)() as session:
         user = accounts.user_by_username(session, username=username)
         if user is None or not user.active:
             typer.echo(f"error: no active user {username!r}", err=True)
             raise typer.Exit(1)
-        _, secret = accounts.issue_credential(session, user=user, kind="token", name=name)
+        lifetime = dt.timedelta(days=expires_in_days) if expires_in_days else None
+        _, secret = accounts.issue_credential(
+            session, user=user, kind="token", name=name, lifetime=lifetime
+        )
         session.commit()
     typer.echo(secret)
 

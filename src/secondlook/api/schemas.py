@@ -17,6 +17,8 @@ from pydantic import (
 )
 
 from secondlook.platform.access import Role
+from secondlook.store.passwords import MAX_LENGTH as PASSWORD_MAX
+from secondlook.store.passwords import MIN_LENGTH as PASSWORD_MIN
 
 T = TypeVar("T")
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
@@ -241,13 +243,13 @@ class SessionOut(BaseModel):
 class UserIn(Strict):
     username: str = Username
     role: Role
-    password: str | None = Field(default=None, min_length=10, max_length=1000)
+    password: str | None = Field(default=None, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
     patient_id: IdInt | None = Field(default=None, description="required for role patient")
 
 
 class UserPatch(Strict):
     active: StrictBool | None = None
-    password: str | None = Field(default=None, min_length=10, max_length=1000)
+    password: str | None = Field(default=None, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 
 
 class UserOut(BaseModel):

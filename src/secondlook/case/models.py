@@ -60,13 +60,20 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Nrs = Annotated[int, Field(ge=0, le=10)]
 Percent = Annotated[float, Field(ge=0, le=100)]
-NonNegative = Annotated[float, Field(ge=0)]
+
+
+def _upto(limit: float) -> object:
+    """A non-negative number with a plausible upper bound. The bounds are not clinical
+    thresholds: they refuse figures no patient can have (a slipped digit, a wrong unit, 1e400)
+    before a rule or a report reads them; each bound's reason is beside its field."""
+    return Field(ge=0, le=limit)
 
 
 class _Part(BaseModel):
-    """Common settings: unknown keys are errors, values are strict about their types."""
+    """Common settings: unknown keys are errors, values are strict about their types, and a
+    number must be finite (NaN and Infinity are no measurement)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Patient(_Part):
@@ -97,7 +104,9 @@ class Surgery(_Part):
 
 class Pain(_Part):
     relief_after_surgery: Relief | None = None
-    returned_after_weeks: NonNegative | None = None
+    # At most the oldest patient's lifetime (110 years, about 5,740 weeks); the semantic check
+    # then holds it to the time since the index surgery.
+    returned_after_weeks: Annotated[float, _upto(5740)] | None = None
     compared_to_before: Compared | None = None
     trend: Trend | None = None
     axial_nrs: Nrs | None = None
@@ -149,9 +158,14 @@ class Imaging(_Part):
 
 
 class Labs(_Part):
-    crp_mg_l: NonNegative | None = None
-    esr_mm_h: NonNegative | None = None
-    wbc_10e9_l: NonNegative | None = None
+    # CRP: values beyond about 500 mg/L are exceptional even in septic shock; 1,000 leaves room.
+    crp_mg_l: Annotated[float, _upto(1000)] | None = None
+    # ESR: the Westergren tube of the reference method is graduated to 200 mm (ICSH 1993), so a
+    # one-hour reading cannot be larger.
+    esr_mm_h: Annotated[float, _upto(200)] | None = None
+    # WBC: hyperleukocytosis in leukaemia starts at 100 x 10^9/L and very rarely reaches several
+    # hundred; 1,000 is beyond any count a laboratory reports.
+    wbc_10e9_l: Annotated[float, _upto(1000)] | None = None
     crp_trend: CrpTrend | None = None
     blood_culture_positive: bool | None = None
     date: IsoDate | None = None
@@ -172,8 +186,11 @@ class Electrodiagnostics(_Part):
 
 
 class Medications(_Part):
-    opioid_mme_per_day: NonNegative | None = None
-    opioid_months: NonNegative | None = None
+    # MME/day: 20,000 is more than 200 times the CDC 2022 guideline's 90 MME/day and beyond the
+    # doses reported even at the end of life; a larger figure is a unit or typing error.
+    opioid_mme_per_day: Annotated[float, _upto(20000)] | None = None
+    # Months: at most the oldest patient's lifetime (110 years).
+    opioid_months: Annotated[float, _upto(1320)] | None = None
     benzodiazepine: bool | None = None
     gabapentinoid: bool | None = None
     snri_or_tca: bool | None = None
@@ -236,7 +253,9 @@ class Case(_Part):
     questionnaires: list[Questionnaire] | None = None
     preferences: Preferences | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     @property
     def index_surgery(self) -> Surgery:

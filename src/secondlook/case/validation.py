@@ -19,6 +19,7 @@ from typing import Any, Union
 from pydantic import BaseModel, ValidationError
 
 from secondlook.case.models import LEVEL_RE, Case
+from secondlook.case.strict_json import loads_strict
 from secondlook.case.vocabulary import ARM_DISTRIBUTIONS, SCHEMA_ID
 from secondlook.instruments import AnswersInvalid, score, score_total
 
@@ -67,7 +68,11 @@ def load_case_text(text: str | bytes, *, today: date | None = None) -> Case:
             [Problem("$", "the document is empty", "write a case as one JSON object")]
         )
     try:
-        data = json.loads(text)
+        data, strict = loads_strict(text)
+    except RecursionError:
+        raise CaseInvalid(
+            [Problem("$", "the document nests too deeply", "a case is a few levels deep")]
+        ) from None
     except json.JSONDecodeError as exc:
         raise CaseInvalid(
             [
@@ -78,6 +83,8 @@ def load_case_text(text: str | bytes, *, today: date | None = None) -> Case:
                 )
             ]
         ) from None
+    if strict:
+        raise CaseInvalid([Problem(p.path, p.message, p.hint) for p in strict])
     return parse_case(data, today=today)
 
 

@@ -10,28 +10,44 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import os
 import secrets
 from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, CursorResult, delete, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from secondlook.platform.access import Principal as Principal  # re-exported
 from secondlook.store.errors import Conflict, NotFound, StaleVersion
 from secondlook.store.models import ROLES, Credential, LoginFailure, Patient, User, utcnow
+from secondlook.store.passwords import password_problems
 from secondlook.store.text import printable
 
 TOKEN_PREFIX = "sl_"  # noqa: S105 - a marker that makes leaked tokens greppable
 SESSION_TTL = dt.timedelta(hours=12)
-# Failed logins: this many within the window lock the username, or the client address, out
-# until the oldest failure leaves the window. A client address gets more room than a username
-# because a clinic's staff often share one address.
+# API tokens expire too: a token copied into a script outlives the reason it was made. The
+# default lifetime is read from SECONDLOOK_TOKEN_LIFETIME_DAYS; a token recorded without an
+# expiry (issued before tokens had a default one) expires this long after its creation.
+TOKEN_LIFETIME_VARIABLE = "SECONDLOOK_TOKEN_LIFETIME_DAYS"  # noqa: S105 - a variable's name
+DEFAULT_TOKEN_LIFETIME_DAYS = 90
+# Failed logins. Within the window, this many failures for one username from one client
+# address lock that pair out until the oldest failure leaves the window; a client address gets
+# more room than a username because a clinic's staff often share one address. So that nobody
+# can lock a colleague out from elsewhere, the username as such has only a slower limit over a
+# longer window (guessing one password from many addresses stays bounded), and an admin can
+# clear a username's failures (`clear_login_failures`).
 FAILURE_WINDOW = dt.timedelta(minutes=15)
-MAX_FAILURES_PER_USERNAME = 5
+MAX_FAILURES_PER_USERNAME = 5  # per username and client address, within FAILURE_WINDOW
 MAX_FAILURES_PER_CLIENT = 20
+GLOBAL_FAILURE_WINDOW = dt.timedelta(hours=1)
+MAX_FAILURES_PER_USERNAME_GLOBAL = 25  # per username from all addresses, within an hour
+# Namespaces of the PostgreSQL advisory locks that make counting and recording a failure one
+# step (pg_advisory_xact_lock(namespace, hashtext(key))).
+_LOCK_USERNAME = 0x5E01
+_LOCK_CLIENT = 0x5E02
 
 _hasher = PasswordHasher()
 
@@ -53,8 +69,34 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
+class WeakPassword(ValueError):
+    """A new password breaks the password rules (`secondlook.store.passwords`)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def new_password_hash(password: str, *, username: str) -> str:
+    """The hash of a password being set, after the password rules (the one place every path,
+    API, CLI and web, sets a password through)."""
+    problems = password_problems(password, username=username)
+    if problems:
+        raise WeakPassword(problems)
+    return hash_password(password)
+
+
+def token_lifetime() -> dt.timedelta:
+    raw = os.environ.get(TOKEN_LIFETIME_VARIABLE, "").strip()
+    if not raw:
+        return dt.timedelta(days=DEFAULT_TOKEN_LIFETIME_DAYS)
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 3650:
+        raise ValueError(f"{TOKEN_LIFETIME_VARIABLE} must be a whole number of days, 1 to 3650")
+    return dt.timedelta(days=int(raw))
 
 
 def create_user(
@@ -74,13 +116,15 @@ def create_user(
         owner = session.scalar(select(Patient.organization_id).where(Patient.id == patient_id))
         if owner != organization_id:
             raise NotFound(f"patient {patient_id}")
+    # Hash before the first write: on SQLite a transaction holds the writer lock.
+    password_hash = new_password_hash(password, username=username) if password else None
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"username {username!r} is taken")
     user = User(
         organization_id=organization_id,
         username=username,
         role=role,
-        password_hash=hash_password(password) if password else None,
+        password_hash=password_hash,
         patient_id=patient_id,
         active=True,
         version=1,
@@ -132,7 +176,12 @@ def update_user(
     if active is not None:
         values["active"] = active
     if password is not None:
-        values["password_hash"] = hash_password(password)
+        name = session.scalar(
+            select(User.username).where(User.organization_id == organization_id, User.id == user_id)
+        )
+        if name is None:
+            raise NotFound(f"user {user_id}")
+        values["password_hash"] = new_password_hash(password, username=name)
     result = cast(
         CursorResult[Any],
         session.execute(
@@ -153,66 +202,121 @@ def update_user(
     if result.rowcount != 1:
         raise StaleVersion(expected=expected_version, current=user.version)
     if password is not None or active is False:
-        # New password or deactivated: end the user's browser sessions.
-        session.execute(
-            update(Credential)
-            .where(
-                Credential.user_id == user_id,
-                Credential.kind == "session",
-                Credential.revoked_at.is_(None),
-            )
-            .values(revoked_at=utcnow())
-        )
+        # New password or deactivated: end the user's browser sessions and revoke the API
+        # tokens, so neither survives into a reactivation or outlives the old password.
+        revoke_all_credentials(session, user_id=user_id)
     return user
+
+
+def revoke_all_credentials(session: Session, *, user_id: int) -> None:
+    session.execute(
+        update(Credential)
+        .where(Credential.user_id == user_id, Credential.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def authenticate(
     session: Session, *, username: str, password: str, client: str, now: dt.datetime | None = None
 ) -> User:
-    """Check a username and password, subject to the failed-login limit.
+    """Check a username and password, subject to the failed-login limits.
 
-    Raises RateLimited before looking at the password when the username or the client address
-    has too many recent failures, InvalidCredentials (after recording the failure) when the pair
-    is wrong or the user is inactive. The caller commits either way."""
+    Raises RateLimited before looking at the password when the username (from this client
+    address, or from everywhere) or the client address has too many recent failures, and
+    InvalidCredentials when the pair is wrong or the user is inactive.
+
+    Commits its own transactions, in three steps. (1) Under a lock per username and per client
+    address, count the recent failures and record this attempt as a failure: counting and
+    recording are one step, so parallel attempts cannot all pass the count (PostgreSQL: advisory
+    locks; SQLite: its single writer already serialises). (2) Verify the password with no
+    transaction open, so the slow Argon2 check holds no lock (on SQLite a transaction holds the
+    database's writer lock). (3) On success, clear the username's failures from this address,
+    this attempt included; the caller commits."""
     now = now or utcnow()
-    since = now - FAILURE_WINDOW
-    username, client = printable(username) or "", printable(client) or ""
-    _check_rate(session, LoginFailure.username == username, MAX_FAILURES_PER_USERNAME, since, now)
-    _check_rate(session, LoginFailure.client == client, MAX_FAILURES_PER_CLIENT, since, now)
-    user = user_by_username(session, username=username)
-    stored = user.password_hash if user and user.active and user.password_hash else None
+    username, client = (printable(username) or "")[:100], (printable(client) or "")[:100]
+    try:
+        _lock(session, _LOCK_USERNAME, username)
+        _lock(session, _LOCK_CLIENT, client)
+        by_pair = (LoginFailure.username == username) & (LoginFailure.client == client)
+        _check_rate(session, by_pair, MAX_FAILURES_PER_USERNAME, FAILURE_WINDOW, now)
+        _check_rate(
+            session,
+            LoginFailure.username == username,
+            MAX_FAILURES_PER_USERNAME_GLOBAL,
+            GLOBAL_FAILURE_WINDOW,
+            now,
+        )
+        _check_rate(
+            session, LoginFailure.client == client, MAX_FAILURES_PER_CLIENT, FAILURE_WINDOW, now
+        )
+        attempt = LoginFailure(username=username, client=client, at=now)
+        session.add(attempt)
+        user = user_by_username(session, username=username)
+        stored = user.password_hash if user and user.active and user.password_hash else None
+        user_id = user.id if user else None
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
     try:
         _hasher.verify(stored or _dummy_hash(), password)
         ok = stored is not None
     except (VerificationError, InvalidHashError):
         ok = False
-    if not ok or user is None:
-        session.add(
-            LoginFailure(
-                username=(printable(username) or "")[:100],
-                client=(printable(client) or "")[:100],
-                at=now,
-            )
-        )
-        session.flush()
+    if not ok or user_id is None:
         raise InvalidCredentials()
-    if _hasher.check_needs_rehash(stored or ""):
-        user.password_hash = hash_password(password)
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
-    return user
+    assert stored is not None
+    rehashed = hash_password(password) if _hasher.check_needs_rehash(stored) else None
+    found = session.get(User, user_id, populate_existing=True)
+    if found is None or not found.active or found.password_hash != stored:
+        # Deactivated or given a new password while we were checking: the old one is void,
+        # and this attempt stays recorded as a failure.
+        session.rollback()
+        raise InvalidCredentials()
+    # Clear this address's failures for the username, this attempt included; the failures
+    # from elsewhere still count towards the username's global limit.
+    session.execute(
+        delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.client == client)
+    )
+    if rehashed is not None:
+        found.password_hash = rehashed
+    return found
+
+
+def clear_login_failures(session: Session, *, username: str) -> int:
+    """Lift a username's failed-login lock (an admin's unlock); returns the failures removed."""
+    result = cast(
+        CursorResult[Any],
+        session.execute(delete(LoginFailure).where(LoginFailure.username == username)),
+    )
+    return int(result.rowcount or 0)
+
+
+def _lock(session: Session, namespace: int, key: str) -> None:
+    """Serialise failed-login bookkeeping per key until the transaction ends (PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:key))"),
+            {"namespace": namespace, "key": key},
+        )
 
 
 def _check_rate(
-    session: Session, match: ColumnElement[bool], limit: int, since: dt.datetime, now: dt.datetime
+    session: Session,
+    match: ColumnElement[bool],
+    limit: int,
+    window: dt.timedelta,
+    now: dt.datetime,
 ) -> None:
     count, oldest = session.execute(
-        select(func.count(), func.min(LoginFailure.at)).where(match, LoginFailure.at > since)
+        select(func.count(), func.min(LoginFailure.at)).where(match, LoginFailure.at > now - window)
     ).one()
     if count >= limit:
         assert isinstance(oldest, dt.datetime)
         if oldest.tzinfo is None:  # min() over SQLite text loses the column type
             oldest = oldest.replace(tzinfo=dt.UTC)
-        retry_after = (oldest + FAILURE_WINDOW - now).total_seconds()
+        retry_after = (oldest + window - now).total_seconds()
         raise RateLimited(max(1, int(retry_after) + 1))
 
 
@@ -232,6 +336,8 @@ def issue_credential(
     and the secret, which is not stored and cannot be shown again."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
+    if lifetime is None and kind == "token":
+        lifetime = token_lifetime()
     credential = Credential(
         user_id=user.id,
         kind=kind,
@@ -261,7 +367,10 @@ def resolve_credential(session: Session, *, secret: str, kind: str) -> Principal
     if row is None:
         return None
     credential, user = row
-    if credential.expires_at is not None and credential.expires_at <= utcnow():
+    expires_at = credential.expires_at
+    if expires_at is None and credential.kind == "token":
+        expires_at = credential.created_at + token_lifetime()
+    if expires_at is not None and expires_at <= utcnow():
         return None
     return Principal(
         user_id=user.id,

@@ -7,11 +7,13 @@ static files, the security headers and the handlers that send a signed-out brows
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import json
 from http import HTTPStatus
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from secondlook.platform.errors import Refused
@@ -57,6 +59,32 @@ def install(app: FastAPI) -> None:
             )
         result = api_problem_handler(request, exc)
         return await result if inspect.isawaitable(result) else result
+
+    unexpected_handler = app.exception_handlers[Exception]
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        """An unexpected error on a page is a page too: the API's handler logs it under an
+        incident id, and the page shows that id instead of a JSON document."""
+        result = unexpected_handler(request, exc)
+        answer = await result if inspect.isawaitable(result) else result
+        if not is_web_path(request.url.path):
+            return answer
+        status = answer.status_code
+        incident = ""
+        with contextlib.suppress(ValueError, AttributeError):
+            incident = str(json.loads(bytes(answer.body)).get("instance", ""))
+        title = HTTPStatus(status).phrase
+        message = (
+            f"Something went wrong on our side. Give an administrator this incident id: "
+            f"{incident.removeprefix('urn:uuid:')}."
+            if status >= 500
+            else title
+        )
+        try:
+            return render(request, "message.html", {"title": title, "message": message}, status)
+        except Exception:  # the page itself failed: plain text, never a trace
+            return PlainTextResponse(f"{title}. {message}", status_code=status)
 
     @app.exception_handler(PageForbidden)
     async def _forbidden(request: Request, exc: PageForbidden) -> Response:

@@ -329,8 +329,11 @@ SECTIONS: tuple[Section, ...] = (
 
 FIELDS: dict[str, Field] = {f.path: f for s in SECTIONS for f in s.all_fields()}
 FIELD_IDS: dict[str, Field] = {f.id: f for f in FIELDS.values()}
-_INT = re.compile(r"[+-]?\d+")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# ASCII digits only (\d also matches other scripts' digits), and few enough that the value is
+# an exact, finite number: longer input stays text and is refused as "not a number" by the
+# case model (int() refuses more than 4,300 digits; float() turns 400 digits into Infinity).
+_INT = re.compile(r"[+-]?[0-9]{1,15}")
+_NUMBER = re.compile(r"[+-]?([0-9]{1,15}(\.[0-9]{0,15})?|\.[0-9]{1,15})")
 
 
 @dataclass

@@ -101,6 +101,16 @@ async def _user_body(request: Request) -> UserIn:
     return body
 
 
+def _weak_password(exc: accounts.WeakPassword) -> ApiProblem:
+    return ApiProblem(
+        422,
+        "the password does not meet the password rules; see errors",
+        kind="request-invalid",
+        title="Invalid request",
+        errors=[ProblemField(path="$.password", message=m) for m in exc.problems],
+    )
+
+
 def _session_out(principal: accounts.Principal) -> SessionOut:
     return SessionOut(
         user_id=principal.user_id,
@@ -247,9 +257,9 @@ def list_users(
     openapi_extra=_user_schemas(),
 )
 def create_user(
-    body: Annotated[UserIn, Depends(_user_body)],
+    user: CurrentUser,  # first: authenticate before the body is parsed
     auditor: AuditDep,
-    user: CurrentUser,
+    body: Annotated[UserIn, Depends(_user_body)],
     response: Response,
 ) -> UserOut:
     """Create a user in your organization. A patient user needs `patient_id`; other roles
@@ -257,14 +267,17 @@ def create_user(
     with auditor.operation("user.write") as scope:
         scope.status = 201
         scope.patient_id = body.patient_id
-        created = accounts.create_user(
-            auditor.session,
-            organization_id=user.organization_id,
-            username=body.username,
-            role=body.role,
-            password=body.password,
-            patient_id=body.patient_id,
-        )
+        try:
+            created = accounts.create_user(
+                auditor.session,
+                organization_id=user.organization_id,
+                username=body.username,
+                role=body.role,
+                password=body.password,
+                patient_id=body.patient_id,
+            )
+        except accounts.WeakPassword as exc:
+            raise _weak_password(exc) from None
     response.headers["Location"] = f"/api/v1/users/{created.id}"
     response.headers["ETag"] = etag(created.version)
     return _user_out(created)
@@ -298,13 +311,35 @@ def update_user(
 ) -> UserOut:
     """Deactivate or reactivate a user, or set a new password. Needs If-Match."""
     with auditor.operation("user.write"):
-        changed = accounts.update_user(
-            auditor.session,
-            organization_id=user.organization_id,
-            user_id=user_id,
-            expected_version=required_version(if_match),
-            active=body.active,
-            password=body.password,
-        )
+        try:
+            changed = accounts.update_user(
+                auditor.session,
+                organization_id=user.organization_id,
+                user_id=user_id,
+                expected_version=required_version(if_match),
+                active=body.active,
+                password=body.password,
+            )
+        except accounts.WeakPassword as exc:
+            raise _weak_password(exc) from None
     response.headers["ETag"] = etag(changed.version)
     return _user_out(changed)
+
+
+@router.delete(
+    "/users/{user_id}/login-failures",
+    status_code=204,
+    responses=error_responses(401, 403, 404, 422),
+)
+def unlock_user(
+    user_id: Annotated[int, path_id("the user's id")], auditor: AuditDep, user: CurrentUser
+) -> None:
+    """Lift the failed-login lock of a user of your organization: forget the username's recent
+    failed logins (from every address). Idempotent, so it needs no If-Match."""
+    with auditor.operation("user.write"):
+        found = accounts.get_user(
+            auditor.session, organization_id=user.organization_id, user_id=user_id
+        )
+        if found is None:
+            raise ApiProblem(404, f"no user {user_id} in your organization")
+        accounts.clear_login_failures(auditor.session, username=found.username)

@@ -404,7 +404,9 @@ def _paging(params: Params) -> tuple[int, int]:
         raw = params.get(name)
         if raw is None:
             return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        # ASCII digits only (str.isdigit also takes other scripts' digits), and few enough
+        # for int() (which refuses more than 4,300).
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 12) or not low <= int(raw) <= high:
             raise _fhir_problem(
                 400, "value", f"{name} must be a whole number from {low} to {high}", name
             )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from secondlook.api.deps import SessionDep
-from secondlook.api.problems import error_responses
+from secondlook.api.problems import ApiProblem, error_responses
 from secondlook.api.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -20,6 +21,12 @@ def healthz() -> Health:
 
 @router.get("/readyz", responses=error_responses(503))
 def readyz(session: SessionDep) -> Health:
-    """The database answers."""
-    session.execute(text("SELECT 1"))
+    """The database answers (503 while it does not: not ready, rather than broken)."""
+    try:
+        session.execute(text("SELECT 1"))
+    except DBAPIError:
+        session.rollback()
+        raise ApiProblem(
+            503, "the database does not answer", headers={"Retry-After": "5"}
+        ) from None
     return Health(status="ok")

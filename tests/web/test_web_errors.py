@@ -1,0 +1,44 @@
+"""An unexpected error on a page is an HTML page with an incident id; the API keeps answering
+problem details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from secondlook.api.demo import DEMO_PASSWORD
+
+
+def broken(*_args: Any, **_kwargs: Any) -> Any:
+    raise RuntimeError("secret internals")
+
+
+def test_a_500_on_a_page_is_a_page_with_an_incident_id(
+    web_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("secondlook.web.auth.session_principal", broken)
+    with TestClient(web_app, raise_server_exceptions=False) as client:
+        response = client.get("/login")
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<h1>Internal Server Error</h1>" in response.text
+    assert "incident id" in response.text
+    assert "secret internals" not in response.text
+
+
+def test_a_500_on_the_api_stays_a_problem_document(
+    web_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with TestClient(web_app, raise_server_exceptions=False) as client:
+        login = client.post(
+            "/api/v1/session", json={"username": "demo-clinician", "password": DEMO_PASSWORD}
+        )
+        assert login.status_code == 200
+        monkeypatch.setattr("secondlook.api.routes.accounts._session_out", broken)
+        response = client.get("/api/v1/session")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "secret internals" not in response.text
