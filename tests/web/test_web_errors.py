@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from secondlook.api.demo import DEMO_PASSWORD
+import factories
 
 
 def broken(*_args: Any, **_kwargs: Any) -> Any:
@@ -30,15 +30,11 @@ def test_a_500_on_a_page_is_a_page_with_an_incident_id(
 
 
 def test_a_500_on_the_api_stays_a_problem_document(
-    web_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    web_app: FastAPI, monkeypatch: pytest.MonkeyPatch, clinic: factories.Clinic
 ) -> None:
     with TestClient(web_app, raise_server_exceptions=False) as client:
-        login = client.post(
-            "/api/v1/session", json={"username": "demo-clinician", "password": DEMO_PASSWORD}
-        )
-        assert login.status_code == 200
         monkeypatch.setattr("secondlook.api.routes.accounts._session_out", broken)
-        response = client.get("/api/v1/session")
+        response = client.get("/api/v1/session", headers=clinic.clinician.auth())
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert "secret internals" not in response.text
