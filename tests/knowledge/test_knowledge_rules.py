@@ -211,8 +211,32 @@ SAFETY_ALERTS: dict[str, tuple[Patch, Patch, str]] = {
         {"medications": {"opioid_mme_per_day": 30, "benzodiazepine": False}},
         "60 mme/day",
     ),
+    "opioid-dose-unknown": (
+        {"medications": {"opioid": True}},
+        {"medications": {"opioid": True, "opioid_mme_per_day": 30}},
+        "daily dose in mme is not known",
+    ),
     "severe-depression": (phq9(score=22), phq9(score=15), "phq-9 total 22"),
 }
+
+
+def test_opioid_dose_known_only_in_part_still_raises_overdose_risk_above_50() -> None:
+    # 65 MME known plus an opioid without a conversion: at least 65, so the risk stands (CDC 2022).
+    meds = {"opioid": True, "opioid_mme_per_day_at_least": 65}
+    alerts = {a["id"]: a for a in run(case(medications=meds))["safety_alerts"]}
+    assert {"opioid-overdose-risk", "opioid-dose-unknown"} <= set(alerts)
+    assert any("65" in b for b in alerts["opioid-overdose-risk"]["because"])
+    low = {a["id"] for a in run(case(medications={**meds, "opioid_mme_per_day_at_least": 20}))[
+        "safety_alerts"
+    ]}
+    assert "opioid-overdose-risk" not in low
+    assert "opioid-dose-unknown" in low
+
+
+def test_no_opioid_and_unknown_opioid_use_raise_no_dose_alert() -> None:
+    for meds in ({"opioid": False}, {"nsaid": True}):
+        ids = {a["id"] for a in run(case(medications=meds))["safety_alerts"]}
+        assert "opioid-dose-unknown" not in ids, meds
 
 
 @pytest.mark.parametrize("alert_id", list(SAFETY_ALERTS), ids=list(SAFETY_ALERTS))

@@ -86,6 +86,10 @@ class Patient(_Part):
 
 class Surgery(_Part):
     date: IsoDate
+    # How much of `date` the record gave: "year" (the date is 1 January of that year) or "month"
+    # (the 1st of that month). Absent means the full date is known. EHR histories often carry
+    # only a year for an old operation; keeping it is better than losing the surgery.
+    date_precision: Literal["year", "month"] | None = None
     procedure: Procedure
     levels: list[Level] | None = None
     side: Side | None = None
@@ -146,6 +150,11 @@ class Imaging(_Part):
     date: IsoDate
     modality: Modality
     findings: list[ImagingFinding] = Field(default_factory=list)
+    # false: the study's findings are in its report text, not coded, so an empty `findings`
+    # says nothing (it is not "no findings"). Absent or true: `findings` is the coded result.
+    findings_coded: bool | None = None
+    # The radiologist's report or conclusion as text, kept with the study for the clinician.
+    report: str | None = None
 
 
 class Labs(_Part):
@@ -173,7 +182,13 @@ class Electrodiagnostics(_Part):
 
 class Medications(_Part):
     opioid_mme_per_day: NonNegative | None = None
+    # A lower bound when some opioids' doses are known and others are not: the daily MME is at
+    # least this (the known part); `opioid_mme_per_day` is then absent.
+    opioid_mme_per_day_at_least: NonNegative | None = None
     opioid_months: NonNegative | None = None
+    # Takes an opioid, whether or not its daily dose is known: true with no
+    # `opioid_mme_per_day` is the explicit state "opioid present, daily MME unknown".
+    opioid: bool | None = None
     benzodiazepine: bool | None = None
     gabapentinoid: bool | None = None
     snri_or_tca: bool | None = None
