@@ -487,6 +487,7 @@ def test_an_ehr_bundle_with_standard_codes_maps_to_a_case() -> None:
     assert case["medications"] == {
         "opioid_mme_per_day": 60.0,
         "opioid_months": 10.1,
+        "opioid": True,
         "benzodiazepine": True,
     }
     reasons = {(u.resource_type, u.id): u.reason for u in result.unmapped}
@@ -507,7 +508,10 @@ def test_an_opioid_without_dose_leaves_mme_unknown_and_says_so() -> None:
     del med["dosage"]
     result = import_bundle(bundle, assessed_on=date(2026, 1, 6))
     assert "opioid_mme_per_day" not in result.case["medications"]
-    assert any("opioid_mme_per_day left unknown" in u.reason for u in result.unmapped)
+    assert result.case["medications"]["opioid"] is True  # opioid present, daily MME unknown
+    assert any("daily MME is unknown" in u.reason for u in result.unmapped)
+    alerts = {a["id"] for a in assess(parse_case(result.case, today=date(2026, 1, 6)))["safety_alerts"]}
+    assert "opioid-dose-unknown" in alerts
 
 
 def test_a_bundle_without_surgery_imports_with_problems_not_an_exception() -> None:
