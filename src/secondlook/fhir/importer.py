@@ -9,6 +9,8 @@ carries an OperationOutcome; nothing else escapes. docs/fhir.md has the mapping 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -454,6 +456,13 @@ class _Builder:
             "Goal": self.goal,
         }
         for entry in self.index.entries:
+            reference = entry.resource.get("medicationReference")
+            if entry.type in ("MedicationRequest", "MedicationStatement") and isinstance(
+                reference, dict
+            ):
+                target = self.index.resolve(reference.get("reference"))
+                if target is not None and target.type == "Medication":
+                    self.consumed.add(target.index)  # read with the request or statement
             url = entry.resource.get("url")
             if entry.type == "Questionnaire" and isinstance(url, str):
                 self.questionnaire_defs[url.split("|")[0]] = entry.resource
@@ -468,6 +477,8 @@ class _Builder:
             handler = handlers.get(entry.type)
             if handler is None:
                 self.skip(entry, "", _no_place(entry))
+                if entry.type == "OperationOutcome":
+                    self.outcome_messages(entry)
                 continue
             if entry.type != "Patient" and patients and not self.about_patient(entry):
                 continue
@@ -480,6 +491,18 @@ class _Builder:
         self.where = "Bundle"
         self.finish_medications()
         self.finish_questionnaires()
+
+    def outcome_messages(self, entry: _Entry) -> None:
+        """An EHR's OperationOutcome in a searchset: what it says may matter (data withheld)."""
+        for i, issue in enumerate(_as_list(entry.resource.get("issue"))):
+            if not isinstance(issue, dict):
+                continue
+            text = issue.get("diagnostics") or concept_text(issue.get("details"))
+            if isinstance(text, str) and text.strip():
+                severity = issue.get("severity", "information")
+                self.skip(entry, f"issue[{i}]", f"the EHR says ({severity}): {text.strip()}")
+                if severity in ("fatal", "error", "warning"):
+                    self.notes.append(f"the EHR reported ({severity}): {text.strip()}")
 
     def sweep(self, entry: _Entry, reported: list[Unmapped]) -> None:
         """Report every element of a mapped resource that the mapping did not use.
@@ -1054,6 +1077,11 @@ class _Builder:
 
     def score(self, entry: _Entry, instrument: str, when: str | None) -> None:
         resource = entry.resource
+        for ref in _as_list(resource.get("derivedFrom")):
+            target = self.index.resolve(ref.get("reference") if isinstance(ref, dict) else None)
+            if target is not None and target.index in self.imported_responses:
+                self.skip(entry, "", "score of a QuestionnaireResponse imported as answers")
+                return
         if when is None:
             self.skip(entry, "effective[x]", f"{instrument} score without a date")
             return
@@ -1106,7 +1134,13 @@ class _Builder:
             self.questionnaires.append(
                 (first, {"instrument": instrument_id, "date": instant[:10], "answers": answers})
             )
-        answered = {(q["instrument"], q["date"]) for _, q in self.questionnaires if "answers" in q}
+        # A total is left out only when complete answers of that date are imported (they give
+        # the same total); with answers missing the EHR's total is all there is.
+        answered = {
+            (q["instrument"], q["date"])
+            for _, q in self.questionnaires
+            if "answers" in q and all(a is not None for a in q["answers"])
+        }
         for entry, instrument_id, when, value in self.totals:
             if (instrument_id, when) in answered:
                 self.skip(
@@ -1124,10 +1158,20 @@ class _Builder:
     def diagnostic_report(self, entry: _Entry) -> None:
         resource = entry.resource
         code = resource.get("code")
-        modality = _is_local(code) or _modality(concept_text(code))
+        own = _is_local(code)
+        text = concept_text(code)
+        modality = own or _modality(text)
         when = _first_date(resource, "effectiveDateTime", "effectivePeriod", "issued")
         if modality is None:
             self.skip(entry, "code", "not an imaging study SecondLook recognises")
+            return
+        if own is None and modality != "dexa" and not self.spinal(resource, text):
+            # A chest X-ray or a head CT says nothing about the spine.
+            self.skip(
+                entry,
+                "code",
+                f"{modality} not of the spine (no spinal anatomy in code or bodySite)",
+            )
             return
         if when is None:
             self.skip(entry, "effective[x]", "imaging study without a date")
@@ -1149,9 +1193,22 @@ class _Builder:
                 findings.append({"finding": code_})
             else:
                 self.skip(entry, f"conclusionCode[{i}]", "finding not in SecondLook's codes")
-        if isinstance(resource.get("conclusion"), str):
-            self.skip(entry, "conclusion", "free-text conclusion is not interpreted")
-        self.imaging.append({"date": when, "modality": modality, "findings": findings})
+        study: dict[str, Any] = {"date": when, "modality": modality, "findings": findings}
+        report = _report_text(resource)
+        if report:
+            study["report"] = report
+            self.skip(entry, "conclusion", "report text is kept with the study, not interpreted")
+        if own is None and not findings:
+            # The findings are in the text (or nowhere): never "no findings".
+            study["findings_coded"] = False
+        self.imaging.append(study)
+
+    def spinal(self, resource: dict[str, Any], text: str) -> bool:
+        sites = _as_list(resource.get("bodySite"))
+        words = " ".join([text, *(concept_text(site) for site in sites)])
+        if any(word in f" {words} " for word in _SPINE_IMAGING_WORDS):
+            return True
+        return any(v in c.SNOMED_SPINE_SITES for site in sites for _, v in codings(site))
 
     def finding(self, target: _Entry) -> dict[str, Any] | None:
         resource = target.resource
@@ -1641,23 +1698,81 @@ _MODALITY_WORDS = (
     ("flexion", "xray-flexion-extension"),
     ("full spine", "xray-standing-full-spine"),
     ("scoliosis", "xray-standing-full-spine"),
-    ("gadolinium", "mri-gadolinium"),
-    ("mr ", "mri"),
+    ("gadolinium", "mri"),
+    (" mr ", "mri"),
     ("mri", "mri"),
     ("magnetic resonance", "mri"),
-    ("ct ", "ct"),
+    (" ct ", "ct"),
     ("computed tomography", "ct"),
     ("x-ray", "xray"),
-    ("xr ", "xray"),
+    ("xray", "xray"),
+    (" xr ", "xray"),
     ("radiograph", "xray"),
+)
+#: Contrast wording of imaging orders and reports. "W/O", "WO" and "without" mean no contrast;
+#: "W and WO", "W/WO", "with and without" mean both series, which is a gadolinium study.
+_WITH_AND_WITHOUT = re.compile(
+    r"\bw/?\s*(?:and|&|/)?\s*w/?o\b|with\s*(?:and|&|/)\s*without"
+    r"|without\s*(?:and|&|/)\s*with\b|\bw/?o\s*(?:and|&|/)\s*w\b/?"
+)
+_WITHOUT = re.compile(r"\bw/o\b|\bwo\b|without|\bnon[- ]?contrast|\bno contrast")
+_WITH = re.compile(
+    r"\bwith contrast|\bw/\s*contrast|\bw\s+contrast|\bgad\b|gadolinium|contrast[- ]enhanced"
+    r"|post[- ]?contrast|\bw/\s*gad|\bwith gad"
+)
+#: Words of spinal anatomy in an imaging study's code or body site ("cervical" alone is not:
+#: the cervix; "thoracic" alone is the chest).
+_SPINE_IMAGING_WORDS = (
+    *c.SPINE_WORDS,
+    " l spine",
+    " c spine",
+    " t spine",
+    "myelogra",
+    "sacroiliac",
+    " si joint",
+    "coccyx",
+    "full spine",
+    "scoliosis",
 )
 
 
 def _modality(text: str) -> str | None:
-    text = f"{text} "
+    text = f" {text} "
     for words, modality in _MODALITY_WORDS:
         if words in text:
-            if modality == "mri" and ("contrast" in text and "without contrast" not in text):
-                return "mri-gadolinium"
+            if modality == "mri":
+                return "mri-gadolinium" if _contrast(text) else "mri"
             return modality
     return None
+
+
+def _contrast(text: str) -> bool:
+    """Whether an MRI's wording says gadolinium was given."""
+    if _WITH_AND_WITHOUT.search(text):
+        return True
+    if _WITHOUT.search(text):
+        return False
+    return bool(_WITH.search(text)) or "contrast" in text
+
+
+def _report_text(resource: dict[str, Any]) -> str | None:
+    """The report as text: conclusion, then any plain-text presentedForm (base64 data)."""
+    parts: list[str] = []
+    conclusion = resource.get("conclusion")
+    if isinstance(conclusion, str) and conclusion.strip():
+        parts.append(conclusion.strip())
+    for form in _as_list(resource.get("presentedForm")):
+        if not isinstance(form, dict):
+            continue
+        kind = str(form.get("contentType") or "")
+        data = form.get("data")
+        if kind.startswith("text/") and isinstance(data, str):
+            try:
+                text = base64.b64decode(data, validate=False).decode("utf-8", "replace")
+            except (ValueError, binascii.Error):
+                continue
+            if text.strip():
+                parts.append(text.strip())
+        elif isinstance(form.get("title"), str):
+            parts.append(f"[{form['title']}: {kind or 'attachment'} not shown]")
+    return "\n\n".join(parts)[:20000] if parts else None
