@@ -510,7 +510,9 @@ def test_an_opioid_without_dose_leaves_mme_unknown_and_says_so() -> None:
     assert "opioid_mme_per_day" not in result.case["medications"]
     assert result.case["medications"]["opioid"] is True  # opioid present, daily MME unknown
     assert any("daily MME is unknown" in u.reason for u in result.unmapped)
-    alerts = {a["id"] for a in assess(parse_case(result.case, today=date(2026, 1, 6)))["safety_alerts"]}
+    alerts = {
+        a["id"] for a in assess(parse_case(result.case, today=date(2026, 1, 6)))["safety_alerts"]
+    }
     assert "opioid-dose-unknown" in alerts
 
 
