@@ -170,7 +170,8 @@ def _with_only(bundle: dict[str, Any], *keep: str) -> dict[str, Any]:
 def _request(name: str) -> dict[str, Any]:
     bundle = load("epic_like")
     found: dict[str, Any] = next(e for e in bundle["entry"] if e["resource"]["id"] == name)
-    return found["resource"]
+    resource: dict[str, Any] = found["resource"]
+    return resource
 
 
 def test_every_dosage_instruction_is_summed() -> None:

@@ -226,9 +226,10 @@ def test_opioid_dose_known_only_in_part_still_raises_overdose_risk_above_50() ->
     alerts = {a["id"]: a for a in run(case(medications=meds))["safety_alerts"]}
     assert {"opioid-overdose-risk", "opioid-dose-unknown"} <= set(alerts)
     assert any("65" in b for b in alerts["opioid-overdose-risk"]["because"])
-    low = {a["id"] for a in run(case(medications={**meds, "opioid_mme_per_day_at_least": 20}))[
-        "safety_alerts"
-    ]}
+    low = {
+        a["id"]
+        for a in run(case(medications={**meds, "opioid_mme_per_day_at_least": 20}))["safety_alerts"]
+    }
     assert "opioid-overdose-risk" not in low
     assert "opioid-dose-unknown" in low
 

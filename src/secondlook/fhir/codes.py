@@ -593,6 +593,7 @@ TIMING_CODES_PER_DAY: Final[dict[str, float]] = {
 #: Units of a counted dose form (tablets, capsules, patches): dose = count x strength.
 COUNT_UNITS: Final = frozenset(
     {
+        "",  # Synthea and others give a tablet count without a unit
         "1",
         "{tbl}",
         "{tablet}",

@@ -310,6 +310,7 @@ class _Index:
 
     def check_references(self, strict: bool) -> None:
         issues = []
+        subjects: list[tuple[str, str]] = []
         for entry in self.entries:
             contained = {
                 f"#{r.get('id')}"
@@ -325,6 +326,9 @@ class _Index:
                 last = path.rsplit(".", 1)[-1].split("[")[0]
                 if not strict and last not in SUBJECT_REFERENCES:
                     continue
+                if not strict:
+                    subjects.append((path, ref))
+                    continue
                 issues.append(
                     Issue(
                         "error",
@@ -333,6 +337,20 @@ class _Index:
                         path,
                     )
                 )
+        # Without strict references, a search result about one patient need not hold the
+        # Patient: every subject reference then names the same one. With a Patient in the
+        # bundle, or several subjects, data about another subject could be mixed in: refused.
+        has_patient = any(e.type == "Patient" for e in self.entries)
+        if subjects and (has_patient or len({ref for _, ref in subjects}) > 1):
+            issues += [
+                Issue(
+                    "error",
+                    "not-found",
+                    f"reference {ref!r} does not resolve to a resource in this bundle",
+                    path,
+                )
+                for path, ref in subjects
+            ]
         if issues:
             raise BundleInvalid(issues)
 

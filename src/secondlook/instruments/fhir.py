@@ -391,9 +391,9 @@ def answer_from_value(instrument: Instrument, number: int, holder: Mapping[str, 
             return _in_range(instrument, number, value)
     elif isinstance(holder.get("valueQuantity"), Mapping):
         number_ = holder["valueQuantity"].get("value")
-        if isinstance(number_, int | float) and not isinstance(number_, bool):
-            if float(number_).is_integer():
-                return _in_range(instrument, number, int(number_))
+        whole = isinstance(number_, int | float) and not isinstance(number_, bool)
+        if whole and float(number_).is_integer():
+            return _in_range(instrument, number, int(number_))
         problems.append(f"item {number} of {instrument.id}: valueQuantity is not a whole number")
     else:
         kinds = ", ".join(sorted(k for k in holder if k.startswith("value"))) or "no value"
