@@ -575,6 +575,7 @@ OPIOID_BRANDS: Final[dict[str, str]] = {
     "tylenol with codeine": "codeine",
     "tylenol #3": "codeine",
 }
+GTS_ABBREVIATION: Final = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
 #: HL7 v3 GTSAbbreviation timing codes (Timing.code) -> administrations per day.
 TIMING_CODES_PER_DAY: Final[dict[str, float]] = {
     "QD": 1.0,

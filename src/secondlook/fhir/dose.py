@@ -265,7 +265,13 @@ def _per_day(dosage: dict[str, Any]) -> float | str:
     when = [w for w in (repeat.get("when") or []) if isinstance(w, str)]
     if when:
         return float(len(when))  # e.g. HS: once, at night
-    for _system, code in codings(timing.get("code")):
+    concept = timing.get("code")
+    for coding in concept.get("coding") or [] if isinstance(concept, dict) else []:
+        # HL7 v3 GTSAbbreviation; some EHRs send the code without its system.
+        code = coding.get("code") if isinstance(coding, dict) else None
+        system = coding.get("system") if isinstance(coding, dict) else None
+        if system not in (None, c.GTS_ABBREVIATION) or not isinstance(code, str):
+            continue
         if code.upper() in c.TIMING_CODES_PER_DAY:
             return c.TIMING_CODES_PER_DAY[code.upper()]
     return "no timing (frequency per period, times of day or a timing code)"
