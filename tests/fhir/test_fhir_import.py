@@ -51,6 +51,7 @@ FULL_CASE: dict[str, Any] = {
     "surgeries": [
         {
             "date": "2019-02-01",
+            "date_precision": "month",
             "procedure": "microdiscectomy",
             "levels": ["L4-L5"],
             "side": "left",
@@ -118,6 +119,13 @@ FULL_CASE: dict[str, Any] = {
             "findings": [{"finding": "bone-density", "t_score": -1.8}],
         },
         {"date": "2025-12-02", "modality": "xray-flexion-extension", "findings": []},
+        {
+            "date": "2025-12-03",
+            "modality": "ct",
+            "findings": [],
+            "findings_coded": False,
+            "report": "Solid fusion L4-S1. No hardware loosening.",
+        },
     ],
     "labs": {
         "crp_mg_l": 4.2,
@@ -142,6 +150,7 @@ FULL_CASE: dict[str, Any] = {
     "medications": {
         "opioid_mme_per_day": 45,
         "opioid_months": 14,
+        "opioid": True,
         "benzodiazepine": False,
         "gabapentinoid": True,
         "snri_or_tca": False,

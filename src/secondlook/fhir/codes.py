@@ -53,6 +53,8 @@ EXT_FUSED_TO_SACRUM: Final = f"{EXTENSION_BASE}/surgery-fused-to-sacrum"
 #: Local codes of SecondLook-specific resources.
 CASE_HEADER_CODE: Final = "case"  # Observation: assessed_on + region + case id
 IMAGING_FINDING_CODE: Final = "imaging.finding"  # Observation: one finding of a study
+#: DiagnosticReport.conclusionCode of a study whose findings are in its text only.
+FINDINGS_NOT_CODED: Final = "imaging.findings-not-coded"
 #: Procedure.complication for a surgery recorded with no complications (``complications: []``).
 NO_COMPLICATIONS_CODE: Final = "surgeries.complications.none"
 PATIENT_GOAL_CODE: Final = "patient-goal"

@@ -1205,9 +1205,12 @@ class _Builder:
                 findings.append(finding)
             else:
                 self.skip(entry, f"result[{i}]", "result is not a finding SecondLook recognises")
+        not_coded = False
         for i, item in enumerate(resource.get("conclusionCode") or []):
             code_ = _is_local(item)
-            if code_:
+            if code_ == c.FINDINGS_NOT_CODED:
+                not_coded = True
+            elif code_:
                 findings.append({"finding": code_})
             else:
                 self.skip(entry, f"conclusionCode[{i}]", "finding not in SecondLook's codes")
@@ -1216,7 +1219,7 @@ class _Builder:
         if report:
             study["report"] = report
             self.skip(entry, "conclusion", "report text is kept with the study, not interpreted")
-        if own is None and not findings:
+        if not_coded or (own is None and not findings):
             # The findings are in the text (or nowhere): never "no findings".
             study["findings_coded"] = False
         self.imaging.append(study)
