@@ -427,3 +427,32 @@ def test_cli_import_is_lenient_about_references_it_does_not_need(app: typer.Type
     )
     assert strict.exit_code == 2
     assert "Practitioner/surgeon9" in strict.stderr
+
+
+def test_a_statement_based_on_a_counted_request_is_not_counted_twice() -> None:
+    bundle = _with_only(load("epic_like"), "mr-morphine")
+    bundle["entry"].append(
+        {
+            "resource": {
+                "resourceType": "MedicationStatement",
+                "id": "ms-morphine",
+                "status": "active",
+                "subject": {"reference": "Patient/eX1"},
+                "basedOn": [{"reference": "MedicationRequest/mr-morphine"}],
+                "medicationCodeableConcept": {"text": "morphine 15 MG tablet"},
+                "effectivePeriod": {"start": "2026-01-01"},
+                "dosage": [
+                    {
+                        "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+                        "doseAndRate": [
+                            {"doseQuantity": {"value": 30, "unit": "mg", "code": "mg"}}
+                        ],
+                    }
+                ],
+            }
+        }
+    )
+    result = imported(bundle)
+    assert result.case["medications"]["opioid_mme_per_day"] == 75.0
+    assert result.case["medications"]["opioid_months"] == 11.0  # since 2026-01-01
+    assert any("based on" in r for r in reasons(result, "ms-morphine"))

@@ -1353,6 +1353,26 @@ class _Builder:
         months: list[float] = []
         on = date.fromisoformat(self.assessed_on())
         opioids = [(e, p) for e, p in self.medications if p.klass == "opioid"]
+        # A statement based on a request that is counted describes the same use: count it once.
+        requests = {e.index for e, _ in opioids if e.type == "MedicationRequest"}
+        for entry, product in list(opioids):
+            based = [
+                self.index.resolve(r.get("reference"))
+                for r in _as_list(entry.resource.get("basedOn"))
+                if isinstance(r, dict)
+            ]
+            if entry.type == "MedicationStatement" and any(
+                b is not None and b.index in requests for b in based
+            ):
+                opioids.remove((entry, product))
+                start = _first_date(entry.resource, "effectivePeriod", "effectiveDateTime")
+                if start:  # it still tells since when the opioid is taken
+                    months.append(max(0.0, (on - date.fromisoformat(start)).days / 30.4375))
+                self.skip(
+                    entry,
+                    "basedOn",
+                    f"{product.ingredient}: counted from the request it is based on",
+                )
         for _, product in self.medications:
             if product.klass != "opioid":
                 meds[product.klass] = True
