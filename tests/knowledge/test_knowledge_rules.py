@@ -815,3 +815,34 @@ def test_every_workup_item_with_indications_has_a_row() -> None:
 
 def test_every_surgical_review_rule_has_a_row() -> None:
     assert set(SURGICAL_REVIEW) == {r.id for r in default_knowledge().surgical_review}
+
+
+# -- findings that are not known must not read as "none" -----------------------------------------
+
+
+def _perspective(result: dict[str, Any], seat: str) -> list[str]:
+    findings: list[str] = next(p["findings"] for p in result["perspectives"] if p["id"] == seat)
+    return findings
+
+
+def test_an_imaging_study_with_uncoded_findings_says_so_and_is_not_no_findings() -> None:
+    study = {"date": "2026-01-10", "modality": "mri", "findings": [], "findings_coded": False}
+    result = run(case(imaging=[{**study, "report": "Recurrent disc L4-L5 on the left."}]))
+    spine = _perspective(result, "spine-anatomy")
+    assert any("not coded" in f and "mri" in f for f in spine)
+    # Unknown is not "no": a recurrent disc is not made unlikely by an uncoded MRI.
+    coded_empty = run(case(imaging=[{**study, "findings_coded": True}]))
+    assert not any("not coded" in f for f in _perspective(coded_empty, "spine-anatomy"))
+    missing = {m["id"] for m in result["missing_information"]}
+    assert "imaging-since-surgery" in missing
+    assert "imaging-since-surgery" not in {m["id"] for m in coded_empty["missing_information"]}
+
+
+def test_pain_management_names_an_unknown_opioid_dose() -> None:
+    unknown = _perspective(run(case(medications={"opioid": True})), "pain-management")
+    assert any("daily dose not known" in f for f in unknown)
+    known = _perspective(
+        run(case(medications={"opioid": True, "opioid_mme_per_day": 30})), "pain-management"
+    )
+    assert any("30" in f and "MME/day" in f for f in known)
+    assert not any("not known" in f for f in known)

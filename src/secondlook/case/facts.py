@@ -206,6 +206,12 @@ def _specs() -> dict[str, FactSpec]:
     add("imaging_modalities", cs, "modalities imaged since the index surgery", MODALITIES)
     add("imaging_findings", cs, "findings of any imaging since the index surgery", FINDINGS)
     add(
+        "uncoded_imaging",
+        cs,
+        "modalities of studies since the index surgery whose findings are not coded (report only)",
+        MODALITIES,
+    )
+    add(
         "mri_findings",
         cs,
         "findings of MRI since the index surgery (known if one was done)",
@@ -513,6 +519,7 @@ def _imaging_facts(case: Case, put: Put) -> None:
 
     put("imaging_modalities", sorted({img.modality for img in since}))
     # A study whose findings are only in its report text says nothing about what was seen.
+    put("uncoded_imaging", sorted({i.modality for i in since if i.findings_coded is False}))
     since = [img for img in since if img.findings_coded is not False]
     if not since:
         return
