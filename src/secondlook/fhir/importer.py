@@ -2,9 +2,13 @@
 
 ``import_bundle`` never drops data silently: every resource, and every element of a resource
 that did not make it into the case document, is listed in ``ImportResult.unmapped`` with the
-reason. A bundle that cannot be read at all (not a Bundle, malformed entries, unknown resource
-types, references to resources that are not in the bundle) raises :class:`BundleInvalid`, which
-carries an OperationOutcome; nothing else escapes. docs/fhir.md has the mapping tables.
+reason; free text the clinician must see (notes, outcomes, injection history) is also in
+``ImportResult.notes``. The facts that matter most survive EHR shapes: opioids whose dose
+cannot be computed stay visible as "opioid present, daily MME unknown", PHQ-9 item 9 is read
+from any standard form, and injections never become surgeries. A bundle that cannot be read at
+all (not a Bundle, malformed entries, types that are not FHIR R4, references that do not resolve
+when they must) raises :class:`BundleInvalid`, which carries an OperationOutcome; nothing else
+escapes. docs/fhir.md has the mapping tables.
 """
 
 from __future__ import annotations
@@ -103,8 +107,9 @@ def import_bundle(
     ``assessed_on`` and ``region`` override what the bundle says (SecondLook's case
     Observation); without either, ``assessed_on`` is today and the region comes from the
     surgery levels or the spine diagnoses. With ``strict_references`` (the default) every
-    reference must resolve inside the bundle; without it (CDS Hooks prefetch, which never holds
-    Encounters or Practitioners) only the references the mapping follows must.
+    reference must resolve inside the bundle; without it (CDS Hooks prefetch and the command
+    line, which meet Encounters, Practitioners and conditional references that are not there)
+    only the subject must be known, and other unresolved references are reported where used.
     """
     entries = _entries(bundle)
     index = _Index(entries)
