@@ -456,3 +456,11 @@ def test_a_statement_based_on_a_counted_request_is_not_counted_twice() -> None:
     assert result.case["medications"]["opioid_mme_per_day"] == 75.0
     assert result.case["medications"]["opioid_months"] == 11.0  # since 2026-01-01
     assert any("based on" in r for r in reasons(result, "ms-morphine"))
+
+
+def test_a_malformed_list_element_is_reported_not_silently_skipped() -> None:
+    bundle = load("epic_like")
+    procedure = next(e for e in bundle["entry"] if e["resource"]["id"] == "p-tlif")["resource"]
+    procedure["note"] = {"text": "not a list"}
+    result = imported(bundle)
+    assert any("note must be a list" in r for r in reasons(result, "p-tlif"))

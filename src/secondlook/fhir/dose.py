@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from secondlook.fhir import codes as c
-from secondlook.fhir.fields import codings, concept_text
+from secondlook.fhir.fields import codings, concept_text, seq
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def identify(concept: object, medication: dict[str, Any] | None = None) -> Produ
 def _from_medication(medication: dict[str, Any]) -> Product | None:
     """A Medication resource: its code, else its ingredients with their strength."""
     found = identify(medication.get("code"))
-    for item in medication.get("ingredient") or []:
+    for item in seq(medication.get("ingredient")):
         if not isinstance(item, dict):
             continue
         product = identify(item.get("itemCodeableConcept"))
@@ -204,7 +204,7 @@ def _amount(dosage: dict[str, Any], product: Product) -> tuple[float, str] | str
     ordered amount in mg): a mass dose is taken first, then a counted dose (tablets, patches) x
     the product's strength. A dose range counts at its high end, the most that may be taken.
     """
-    entries = [d for d in dosage.get("doseAndRate") or [] if isinstance(d, dict)]
+    entries = [d for d in seq(dosage.get("doseAndRate")) if isinstance(d, dict)]
     doses: list[dict[str, Any]] = []
     for item in entries:
         quantity = item.get("doseQuantity")
@@ -259,14 +259,14 @@ def _per_day(dosage: dict[str, Any]) -> float | str:
         if frequency is None or frequency <= 0:
             return "timing frequency is not a positive number"
         return frequency * per_unit / period
-    times = [t for t in (repeat.get("timeOfDay") or []) if isinstance(t, str)]
+    times = [t for t in (seq(repeat.get("timeOfDay"))) if isinstance(t, str)]
     if times:
         return float(len(times))
-    when = [w for w in (repeat.get("when") or []) if isinstance(w, str)]
+    when = [w for w in (seq(repeat.get("when"))) if isinstance(w, str)]
     if when:
         return float(len(when))  # e.g. HS: once, at night
     concept = timing.get("code")
-    for coding in concept.get("coding") or [] if isinstance(concept, dict) else []:
+    for coding in seq(concept.get("coding")) if isinstance(concept, dict) else []:
         # HL7 v3 GTSAbbreviation; some EHRs send the code without its system.
         code = coding.get("code") if isinstance(coding, dict) else None
         system = coding.get("system") if isinstance(coding, dict) else None

@@ -35,6 +35,7 @@ from secondlook.fhir.fields import (
     decode,
     field_kind,
     local_code,
+    seq,
 )
 from secondlook.fhir.outcome import BundleInvalid, Issue, Unmapped, operation_outcome
 from secondlook.instruments import INSTRUMENTS, LOCAL_CODE_SYSTEM, AnswersInvalid
@@ -319,7 +320,7 @@ class _Index:
         for entry in self.entries:
             contained = {
                 f"#{r.get('id')}"
-                for r in entry.resource.get("contained") or []
+                for r in seq(entry.resource.get("contained"))
                 if isinstance(r, dict)
             }
             for path, ref in _walk_references(entry.resource, entry.path):
@@ -532,6 +533,10 @@ class _Builder:
 
         Skipped when the resource as a whole was not mapped (its reason covers it).
         """
+        for key in _LIST_ELEMENTS:
+            single = entry.type == "Procedure" and key == "category"  # 0..1 in Procedure
+            if key in entry.resource and not single and not isinstance(entry.resource[key], list):
+                self.skip(entry, key, f"{key} must be a list: not read")
         # Notes reach the clinician whether or not the resource was mapped.
         if entry.type == "Procedure" and not any(".note[" in u.path for u in reported):
             self.note(entry, "note", f"procedure {concept_text(entry.resource.get('code'))!r}")
@@ -636,9 +641,10 @@ class _Builder:
             self.patient_doc["sex"] = gender
         elif gender is not None:
             self.skip(entry, "gender", f"gender {gender!r} is not female, male, other or unknown")
-        for i, ext in enumerate(resource.get("extension") or []):
+        for i, ext in enumerate(seq(resource.get("extension"))):
             if isinstance(ext, dict) and ext.get("url") == c.EXT_AGE:
-                age = (ext.get("valueAge") or {}).get("value")
+                value_age = ext.get("valueAge")
+                age = value_age.get("value") if isinstance(value_age, dict) else None
                 if isinstance(age, int | float) and not isinstance(age, bool):
                     self.patient_doc["age"] = int(age)
                 else:
@@ -706,7 +712,7 @@ class _Builder:
                 entry, "performed[x]", f"{procedure}: only the {precision} is known ({when[:7]})"
             )
         levels: list[str] = []
-        for i, ext in enumerate(resource.get("extension") or []):
+        for i, ext in enumerate(seq(resource.get("extension"))):
             if not isinstance(ext, dict):
                 continue
             url = ext.get("url")
@@ -722,7 +728,7 @@ class _Builder:
                 self.skip(entry, f"extension[{i}]", "extension not used by SecondLook")
         if not levels:
             texts = [concept_text(code)]
-            texts += [concept_text(site) for site in resource.get("bodySite") or []]
+            texts += [concept_text(site) for site in seq(resource.get("bodySite"))]
             for text in texts:
                 for upper, lower in c.LEVEL_IN_TEXT.findall(text.upper()):
                     level = f"{upper}-{lower}"
@@ -732,7 +738,7 @@ class _Builder:
             surgery["levels"] = levels
         # Keep the key order of the case model (levels before side) for readable output.
         surgery = {k: surgery[k] for k in _SURGERY_KEYS if k in surgery}
-        for i, reason in enumerate(resource.get("reasonCode") or []):
+        for i, reason in enumerate(seq(resource.get("reasonCode"))):
             indication = _is_local(reason)
             if indication and "indication" not in surgery:
                 surgery["indication"] = indication
@@ -740,7 +746,7 @@ class _Builder:
                 self.skip(entry, f"reasonCode[{i}]", "indication not in SecondLook's codes")
         complications: list[str] = []
         examined = False
-        for i, item in enumerate(resource.get("complication") or []):
+        for i, item in enumerate(seq(resource.get("complication"))):
             found = _is_local(item)
             if found == c.NO_COMPLICATIONS_CODE:
                 examined = True
@@ -762,7 +768,7 @@ class _Builder:
         if outcome:
             self.skip(entry, "outcome", f"outcome not coded for SecondLook: {outcome!r}")
             self.notes.append(f"{what}: outcome {outcome!r}")
-        for i, device in enumerate(resource.get("focalDevice") or []):
+        for i, device in enumerate(seq(resource.get("focalDevice"))):
             name = ""
             if isinstance(device, dict):
                 manipulated = device.get("manipulated")
@@ -776,7 +782,7 @@ class _Builder:
 
     def note(self, entry: _Entry, key: str, what: str) -> None:
         """Free-text notes: reported, and kept in the import notes for the clinician."""
-        for i, item in enumerate(entry.resource.get(key) or []):
+        for i, item in enumerate(seq(entry.resource.get(key))):
             text = item.get("text") if isinstance(item, dict) else None
             if isinstance(text, str) and text.strip():
                 self.skip(
@@ -950,7 +956,7 @@ class _Builder:
         region = _is_local(resource.get("valueCodeableConcept"))
         if region:
             self.header["region"] = region
-        for ident in resource.get("identifier") or []:
+        for ident in seq(resource.get("identifier")):
             if (
                 isinstance(ident, dict)
                 and ident.get("system") == c.CASE_ID_SYSTEM
@@ -973,7 +979,7 @@ class _Builder:
             elif is_list:
                 value = [
                     decode(scalar, comp)
-                    for comp in resource.get("component") or []
+                    for comp in seq(resource.get("component"))
                     if isinstance(comp, dict) and _is_local(comp.get("code")) == path
                 ]
             else:
@@ -990,7 +996,7 @@ class _Builder:
     def record(self, entry: _Entry, section: str) -> None:
         model = RECORD_SECTIONS[section]
         item: dict[str, Any] = {}
-        for i, comp in enumerate(entry.resource.get("component") or []):
+        for i, comp in enumerate(seq(entry.resource.get("component"))):
             path = _is_local(comp.get("code")) if isinstance(comp, dict) else None
             key = path.partition(".")[2] if path and path.startswith(f"{section}.") else ""
             kind = field_kind(model, key) if key else None
@@ -1047,7 +1053,7 @@ class _Builder:
             self.skip(entry, "value[x]", f"{path}: no numeric valueQuantity")
             return
         unit = quantity.get("code") or quantity.get("unit")
-        if unit not in units:
+        if not isinstance(unit, str) or unit not in units:
             self.skip(entry, "valueQuantity", f"{path}: unit {unit!r} not one of {sorted(units)}")
             return
         value = round(float(quantity["value"]) * units[str(unit)], 3)
@@ -1200,7 +1206,7 @@ class _Builder:
             self.skip(entry, "effective[x]", "imaging study without a date")
             return
         findings: list[dict[str, Any]] = []
-        for i, ref in enumerate(resource.get("result") or []):
+        for i, ref in enumerate(seq(resource.get("result"))):
             target = self.index.resolve(ref.get("reference") if isinstance(ref, dict) else None)
             if target is None:
                 continue
@@ -1211,7 +1217,7 @@ class _Builder:
             else:
                 self.skip(entry, f"result[{i}]", "result is not a finding SecondLook recognises")
         not_coded = False
-        for i, item in enumerate(resource.get("conclusionCode") or []):
+        for i, item in enumerate(seq(resource.get("conclusionCode"))):
             code_ = _is_local(item)
             if code_ == c.FINDINGS_NOT_CODED:
                 not_coded = True
@@ -1247,7 +1253,7 @@ class _Builder:
         if finding is None:
             return None
         item: dict[str, Any] = {"finding": finding}
-        for i, comp in enumerate(resource.get("component") or []):
+        for i, comp in enumerate(seq(resource.get("component"))):
             key = _is_local(comp.get("code")) if isinstance(comp, dict) else None
             try:
                 if key == "imaging.level" and isinstance(comp, dict):
@@ -1337,7 +1343,7 @@ class _Builder:
     def contained(self, entry: _Entry, ref: object) -> dict[str, Any] | None:
         if not isinstance(ref, str) or not ref.startswith("#"):
             return None
-        for item in entry.resource.get("contained") or []:
+        for item in seq(entry.resource.get("contained")):
             if isinstance(item, dict) and f"#{item.get('id')}" == ref:
                 return item
         return None
@@ -1452,7 +1458,8 @@ class _Builder:
                     "not the patient's own",
                 )
                 return
-        text = (resource.get("description") or {}).get("text")
+        description = resource.get("description")
+        text = description.get("text") if isinstance(description, dict) else None
         if not isinstance(text, str) or not text.strip():
             self.skip(entry, "description", "goal without a description text")
             return
@@ -1537,6 +1544,29 @@ _OPERATION_WORDS = (
 )
 
 
+#: Elements that are arrays in R4: any other value is reported, not silently skipped.
+_LIST_ELEMENTS = (
+    "extension",
+    "identifier",
+    "bodySite",
+    "reasonCode",
+    "complication",
+    "focalDevice",
+    "note",
+    "component",
+    "result",
+    "conclusionCode",
+    "presentedForm",
+    "contained",
+    "dosageInstruction",
+    "dosage",
+    "interpretation",
+    "derivedFrom",
+    "hasMember",
+    "basedOn",
+    "target",
+    "category",
+)
 #: Elements whose report means the resource as a whole was not mapped.
 _REJECTING_ELEMENTS = ("status", "code", "medication[x]", "lifecycleStatus", "category", "item")
 #: Elements every handler reads or that carry no clinical content: resource bookkeeping, the

@@ -202,6 +202,11 @@ def recognise_instrument(
     return _by_items(link_ids)
 
 
+def _seq(value: object) -> list[Any]:
+    """A JSON array, or nothing: a malformed element is reported elsewhere, never a crash."""
+    return value if isinstance(value, list) else []
+
+
 def _flatten(items: object, where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     if items is None:
         return
@@ -212,7 +217,7 @@ def _flatten(items: object, where: str) -> Iterator[tuple[str, Mapping[str, Any]
             raise AnswersInvalid([f"{where}.item entries must be objects"])
         yield str(item.get("linkId", "")), item
         yield from _flatten(item.get("item"), f"item {item.get('linkId')!r}")
-        for answer in item.get("answer") or []:
+        for answer in _seq(item.get("answer")):
             if isinstance(answer, Mapping):
                 yield from _flatten(answer.get("item"), f"item {item.get('linkId')!r}")
 
@@ -227,7 +232,7 @@ def _item_number(instrument: Instrument, link_id: str) -> int | None:
 
 
 def _ordinal(coding: Mapping[str, Any]) -> int | None:
-    for extension in coding.get("extension") or []:
+    for extension in _seq(coding.get("extension")):
         if isinstance(extension, Mapping) and extension.get("url") == ORDINAL_VALUE_URL:
             value = extension.get("valueDecimal", extension.get("valueInteger"))
             if (
@@ -380,7 +385,7 @@ def answer_from_value(instrument: Instrument, number: int, holder: Mapping[str, 
     problems: list[str] = []
     concept = holder.get("valueCodeableConcept")
     if isinstance(concept, Mapping):
-        for coding in concept.get("coding") or []:
+        for coding in _seq(concept.get("coding")):
             value = _answer_value(instrument, number, {"valueCoding": coding}, [])
             if value is not None:
                 return _in_range(instrument, number, value)
