@@ -80,7 +80,9 @@ def test_import_of_a_bad_bundle_exits_2_with_an_issue_per_problem(
     assert outcome["resourceType"] == "OperationOutcome"
     bundle["entry"].pop()
     path.write_text(json.dumps(bundle))
-    result = runner().invoke(app, ["fhir", "import", str(path)])
+    # --strict: every reference must resolve (by default, one subject outside the bundle is
+    # allowed, as in a search result about one patient).
+    result = runner().invoke(app, ["fhir", "import", str(path), "--strict"])
     assert result.exit_code == 2
     assert "Bundle.entry[0].resource.subject" in result.stderr
 

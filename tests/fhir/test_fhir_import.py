@@ -51,6 +51,7 @@ FULL_CASE: dict[str, Any] = {
     "surgeries": [
         {
             "date": "2019-02-01",
+            "date_precision": "month",
             "procedure": "microdiscectomy",
             "levels": ["L4-L5"],
             "side": "left",
@@ -118,6 +119,13 @@ FULL_CASE: dict[str, Any] = {
             "findings": [{"finding": "bone-density", "t_score": -1.8}],
         },
         {"date": "2025-12-02", "modality": "xray-flexion-extension", "findings": []},
+        {
+            "date": "2025-12-03",
+            "modality": "ct",
+            "findings": [],
+            "findings_coded": False,
+            "report": "Solid fusion L4-S1. No hardware loosening.",
+        },
     ],
     "labs": {
         "crp_mg_l": 4.2,
@@ -142,6 +150,7 @@ FULL_CASE: dict[str, Any] = {
     "medications": {
         "opioid_mme_per_day": 45,
         "opioid_months": 14,
+        "opioid": True,
         "benzodiazepine": False,
         "gabapentinoid": True,
         "snri_or_tca": False,
@@ -487,6 +496,7 @@ def test_an_ehr_bundle_with_standard_codes_maps_to_a_case() -> None:
     assert case["medications"] == {
         "opioid_mme_per_day": 60.0,
         "opioid_months": 10.1,
+        "opioid": True,
         "benzodiazepine": True,
     }
     reasons = {(u.resource_type, u.id): u.reason for u in result.unmapped}
@@ -507,7 +517,12 @@ def test_an_opioid_without_dose_leaves_mme_unknown_and_says_so() -> None:
     del med["dosage"]
     result = import_bundle(bundle, assessed_on=date(2026, 1, 6))
     assert "opioid_mme_per_day" not in result.case["medications"]
-    assert any("opioid_mme_per_day left unknown" in u.reason for u in result.unmapped)
+    assert result.case["medications"]["opioid"] is True  # opioid present, daily MME unknown
+    assert any("daily MME is unknown" in u.reason for u in result.unmapped)
+    alerts = {
+        a["id"] for a in assess(parse_case(result.case, today=date(2026, 1, 6)))["safety_alerts"]
+    }
+    assert "opioid-dose-unknown" in alerts
 
 
 def test_a_bundle_without_surgery_imports_with_problems_not_an_exception() -> None:
@@ -611,6 +626,10 @@ RESOURCE_TYPES = [
     "MedicationRequest",
     "Goal",
     "Encounter",
+    "Medication",
+    "OperationOutcome",
+    "Questionnaire",
+    "MedicinalProduct",
     "Nonsense",
 ]
 KEYS = [
@@ -636,6 +655,29 @@ KEYS = [
     "verificationStatus",
     "category",
     "description",
+    # elements of EHR records the mapping reads
+    "note",
+    "dosageInstruction",
+    "medicationReference",
+    "medicationCodeableConcept",
+    "contained",
+    "performedString",
+    "performedPeriod",
+    "deceasedDateTime",
+    "deceasedBoolean",
+    "presentedForm",
+    "conclusion",
+    "expressedBy",
+    "lifecycleStatus",
+    "target",
+    "derivedFrom",
+    "hasMember",
+    "basedOn",
+    "focalDevice",
+    "outcome",
+    "interpretation",
+    "bodySite",
+    "clinicalStatus",
 ]
 resource_like = st.builds(
     lambda rtype, fields: {"resourceType": rtype, **fields},
@@ -687,6 +729,33 @@ def test_mutated_exports_never_raise_anything_else(data: st.DataObject) -> None:
         resource[key] = data.draw(json_values)
     outcome = outcome_of(bundle)
     assert outcome["issue"]
+
+
+def _mutate(data: st.DataObject, value: Any, depth: int = 0) -> None:
+    """Replace one value somewhere inside ``value`` (a dict or list) with any JSON."""
+    keys = sorted(value) if isinstance(value, dict) else list(range(len(value)))
+    if not keys:
+        return
+    key = data.draw(st.sampled_from(keys))
+    inner = value[key]
+    if isinstance(inner, dict | list) and inner and depth < 6 and data.draw(st.booleans()):
+        _mutate(data, inner, depth + 1)
+    else:
+        value[key] = data.draw(json_values)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_ehr_records_never_raise_anything_else(data: st.DataObject) -> None:
+    name = data.draw(st.sampled_from(["epic_like", "cerner_like"]))
+    bundle = json.loads((Path(__file__).resolve().parent / "ehr" / f"{name}.json").read_text())
+    for _ in range(data.draw(st.integers(1, 5))):
+        entry = bundle["entry"][data.draw(st.integers(0, len(bundle["entry"]) - 1))]
+        _mutate(data, entry["resource"])
+    outcome = outcome_of(bundle, strict_references=data.draw(st.booleans()))
+    assert outcome["issue"]
+    # A mapping bug is caught and reported as "exception": none may happen on EHR shapes.
+    assert all(i["code"] != "exception" for i in outcome["issue"]), outcome
 
 
 def test_the_latest_lab_value_wins_and_the_earlier_one_is_reported() -> None:

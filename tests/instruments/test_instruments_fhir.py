@@ -21,6 +21,7 @@ from secondlook.instruments import (
     score_questionnaire_response,
     to_fhir_questionnaire,
 )
+from secondlook.instruments.fhir import read_questionnaire_response
 
 ORDINAL = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 PHQ9_COPYRIGHT = (
@@ -191,13 +192,81 @@ def test_questionnaire_response_from_a_loinc_form_with_loinc_link_ids_and_groups
         "questionnaire": "http://loinc.org/q/44249-1",
         "item": [{"linkId": "group", "item": items}],
     }
-    # The group's own linkId is not an item of the PHQ-9.
-    with pytest.raises(AnswersInvalid, match="linkId 'group' is not one of its items"):
-        score_questionnaire_response(response)
-    response["item"] = items
+    # A group (no answer of its own) is structure: its items are read.
     result = score_questionnaire_response(response)
     assert result.score == 9
     assert result.alerts == ("self-harm-risk",)
+    response["item"] = items
+    assert score_questionnaire_response(response) == result
+    # An answered item that is not one of the PHQ-9's still rejects the strict reader.
+    response["item"] = [*items, {"linkId": "/12345-6", "answer": [several_days]}]
+    with pytest.raises(AnswersInvalid, match="linkId '/12345-6' is not one of its items"):
+        score_questionnaire_response(response)
+
+
+def _loinc_phq9(item9: str = "LA6569-3") -> dict[str, Any]:
+    """A LOINC-form PHQ-9 as LHC-Forms and US Core write it: total and difficulty items too."""
+    codes = INSTRUMENTS["phq-9"].item_loinc
+    answers = ["LA6568-5"] * 8 + [item9]
+    items: list[dict[str, Any]] = [
+        {
+            "linkId": f"/{code}",
+            "answer": [{"valueCoding": {"system": "http://loinc.org", "code": a}}],
+        }
+        for code, a in zip(codes, answers, strict=True)
+    ]
+    items.append({"linkId": "/44261-6", "answer": [{"valueDecimal": 1}]})
+    items.append(
+        {
+            "linkId": "/69722-7",
+            "answer": [{"valueCoding": {"system": "http://loinc.org", "code": "LA6572-7"}}],
+        }
+    )
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "status": "completed",
+        "questionnaire": "http://loinc.org/q/44249-1",
+        "item": items,
+    }
+
+
+def test_loinc_form_with_total_and_difficulty_items_is_read_and_item_9_alerts() -> None:
+    result = score_questionnaire_response(_loinc_phq9())
+    assert result.score == 1
+    assert result.alerts == ("self-harm-risk",)
+    reading = read_questionnaire_response(_loinc_phq9())
+    assert reading.answers[8] == 1
+    assert any("69722-7" in n and "difficulty" in n for n in reading.notes)
+    assert any("44261-6" in n and "total" in n for n in reading.notes)
+
+
+def test_us_core_phq9_address_and_unknown_address_with_loinc_items_are_recognised() -> None:
+    response = _loinc_phq9()
+    response["questionnaire"] = "http://hl7.org/fhir/us/core/Questionnaire/phq-9-example"
+    assert read_questionnaire_response(response).instrument.id == "phq-9"
+    response["questionnaire"] = "https://ehr.example/Questionnaire/depression-screen"
+    # By its items' LOINC codes.
+    assert read_questionnaire_response(response).instrument.id == "phq-9"
+    # By the code of the Questionnaire it answers.
+    response["item"] = [{"linkId": str(n), "answer": [{"valueInteger": 0}]} for n in range(1, 10)]
+    questionnaire = {
+        "resourceType": "Questionnaire",
+        "code": [{"system": "http://loinc.org", "code": "44249-1"}],
+    }
+    assert read_questionnaire_response(response, questionnaire).instrument.id == "phq-9"
+    with pytest.raises(AnswersInvalid, match="not a known instrument"):
+        read_questionnaire_response(response)
+
+
+def test_lenient_reading_keeps_item_9_when_another_answer_is_unreadable() -> None:
+    response = _loinc_phq9(item9="LA6571-9")
+    response["item"][0]["answer"] = [{"valueString": "often"}]
+    with pytest.raises(AnswersInvalid):
+        score_questionnaire_response(response)
+    reading = read_questionnaire_response(response)
+    assert reading.answers[0] is None
+    assert reading.answers[8] == 3
+    assert any("valueString" in n for n in reading.notes)
 
 
 def test_questionnaire_response_uses_ordinal_value_when_the_code_is_foreign() -> None:

@@ -66,6 +66,7 @@ def test_every_contract_safety_alert_has_default_texts() -> None:
     assert set(DEFAULT_SAFETY_TEXTS) == {
         "self-harm-risk",
         "opioid-overdose-risk",
+        "opioid-dose-unknown",
         "severe-depression",
     }
     for text in DEFAULT_SAFETY_TEXTS.values():

@@ -211,8 +211,33 @@ SAFETY_ALERTS: dict[str, tuple[Patch, Patch, str]] = {
         {"medications": {"opioid_mme_per_day": 30, "benzodiazepine": False}},
         "60 mme/day",
     ),
+    "opioid-dose-unknown": (
+        {"medications": {"opioid": True}},
+        {"medications": {"opioid": True, "opioid_mme_per_day": 30}},
+        "daily dose in mme is not known",
+    ),
     "severe-depression": (phq9(score=22), phq9(score=15), "phq-9 total 22"),
 }
+
+
+def test_opioid_dose_known_only_in_part_still_raises_overdose_risk_above_50() -> None:
+    # 65 MME known plus an opioid without a conversion: at least 65, so the risk stands (CDC 2022).
+    meds = {"opioid": True, "opioid_mme_per_day_at_least": 65}
+    alerts = {a["id"]: a for a in run(case(medications=meds))["safety_alerts"]}
+    assert {"opioid-overdose-risk", "opioid-dose-unknown"} <= set(alerts)
+    assert any("65" in b for b in alerts["opioid-overdose-risk"]["because"])
+    low = {
+        a["id"]
+        for a in run(case(medications={**meds, "opioid_mme_per_day_at_least": 20}))["safety_alerts"]
+    }
+    assert "opioid-overdose-risk" not in low
+    assert "opioid-dose-unknown" in low
+
+
+def test_no_opioid_and_unknown_opioid_use_raise_no_dose_alert() -> None:
+    for meds in ({"opioid": False}, {"nsaid": True}):
+        ids = {a["id"] for a in run(case(medications=meds))["safety_alerts"]}
+        assert "opioid-dose-unknown" not in ids, meds
 
 
 @pytest.mark.parametrize("alert_id", list(SAFETY_ALERTS), ids=list(SAFETY_ALERTS))
@@ -790,3 +815,34 @@ def test_every_workup_item_with_indications_has_a_row() -> None:
 
 def test_every_surgical_review_rule_has_a_row() -> None:
     assert set(SURGICAL_REVIEW) == {r.id for r in default_knowledge().surgical_review}
+
+
+# -- findings that are not known must not read as "none" -----------------------------------------
+
+
+def _perspective(result: dict[str, Any], seat: str) -> list[str]:
+    findings: list[str] = next(p["findings"] for p in result["perspectives"] if p["id"] == seat)
+    return findings
+
+
+def test_an_imaging_study_with_uncoded_findings_says_so_and_is_not_no_findings() -> None:
+    study = {"date": "2026-01-10", "modality": "mri", "findings": [], "findings_coded": False}
+    result = run(case(imaging=[{**study, "report": "Recurrent disc L4-L5 on the left."}]))
+    spine = _perspective(result, "spine-anatomy")
+    assert any("not coded" in f and "mri" in f for f in spine)
+    # Unknown is not "no": a recurrent disc is not made unlikely by an uncoded MRI.
+    coded_empty = run(case(imaging=[{**study, "findings_coded": True}]))
+    assert not any("not coded" in f for f in _perspective(coded_empty, "spine-anatomy"))
+    missing = {m["id"] for m in result["missing_information"]}
+    assert "imaging-since-surgery" in missing
+    assert "imaging-since-surgery" not in {m["id"] for m in coded_empty["missing_information"]}
+
+
+def test_pain_management_names_an_unknown_opioid_dose() -> None:
+    unknown = _perspective(run(case(medications={"opioid": True})), "pain-management")
+    assert any("daily dose not known" in f for f in unknown)
+    known = _perspective(
+        run(case(medications={"opioid": True, "opioid_mme_per_day": 30})), "pain-management"
+    )
+    assert any("30" in f and "MME/day" in f for f in known)
+    assert not any("not known" in f for f in known)

@@ -206,6 +206,12 @@ def _specs() -> dict[str, FactSpec]:
     add("imaging_modalities", cs, "modalities imaged since the index surgery", MODALITIES)
     add("imaging_findings", cs, "findings of any imaging since the index surgery", FINDINGS)
     add(
+        "uncoded_imaging",
+        cs,
+        "modalities of studies since the index surgery whose findings are not coded (report only)",
+        MODALITIES,
+    )
+    add(
         "mri_findings",
         cs,
         "findings of MRI since the index surgery (known if one was done)",
@@ -239,8 +245,14 @@ def _specs() -> dict[str, FactSpec]:
     add("emg_result", c, "result of EMG / nerve conduction studies", EMG_RESULTS)
     # medication
     add("opioid_mme_per_day", n, "opioid dose, morphine milligram equivalents per day")
+    add(
+        "opioid_mme_per_day_at_least",
+        n,
+        "opioid dose known only in part: at least this many MME per day",
+    )
     add("opioid_months", n, "months of opioid use")
     add("on_opioids", b, "takes opioids")
+    add("opioid_dose_unknown", b, "takes an opioid whose total daily dose (MME) is not known")
     for flag in MEDICATION_FLAGS:
         add(flag, b, f"takes: {flag.replace('_', ' ')}")
     # prior treatments
@@ -506,6 +518,9 @@ def _imaging_facts(case: Case, put: Put) -> None:
         put("t_score", min(t_scores))
 
     put("imaging_modalities", sorted({img.modality for img in since}))
+    # A study whose findings are only in its report text says nothing about what was seen.
+    put("uncoded_imaging", sorted({i.modality for i in since if i.findings_coded is False}))
+    since = [img for img in since if img.findings_coded is not False]
     if not since:
         return
     put("imaging_findings", _findings(since))
@@ -579,9 +594,17 @@ def _medication_facts(case: Case, put: Put) -> None:
     if m is None:
         return
     put("opioid_mme_per_day", m.opioid_mme_per_day)
+    put("opioid_mme_per_day_at_least", m.opioid_mme_per_day_at_least)
     put("opioid_months", m.opioid_months)
-    if m.opioid_mme_per_day is not None:
-        put("on_opioids", m.opioid_mme_per_day > 0)
+    on: bool | None = m.opioid
+    if on is None and m.opioid_mme_per_day is not None:
+        on = m.opioid_mme_per_day > 0
+    if on is None and m.opioid_mme_per_day_at_least:
+        on = True
+    put("on_opioids", on)
+    if on is not None:
+        # Unknown is not "no": an opioid without a computable daily dose is its own state.
+        put("opioid_dose_unknown", on and m.opioid_mme_per_day is None)
     for flag in MEDICATION_FLAGS:
         put(flag, getattr(m, flag))
 

@@ -93,6 +93,10 @@ class Patient(_Part):
 
 class Surgery(_Part):
     date: IsoDate
+    # How much of `date` the record gave: "year" (the date is 1 January of that year) or "month"
+    # (the 1st of that month). Absent means the full date is known. EHR histories often carry
+    # only a year for an old operation; keeping it is better than losing the surgery.
+    date_precision: Literal["year", "month"] | None = None
     procedure: Procedure
     levels: list[Level] | None = None
     side: Side | None = None
@@ -155,6 +159,11 @@ class Imaging(_Part):
     date: IsoDate
     modality: Modality
     findings: list[ImagingFinding] = Field(default_factory=list)
+    # false: the study's findings are in its report text, not coded, so an empty `findings`
+    # says nothing (it is not "no findings"). Absent or true: `findings` is the coded result.
+    findings_coded: bool | None = None
+    # The radiologist's report or conclusion as text, kept with the study for the clinician.
+    report: str | None = None
 
 
 class Labs(_Part):
@@ -189,8 +198,14 @@ class Medications(_Part):
     # MME/day: 20,000 is more than 200 times the CDC 2022 guideline's 90 MME/day and beyond the
     # doses reported even at the end of life; a larger figure is a unit or typing error.
     opioid_mme_per_day: Annotated[float, _upto(20000)] | None = None
+    # A lower bound when some opioids' doses are known and others are not: the daily MME is at
+    # least this (the known part); `opioid_mme_per_day` is then absent. Bounded as above.
+    opioid_mme_per_day_at_least: Annotated[float, _upto(20000)] | None = None
     # Months: at most the oldest patient's lifetime (110 years).
     opioid_months: Annotated[float, _upto(1320)] | None = None
+    # Takes an opioid, whether or not its daily dose is known: true with no
+    # `opioid_mme_per_day` is the explicit state "opioid present, daily MME unknown".
+    opioid: bool | None = None
     benzodiazepine: bool | None = None
     gabapentinoid: bool | None = None
     snri_or_tca: bool | None = None

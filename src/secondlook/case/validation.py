@@ -238,8 +238,34 @@ def _semantic_problems(case: Case, today: date) -> Iterator[Problem]:
                 yield Problem(where, "bone-density needs a DEXA with its t_score", None)
             if f.t_score is not None and f.finding != "bone-density":
                 yield Problem(f"{where}.t_score", "t_score belongs to a bone-density finding", None)
+        if img.findings_coded is False and img.findings:
+            yield Problem(
+                f"$.imaging[{i}].findings_coded",
+                "findings_coded is false but the study has coded findings",
+                "omit findings_coded (or set it true) when findings are listed",
+            )
+    yield from _medication_problems(case)
     for i, q in enumerate(case.questionnaires or []):
         yield from _questionnaire_problems(i, q.instrument, q.answers, q.score)
+
+
+def _medication_problems(case: Case) -> Iterator[Problem]:
+    m = case.medications
+    if m is None:
+        return
+    dosed = (m.opioid_mme_per_day or 0) > 0 or (m.opioid_mme_per_day_at_least or 0) > 0
+    if m.opioid is False and dosed:
+        yield Problem(
+            "$.medications.opioid",
+            "opioid is false but an opioid dose is given",
+            "set opioid true, or remove the opioid dose",
+        )
+    if m.opioid_mme_per_day is not None and m.opioid_mme_per_day_at_least is not None:
+        yield Problem(
+            "$.medications.opioid_mme_per_day_at_least",
+            "a lower bound is given together with the full daily dose",
+            "give opioid_mme_per_day when every dose is known, else only the lower bound",
+        )
 
 
 def _dated(case: Case) -> Iterator[tuple[str, date]]:

@@ -233,7 +233,12 @@ RED_FLAG_IDS: Final = (
     "fracture",
     "csf-leak",
 )
-SAFETY_ALERT_IDS: Final = ("self-harm-risk", "opioid-overdose-risk", "severe-depression")
+SAFETY_ALERT_IDS: Final = (
+    "self-harm-risk",
+    "opioid-overdose-risk",
+    "opioid-dose-unknown",
+    "severe-depression",
+)
 ETIOLOGY_IDS: Final = (
     "inadequate-decompression",
     "wrong-level-or-wrong-diagnosis",

@@ -488,7 +488,8 @@ def _perspectives(
     for flag in red_flags:
         findings["medical"].append(f"Red flag ({flag['urgency']}): {flag['name']}.")
     for alert in safety_alerts:
-        target = "psychological" if alert["id"] != "opioid-overdose-risk" else "pain-management"
+        opioid = alert["id"] in ("opioid-overdose-risk", "opioid-dose-unknown")
+        target = "pain-management" if opioid else "psychological"
         findings[target].append(f"Safety alert: {alert['name']}.")
     for finding in kb.perspective_findings:
         if ev(finding.condition):

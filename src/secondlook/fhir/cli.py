@@ -58,8 +58,21 @@ def import_command(
     region: Annotated[
         str | None, typer.Option(help="lumbar, cervical or thoracic (default: from the bundle)")
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="refuse the bundle when any reference does not resolve inside it (default: "
+            "only references to the subject must; others are reported)",
+        ),
+    ] = False,
 ) -> None:
-    """Import a FHIR Bundle as a case document; unmapped items are listed on stderr."""
+    """Import a FHIR Bundle as a case document; unmapped items and notes are listed on stderr.
+
+    EHR output (Epic and US Core searchsets, Synthea's conditional references) refers to
+    Practitioners, Encounters and Organizations that are not in the bundle; the mapping does
+    not need them, so by default they are reported, not refused.
+    """
     text = _read(bundle)
     try:
         data = json.loads(text)
@@ -76,11 +89,13 @@ def import_command(
                 [Issue("fatal", "value", f"--assessed-on {assessed_on!r} is not YYYY-MM-DD")]
             ) from None
     try:
-        result = import_bundle(data, assessed_on=when, region=region)
+        result = import_bundle(data, assessed_on=when, region=region, strict_references=strict)
     except BundleInvalid as invalid:
         raise _invalid(invalid.issues) from None
     for item in result.unmapped:
         typer.echo(f"unmapped: {item}", err=True)
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
     if result.problems:
         issues = [
             Issue(

@@ -53,6 +53,8 @@ EXT_FUSED_TO_SACRUM: Final = f"{EXTENSION_BASE}/surgery-fused-to-sacrum"
 #: Local codes of SecondLook-specific resources.
 CASE_HEADER_CODE: Final = "case"  # Observation: assessed_on + region + case id
 IMAGING_FINDING_CODE: Final = "imaging.finding"  # Observation: one finding of a study
+#: DiagnosticReport.conclusionCode of a study whose findings are in its text only.
+FINDINGS_NOT_CODED: Final = "imaging.findings-not-coded"
 #: Procedure.complication for a surgery recorded with no complications (``complications: []``).
 NO_COMPLICATIONS_CODE: Final = "surgeries.complications.none"
 PATIENT_GOAL_CODE: Final = "patient-goal"
@@ -369,3 +371,351 @@ LEVEL_IN_TEXT: Final = re.compile(r"\b([CTL]\d{1,2})\s*[-/]\s*([CTLS]\d{1,2})\b"
 def level_region(level: str) -> str | None:
     """Region of a level like ``L4-L5`` (by its upper vertebra)."""
     return {"L": "lumbar", "C": "cervical", "T": "thoracic"}.get(level[:1])
+
+
+# --- FHIR R4 (4.0.1) resource types ----------------------------------------------------------
+
+#: Every resource type of FHIR R4 4.0.1 (http://hl7.org/fhir/R4/resourcelist.html). Import
+#: checks names against this list, not against the R4B models: R4 types that R4B dropped or
+#: renamed (MedicinalProduct..., EffectEvidenceSynthesis, RiskEvidenceSynthesis,
+#: SubstanceSpecification ...) are valid R4 and are reported as unmapped, never rejected.
+R4_RESOURCE_TYPES: Final = frozenset(
+    [
+        "Account",
+        "ActivityDefinition",
+        "AdverseEvent",
+        "AllergyIntolerance",
+        "Appointment",
+        "AppointmentResponse",
+        "AuditEvent",
+        "Basic",
+        "Binary",
+        "BiologicallyDerivedProduct",
+        "BodyStructure",
+        "Bundle",
+        "CapabilityStatement",
+        "CarePlan",
+        "CareTeam",
+        "CatalogEntry",
+        "ChargeItem",
+        "ChargeItemDefinition",
+        "Claim",
+        "ClaimResponse",
+        "ClinicalImpression",
+        "CodeSystem",
+        "Communication",
+        "CommunicationRequest",
+        "CompartmentDefinition",
+        "Composition",
+        "ConceptMap",
+        "Condition",
+        "Consent",
+        "Contract",
+        "Coverage",
+        "CoverageEligibilityRequest",
+        "CoverageEligibilityResponse",
+        "DetectedIssue",
+        "Device",
+        "DeviceDefinition",
+        "DeviceMetric",
+        "DeviceRequest",
+        "DeviceUseStatement",
+        "DiagnosticReport",
+        "DocumentManifest",
+        "DocumentReference",
+        "EffectEvidenceSynthesis",
+        "Encounter",
+        "Endpoint",
+        "EnrollmentRequest",
+        "EnrollmentResponse",
+        "EpisodeOfCare",
+        "EventDefinition",
+        "Evidence",
+        "EvidenceVariable",
+        "ExampleScenario",
+        "ExplanationOfBenefit",
+        "FamilyMemberHistory",
+        "Flag",
+        "Goal",
+        "GraphDefinition",
+        "Group",
+        "GuidanceResponse",
+        "HealthcareService",
+        "ImagingStudy",
+        "Immunization",
+        "ImmunizationEvaluation",
+        "ImmunizationRecommendation",
+        "ImplementationGuide",
+        "InsurancePlan",
+        "Invoice",
+        "Library",
+        "Linkage",
+        "List",
+        "Location",
+        "Measure",
+        "MeasureReport",
+        "Media",
+        "Medication",
+        "MedicationAdministration",
+        "MedicationDispense",
+        "MedicationKnowledge",
+        "MedicationRequest",
+        "MedicationStatement",
+        "MedicinalProduct",
+        "MedicinalProductAuthorization",
+        "MedicinalProductContraindication",
+        "MedicinalProductIndication",
+        "MedicinalProductIngredient",
+        "MedicinalProductInteraction",
+        "MedicinalProductManufactured",
+        "MedicinalProductPackaged",
+        "MedicinalProductPharmaceutical",
+        "MedicinalProductUndesirableEffect",
+        "MessageDefinition",
+        "MessageHeader",
+        "MolecularSequence",
+        "NamingSystem",
+        "NutritionOrder",
+        "Observation",
+        "ObservationDefinition",
+        "OperationDefinition",
+        "OperationOutcome",
+        "Organization",
+        "OrganizationAffiliation",
+        "Parameters",
+        "Patient",
+        "PaymentNotice",
+        "PaymentReconciliation",
+        "Person",
+        "PlanDefinition",
+        "Practitioner",
+        "PractitionerRole",
+        "Procedure",
+        "Provenance",
+        "Questionnaire",
+        "QuestionnaireResponse",
+        "RelatedPerson",
+        "RequestGroup",
+        "ResearchDefinition",
+        "ResearchElementDefinition",
+        "ResearchStudy",
+        "ResearchSubject",
+        "RiskAssessment",
+        "RiskEvidenceSynthesis",
+        "Schedule",
+        "SearchParameter",
+        "ServiceRequest",
+        "Slot",
+        "Specimen",
+        "SpecimenDefinition",
+        "StructureDefinition",
+        "StructureMap",
+        "Subscription",
+        "Substance",
+        "SubstanceNucleicAcid",
+        "SubstancePolymer",
+        "SubstanceProtein",
+        "SubstanceReferenceInformation",
+        "SubstanceSourceMaterial",
+        "SubstanceSpecification",
+        "SupplyDelivery",
+        "SupplyRequest",
+        "Task",
+        "TerminologyCapabilities",
+        "TestReport",
+        "TestScript",
+        "ValueSet",
+        "VerificationResult",
+        "VisionPrescription",
+    ]
+)
+
+# --- opioid products -------------------------------------------------------------------------
+
+#: RxNorm clinical (SCD) and branded (SBD) drug codes -> (ingredient, mg of it per unit). The
+#: names are RxNorm's own (NLM RxNorm, https://www.nlm.nih.gov/research/umls/rxnorm/): every
+#: other SCD/SBD is read from its RxNorm name, which states ingredient and strength
+#: ("Acetaminophen 325 MG / Oxycodone Hydrochloride 5 MG Oral Tablet").
+RXNORM_OPIOID_PRODUCTS: Final[dict[str, tuple[str, float]]] = {
+    # Acetaminophen 325 MG / Oxycodone Hydrochloride 5 MG Oral Tablet (SCD)
+    "1049221": ("oxycodone", 5.0),
+    # Abuse-Deterrent 12 HR Oxycodone Hydrochloride 15 MG Extended Release Oral Tablet (SCD)
+    "1860154": ("oxycodone", 15.0),
+    # Acetaminophen 300 MG / HYDROcodone Bitartrate 5 MG Oral Tablet [Vicodin] (SBD)
+    "1310197": ("hydrocodone", 5.0),
+}
+#: Brand names -> opioid ingredient. In a combination product's strength ("Norco 5-325",
+#: "Percocet 10/325") the opioid's mg comes first.
+OPIOID_BRANDS: Final[dict[str, str]] = {
+    "norco": "hydrocodone",
+    "vicodin": "hydrocodone",
+    "lortab": "hydrocodone",
+    "lorcet": "hydrocodone",
+    "hysingla": "hydrocodone",
+    "zohydro": "hydrocodone",
+    "percocet": "oxycodone",
+    "endocet": "oxycodone",
+    "roxicet": "oxycodone",
+    "roxicodone": "oxycodone",
+    "oxycontin": "oxycodone",
+    "xtampza": "oxycodone",
+    "ms contin": "morphine",
+    "kadian": "morphine",
+    "dilaudid": "hydromorphone",
+    "exalgo": "hydromorphone",
+    "duragesic": "fentanyl",
+    "ultram": "tramadol",
+    "ultracet": "tramadol",
+    "nucynta": "tapentadol",
+    "opana": "oxymorphone",
+    "dolophine": "methadone",
+    "methadose": "methadone",
+    "suboxone": "buprenorphine",
+    "subutex": "buprenorphine",
+    "butrans": "buprenorphine",
+    "belbuca": "buprenorphine",
+    "tylenol with codeine": "codeine",
+    "tylenol #3": "codeine",
+}
+GTS_ABBREVIATION: Final = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
+#: HL7 v3 GTSAbbreviation timing codes (Timing.code) -> administrations per day.
+TIMING_CODES_PER_DAY: Final[dict[str, float]] = {
+    "QD": 1.0,
+    "BID": 2.0,
+    "TID": 3.0,
+    "QID": 4.0,
+    "QOD": 0.5,
+    "Q4H": 6.0,
+    "Q6H": 4.0,
+    "Q8H": 3.0,
+    "Q12H": 2.0,
+    "AM": 1.0,
+    "PM": 1.0,
+    "HS": 1.0,
+}
+#: Units of a counted dose form (tablets, capsules, patches): dose = count x strength.
+COUNT_UNITS: Final = frozenset(
+    {
+        "",  # Synthea and others give a tablet count without a unit
+        "1",
+        "{tbl}",
+        "{tablet}",
+        "{tablets}",
+        "tablet",
+        "tablets",
+        "tab",
+        "tabs",
+        "{cap}",
+        "{capsule}",
+        "capsule",
+        "capsules",
+        "cap",
+        "{patch}",
+        "patch",
+        "{each}",
+        "each",
+        "ea",
+    }
+)
+#: Mass units of a dose, factor to mg.
+MASS_UNITS_MG: Final[dict[str, float]] = {"mg": 1.0, "g": 1000.0, "ug": 0.001, "mcg": 0.001}
+#: Hourly rate units of transdermal fentanyl.
+FENTANYL_RATE_UNITS: Final = frozenset({"ug/h", "mcg/h", "ug/hr", "mcg/hr"})
+#: SNOMED CT routes for which the CDC 2022 conversion factors hold (oral; transdermal for
+#: fentanyl). Another route leaves the MME unknown.
+ORAL_ROUTES: Final = frozenset({"26643006"})  # Oral route
+TRANSDERMAL_ROUTES: Final = frozenset({"45890007"})  # Transdermal route
+
+# --- procedures that are not spine surgery -----------------------------------------------------
+
+#: CPT code ranges (inclusive) of spinal injections, blocks and denervation (CPT 2024): never a
+#: surgery; reported as injection history with the block target where one is known.
+CPT_INJECTIONS: Final[tuple[tuple[int, int, str], ...]] = (
+    (62320, 62327, "epidural or intrathecal injection"),
+    (64479, 64484, "transforaminal epidural injection"),
+    (64490, 64495, "facet joint (medial branch) block"),
+    (64633, 64636, "radiofrequency denervation of facet joint nerves"),
+    (64451, 64451, "sacroiliac joint nerve block"),
+    (27096, 27096, "sacroiliac joint injection"),
+    (64625, 64625, "radiofrequency ablation of sacroiliac joint nerves"),
+    (62270, 62272, "lumbar puncture"),
+    (62280, 62282, "neurolytic epidural injection"),
+    (20552, 20553, "trigger point injection"),
+)
+#: CPT ranges inside the spine families that are not an operation on the spine: closed
+#: treatment of a vertebral fracture, and neurostimulator (spinal cord stimulation) electrodes
+#: and generators, which are a treatment (prior_treatments), not the index surgery.
+CPT_SPINE_NOT_SURGERY: Final[tuple[tuple[int, int, str], ...]] = (
+    (22310, 22315, "closed treatment of a vertebral fracture"),
+    (63650, 63688, "spinal neurostimulator electrode or generator"),
+)
+#: Procedure.category (SNOMED CT) of a surgical procedure, and categories that are never one.
+SNOMED_SURGICAL_CATEGORY: Final = "387713003"
+SNOMED_NOT_SURGICAL_CATEGORIES: Final = frozenset(
+    {
+        "103693007",  # Diagnostic procedure
+        "46947000",  # Chiropractic manipulation
+        "410606002",  # Social service procedure
+        "24642003",  # Psychiatry procedure or service
+        "409063005",  # Counselling
+        "409073007",  # Education
+        "363679005",  # Imaging
+    }
+)
+#: Words that make a procedure text not a spine operation even when it names the spine.
+NOT_SURGERY_WORDS: Final = (
+    "injection",
+    "block",
+    "epidural",
+    "puncture",
+    "spinal tap",
+    "anesthesia",
+    "anaesthesia",
+    "ablation",
+    "radiofrequency",
+    "mri",
+    "magnetic resonance",
+    " ct ",
+    "tomography",
+    "x-ray",
+    "xray",
+    "radiograph",
+    "imaging",
+    "evaluation",
+    "assessment",
+    "therapy",
+    "physiotherapy",
+    "rehabilitation",
+    "manipulation",
+    "cerclage",
+    "counsel",
+    "education",
+    "screening",
+)
+#: Words that name the spine (bare "cervical" or "thoracic" do not: cervix, thorax).
+SPINE_WORDS: Final = (
+    "spine",
+    "spinal",
+    "vertebra",
+    "lumbar",
+    "lumbosacral",
+    "intervertebral",
+    "c-spine",
+    "l-spine",
+    "t-spine",
+    "cervical disc",
+    "cervical vertebr",
+    "thoracic vertebr",
+    "sacrum",
+)
+#: SNOMED CT body structures of the spine (bodySite of imaging and procedures).
+SNOMED_SPINE_SITES: Final = frozenset(
+    {
+        "421060004",  # Structure of vertebral column
+        "122496007",  # Lumbar spine structure
+        "122494005",  # Cervical spine structure
+        "122495006",  # Thoracic spine structure
+        "37822005",  # Lumbar region of back
+        "77568009",  # Back structure
+    }
+)

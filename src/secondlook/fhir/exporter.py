@@ -206,7 +206,10 @@ class _Exporter:
                 "status": "completed",
                 "code": concept(*codings, text=f"{procedure} {levels}".strip()),
                 "subject": self.patient,
-                "performedDateTime": surgery["date"],
+                # A partial date travels as FHIR's own partial date ("2015", "2015-04").
+                "performedDateTime": surgery["date"][
+                    : {"year": 4, "month": 7}.get(surgery.get("date_precision", ""), 10)
+                ],
             }
             if extension:
                 resource["extension"] = extension
@@ -356,6 +359,12 @@ class _Exporter:
             }
             if results:
                 report["result"] = results
+            if study.get("findings_coded") is False:
+                report["conclusionCode"] = [
+                    concept(coding(c.CASE_SYSTEM, c.FINDINGS_NOT_CODED), text="findings not coded")
+                ]
+            if study.get("report"):
+                report["conclusion"] = study["report"]
             self.out.add("DiagnosticReport", report)
 
     def _questionnaires(self) -> None:

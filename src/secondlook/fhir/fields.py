@@ -163,6 +163,11 @@ def _quantity(holder: dict[str, Any]) -> float | int:
     return value
 
 
+def seq(value: object) -> list[Any]:
+    """``value`` if it is a JSON array, else an empty list: a malformed element is not a crash."""
+    return value if isinstance(value, list) else []
+
+
 def local_code(concept: object, system: str = CASE_SYSTEM) -> str | None:
     """The code of the first coding of ``system`` in a CodeableConcept."""
     for system_, code in codings(concept):
@@ -176,7 +181,7 @@ def codings(concept: object) -> list[tuple[str, str]]:
     if not isinstance(concept, dict):
         return []
     found: list[tuple[str, str]] = []
-    for coding in concept.get("coding") or []:
+    for coding in seq(concept.get("coding")):
         if isinstance(coding, dict):
             system, code = coding.get("system"), coding.get("code")
             if isinstance(system, str) and isinstance(code, str):
@@ -189,7 +194,7 @@ def concept_text(concept: object) -> str:
     if not isinstance(concept, dict):
         return ""
     parts = [concept.get("text")]
-    parts += [c.get("display") for c in concept.get("coding") or [] if isinstance(c, dict)]
+    parts += [c.get("display") for c in seq(concept.get("coding")) if isinstance(c, dict)]
     return " ".join(p for p in parts if isinstance(p, str)).lower()
 
 

@@ -11,6 +11,7 @@ the R4 ``ordinalValue`` extension with the answer's score.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from secondlook.instruments.item_text import ItemTextUnavailable
@@ -110,17 +111,100 @@ def to_fhir_questionnaire(instrument_id: str, item_text: ItemText | None = None)
     return resource
 
 
-def _instrument_from_canonical(canonical: object) -> Instrument:
-    if not isinstance(canonical, str) or not canonical.strip():
-        raise AnswersInvalid(["QuestionnaireResponse.questionnaire is missing"])
+#: Items of the standard (LOINC) forms that are not scored items: the form's own total and
+#: the PHQ-9 "how difficult" item (LOINC 69722-7), which the PHQ manual asks but does not score
+#: (Kroenke 2001). A response holding them is read; they are noted, not rejected.
+COMPANION_ITEMS: Mapping[str, Mapping[str, str]] = {
+    "phq-9": {
+        "44261-6": "the form's own total (SecondLook scores the items)",
+        "69722-7": "the difficulty item, which is not part of the PHQ-9 score",
+    },
+    "gad-7": {"70274-6": "the form's own total (SecondLook scores the items)"},
+}
+
+#: Questionnaire addresses of published forms that do not end in an instrument id or LOINC
+#: panel code: HL7 US Core's PHQ-9 example Questionnaire.
+KNOWN_QUESTIONNAIRES: Mapping[str, str] = {
+    "http://hl7.org/fhir/us/core/Questionnaire/phq-9-example": "phq-9",
+}
+
+
+def _by_canonical(canonical: str) -> Instrument | None:
     url = canonical.split("|", 1)[0].rstrip("/")
+    if url in KNOWN_QUESTIONNAIRES:
+        return INSTRUMENTS[KNOWN_QUESTIONNAIRES[url]]
     last = url.rsplit("/", 1)[-1]
     for instrument in INSTRUMENTS.values():
         if url == canonical_url(instrument.id) or last in {instrument.id, instrument.loinc}:
             return instrument
-    raise AnswersInvalid(
-        [f"QuestionnaireResponse.questionnaire {canonical!r} is not a known instrument"]
-    )
+    return None
+
+
+def _by_codes(concepts: object) -> Instrument | None:
+    """The instrument whose panel code a list of Coding (Questionnaire.code) names."""
+    for coding in concepts if isinstance(concepts, list) else []:
+        if not isinstance(coding, Mapping):
+            continue
+        for instrument in INSTRUMENTS.values():
+            if (coding.get("system"), coding.get("code")) == (
+                instrument.code_system,
+                instrument.code,
+            ):
+                return instrument
+    return None
+
+
+def _by_items(link_ids: list[str]) -> Instrument | None:
+    """The one instrument with several items whose LOINC codes the linkIds are."""
+    codes = {link.lstrip("/") for link in link_ids}
+    found = [
+        inst
+        for inst in INSTRUMENTS.values()
+        if inst.item_count > 1 and len(codes & set(inst.item_loinc)) >= 1
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _instrument_from_canonical(canonical: object) -> Instrument:
+    if not isinstance(canonical, str) or not canonical.strip():
+        raise AnswersInvalid(["QuestionnaireResponse.questionnaire is missing"])
+    found = _by_canonical(canonical)
+    if found is None:
+        raise AnswersInvalid(
+            [f"QuestionnaireResponse.questionnaire {canonical!r} is not a known instrument"]
+        )
+    return found
+
+
+def recognise_instrument(
+    resource: Mapping[str, Any], questionnaire: Mapping[str, Any] | None = None
+) -> Instrument | None:
+    """The instrument of a QuestionnaireResponse, or None.
+
+    By its ``questionnaire`` address (SecondLook's canonical, an address ending in the
+    instrument id or LOINC panel code, or a known published form), else by the ``code`` of the
+    Questionnaire it answers (when given), else by its items' linkIds being LOINC item codes
+    of exactly one instrument (LOINC and LHC forms use ``/44260-8``).
+    """
+    canonical = resource.get("questionnaire")
+    if isinstance(canonical, str) and canonical.strip():
+        found = _by_canonical(canonical)
+        if found is not None:
+            return found
+    if questionnaire is not None:
+        found = _by_codes(questionnaire.get("code"))
+        if found is not None:
+            return found
+    try:
+        link_ids = [link for link, _ in _flatten(resource.get("item"), "QuestionnaireResponse")]
+    except AnswersInvalid:
+        return None
+    return _by_items(link_ids)
+
+
+def _seq(value: object) -> list[Any]:
+    """A JSON array, or nothing: a malformed element is reported elsewhere, never a crash."""
+    return value if isinstance(value, list) else []
 
 
 def _flatten(items: object, where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -133,7 +217,7 @@ def _flatten(items: object, where: str) -> Iterator[tuple[str, Mapping[str, Any]
             raise AnswersInvalid([f"{where}.item entries must be objects"])
         yield str(item.get("linkId", "")), item
         yield from _flatten(item.get("item"), f"item {item.get('linkId')!r}")
-        for answer in item.get("answer") or []:
+        for answer in _seq(item.get("answer")):
             if isinstance(answer, Mapping):
                 yield from _flatten(answer.get("item"), f"item {item.get('linkId')!r}")
 
@@ -148,7 +232,7 @@ def _item_number(instrument: Instrument, link_id: str) -> int | None:
 
 
 def _ordinal(coding: Mapping[str, Any]) -> int | None:
-    for extension in coding.get("extension") or []:
+    for extension in _seq(coding.get("extension")):
         if isinstance(extension, Mapping) and extension.get("url") == ORDINAL_VALUE_URL:
             value = extension.get("valueDecimal", extension.get("valueInteger"))
             if (
@@ -190,21 +274,69 @@ def _answer_value(
     return None
 
 
-def questionnaire_response_answers(
-    resource: Mapping[str, Any],
-) -> tuple[Instrument, list[int | None]]:
-    """The instrument and the answer list (``None`` = not answered) of a QuestionnaireResponse."""
+@dataclass
+class Reading:
+    """What a QuestionnaireResponse says, read leniently (for EHR import).
+
+    ``answers``: one per item, ``None`` when not answered or unreadable; ``notes``: every part
+    of the response that was not used as an answer, with why (companion items such as the
+    form's own total, unknown linkIds, unreadable answers).
+    """
+
+    instrument: Instrument
+    answers: list[int | None]
+    notes: list[str] = field(default_factory=list)
+
+
+def read_questionnaire_response(
+    resource: Mapping[str, Any], questionnaire: Mapping[str, Any] | None = None
+) -> Reading:
+    """Read a QuestionnaireResponse for import: never rejects it whole for one bad part.
+
+    Raises :class:`AnswersInvalid` only when the instrument cannot be recognised
+    (:func:`recognise_instrument`) or the item structure is not a list of objects. An answer
+    that cannot be read leaves its item ``None`` and is noted: the other answers, item 9 of the
+    PHQ-9 above all, are kept.
+    """
     if not isinstance(resource, Mapping) or resource.get("resourceType") != "QuestionnaireResponse":
         raise AnswersInvalid(["expected a FHIR QuestionnaireResponse resource"])
-    instrument = _instrument_from_canonical(resource.get("questionnaire"))
+    instrument = recognise_instrument(resource, questionnaire)
+    if instrument is None:
+        canonical = resource.get("questionnaire")
+        raise AnswersInvalid(
+            [
+                f"QuestionnaireResponse.questionnaire {canonical!r} is not a known instrument, "
+                "and neither its Questionnaire's code nor its items' codes name one"
+            ]
+        )
+    answers, problems, notes = _collect(instrument, resource, lenient=True)
+    return Reading(instrument, answers, [*notes, *problems])
+
+
+def _collect(
+    instrument: Instrument, resource: Mapping[str, Any], *, lenient: bool
+) -> tuple[list[int | None], list[str], list[str]]:
+    """(answers, problems, notes): problems are what the strict reader rejects.
+
+    Lenient: an out-of-range answer is dropped (and noted) instead of being left to score().
+    """
     answers: list[int | None] = [None] * instrument.item_count
     seen: set[int] = set()
     problems: list[str] = []
+    notes: list[str] = []
+    companions = COMPANION_ITEMS.get(instrument.id, {})
     for link_id, item in _flatten(resource.get("item"), "QuestionnaireResponse"):
         number = _item_number(instrument, link_id)
         if number is None:
             if link_id == INTRO_LINK_ID and not item.get("answer"):
                 continue
+            if link_id.lstrip("/") in companions:
+                notes.append(
+                    f"{instrument.id}: item {link_id!r} is {companions[link_id.lstrip('/')]}"
+                )
+                continue
+            if item.get("item") and not item.get("answer"):
+                continue  # a group: its items are read
             problems.append(f"{instrument.id}: linkId {link_id!r} is not one of its items")
             continue
         if number in seen:
@@ -218,9 +350,75 @@ def questionnaire_response_answers(
             problems.append(f"item {number} of {instrument.id}: {len(given)} answers, expected 1")
         elif given:
             answers[number - 1] = _answer_value(instrument, number, given[0], problems)
+    for number, value in enumerate(answers if lenient else [], start=1):
+        low, high = instrument.item_min[number - 1], instrument.item_max[number - 1]
+        if value is not None and not low <= value <= high:
+            answers[number - 1] = None
+            notes.append(f"item {number} of {instrument.id}: {value} is outside {low}-{high}")
+    return answers, problems, notes
+
+
+def questionnaire_response_answers(
+    resource: Mapping[str, Any],
+) -> tuple[Instrument, list[int | None]]:
+    """The instrument and the answer list (``None`` = not answered) of a QuestionnaireResponse.
+
+    Strict: any item that is not one of the instrument's (other than the standard forms'
+    companion items and groups) or any unreadable answer rejects the response.
+    """
+    if not isinstance(resource, Mapping) or resource.get("resourceType") != "QuestionnaireResponse":
+        raise AnswersInvalid(["expected a FHIR QuestionnaireResponse resource"])
+    instrument = _instrument_from_canonical(resource.get("questionnaire"))
+    # Out-of-range answers are left to score(), which names them as an answer list would.
+    answers, problems, _ = _collect(instrument, resource, lenient=False)
     if problems:
         raise AnswersInvalid(problems)
     return instrument, answers
+
+
+def answer_from_value(instrument: Instrument, number: int, holder: Mapping[str, Any]) -> int:
+    """The answer to one item from an item Observation's ``value[x]``; raises AnswersInvalid.
+
+    ``valueCodeableConcept`` (any of its codings that is one of the item's answer codes, or
+    carries an ``ordinalValue``), ``valueInteger``, or a whole-number ``valueQuantity``.
+    """
+    problems: list[str] = []
+    concept = holder.get("valueCodeableConcept")
+    if isinstance(concept, Mapping):
+        for coding in _seq(concept.get("coding")):
+            value = _answer_value(instrument, number, {"valueCoding": coding}, [])
+            if value is not None:
+                return _in_range(instrument, number, value)
+        problems.append(f"item {number} of {instrument.id}: no coding is one of its answers")
+    elif "valueInteger" in holder:
+        value = _answer_value(instrument, number, holder, problems)
+        if value is not None:
+            return _in_range(instrument, number, value)
+    elif isinstance(holder.get("valueQuantity"), Mapping):
+        number_ = holder["valueQuantity"].get("value")
+        whole = isinstance(number_, int | float) and not isinstance(number_, bool)
+        if whole and float(number_).is_integer():
+            return _in_range(instrument, number, int(number_))
+        problems.append(f"item {number} of {instrument.id}: valueQuantity is not a whole number")
+    else:
+        kinds = ", ".join(sorted(k for k in holder if k.startswith("value"))) or "no value"
+        problems.append(f"item {number} of {instrument.id}: value is {kinds}")
+    raise AnswersInvalid(problems)
+
+
+def _in_range(instrument: Instrument, number: int, value: int) -> int:
+    low, high = instrument.item_min[number - 1], instrument.item_max[number - 1]
+    if not low <= value <= high:
+        raise AnswersInvalid([f"item {number} of {instrument.id}: {value} is outside {low}-{high}"])
+    return value
+
+
+def instrument_of_item(code: str) -> tuple[Instrument, int] | None:
+    """(instrument, 1-based item number) of a LOINC item code, for item Observations."""
+    for instrument in INSTRUMENTS.values():
+        if instrument.item_count > 1 and code in instrument.item_loinc:
+            return instrument, instrument.item_loinc.index(code) + 1
+    return None
 
 
 def score_questionnaire_response(resource: Mapping[str, Any]) -> ScoreResult:

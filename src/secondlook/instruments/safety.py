@@ -71,6 +71,19 @@ DEFAULT_SAFETY_TEXTS: Mapping[str, SafetyText] = {
             "cannot be woken or is breathing very slowly, call your local emergency number now."
         ),
     ),
+    "opioid-dose-unknown": SafetyText(
+        clinician=(
+            "The patient takes an opioid whose daily dose could not be worked out from the "
+            "record (no dose, an unconvertible unit, or an opioid without a conversion factor). "
+            "Verify the actual daily dose with the patient and the prescriptions before judging "
+            "overdose risk: an unknown dose is not a low dose."
+        ),
+        patient=(
+            "We could not tell from your records how much of your opioid pain medicine you take "
+            "each day. Please bring your medicines or a list of them, so your team can check the "
+            "dose with you."
+        ),
+    ),
     "severe-depression": SafetyText(
         clinician=(
             "Severe depressive symptoms (e.g. PHQ-9 of 20 or more). Assess for risk, arrange "
