@@ -236,6 +236,7 @@ RED_FLAG_IDS: Final = (
 SAFETY_ALERT_IDS: Final = ("self-harm-risk", "opioid-overdose-risk", "severe-depression")
 ETIOLOGY_IDS: Final = (
     "inadequate-decompression",
+    "same-level-recurrent-compression",
     "wrong-level-or-wrong-diagnosis",
     "retained-disc-fragment",
     "recurrent-disc-herniation",
@@ -276,6 +277,10 @@ WORKUP_IDS: Final = (
     "sacroiliac-joint-block",
     "selective-nerve-root-block",
     "hip-evaluation",
+    "shoulder-evaluation",
+    "peripheral-nerve-evaluation",
+    "visceral-evaluation",
+    "rib-evaluation",
     "psychological-evaluation",
     "prior-records-review",
     "spine-surgery-opinion",

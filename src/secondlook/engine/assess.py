@@ -40,6 +40,8 @@ _LIKELIHOOD_ORDER: Final = {"likely": 0, "possible": 1, "unlikely": 2}
 # Causes a spine surgeon could correct; they shape revision and stimulation rules in the
 # knowledge base as well, where the list is spelled out for reviewers.
 _CLASSIFICATION_REFERENCES: Final = ("christelis-2021", "schug-2019")
+# The grading system of neuropathic pain (Finnerup et al., Pain 2016).
+_NEUPSIG_REFERENCES: Final = ("finnerup-2016",)
 _UNSET: Final = object()
 
 
@@ -270,12 +272,24 @@ def likelihood(strong_for: int, moderate_for: int, strong_against: int, against:
 
 
 def _differential(kb: KnowledgeBase, ev: _Evaluator, cited: _Citations) -> list[dict[str, Any]]:
-    rows: list[tuple[tuple[int, int, int, int, int], dict[str, Any]]] = []
+    """Every etiology with its likelihood, in the ranking order of docs/knowledge.md.
+
+    Within a likelihood: a cause a raised red flag points to comes first; then more strong
+    findings before fewer; then specific causes before diagnoses of exclusion; then more
+    moderate findings, fewer findings against, and the order of the knowledge base. Strong,
+    specific findings therefore outrank any number of weak, common ones.
+    """
+    raised = ev.facts.get("red_flags")
+    flags = set(raised) if isinstance(raised, tuple) else set()
+    rows: list[tuple[tuple[int, ...], dict[str, Any]]] = []
     for order, etiology in enumerate(kb.etiologies):
         item, weighed = _weigh(etiology, ev, cited)
+        flagged = weighed.likelihood != "unlikely" and not flags.isdisjoint(etiology.red_flags)
         key = (
             _LIKELIHOOD_ORDER[weighed.likelihood],
+            0 if flagged else 1,
             -weighed.strong_for,
+            1 if etiology.exclusion else 0,
             -weighed.moderate_for,
             weighed.against,
             order,
@@ -335,15 +349,12 @@ def _weighted(ev: _Evaluator, criterion: Criterion) -> str:
 
 
 def _treatments(kb: KnowledgeBase, ev: _Evaluator, cited: _Citations) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for treatment in kb.treatments:
-        option = _treatment(treatment, ev, cited)
-        if option is not None:
-            out.append(option)
-    return out
+    return [_treatment(treatment, ev, cited) for treatment in kb.treatments]
 
 
-def _treatment(treatment: Treatment, ev: _Evaluator, cited: _Citations) -> dict[str, Any] | None:
+def _treatment(treatment: Treatment, ev: _Evaluator, cited: _Citations) -> dict[str, Any]:
+    """The option at the first level with a criterion that holds; when none holds, the stated
+    negative (`otherwise`): not recommended, with the reason and what could not be judged."""
     decided: tuple[str, list[Criterion]] | None = None
     undecided: list[Criterion] = []
     for level, criteria in treatment.levels():
@@ -353,9 +364,11 @@ def _treatment(treatment: Treatment, ev: _Evaluator, cited: _Citations) -> dict[
             break
         undecided += unjudged
     if decided is None:
-        return None
-    chosen, reasons = decided
-    because = [ev.explain(c) for c in reasons]
+        chosen = "not-recommended"
+        because = [render(treatment.otherwise, ev.facts)]
+    else:
+        chosen, reasons = decided
+        because = [ev.explain(c) for c in reasons]
     stances = {e.stance for e in treatment.evidence}
     conflict = "for" in stances and "against" in stances
     if conflict:
@@ -424,7 +437,14 @@ def _workup(
         if flag.id in flags:
             for item, priority in flag.workup.items():
                 want(item, priority, f"Red flag: {flag.name.lower()}.")
+    applicable = {
+        item_id
+        for item_id, record in kb.workup.items()
+        if record.applies is None or ev(record.applies)
+    }
     for item_id, record in kb.workup.items():
+        if item_id not in applicable:
+            continue
         for criterion in _fired(ev, record.indications):
             want(item_id, criterion.priority, ev.explain(criterion))
     names = {e.id: e.name for e in kb.etiologies}
@@ -436,6 +456,8 @@ def _workup(
         ):
             continue
         for test in row["discriminating_tests"]:
+            if test not in applicable:
+                continue  # not for this region or situation (e.g. a hip examination for a neck)
             if test not in found and _already_done(test, ev.facts):
                 continue
             want(test, "routine", f"Helps confirm or exclude: {names[row['id']].lower()}.")
@@ -553,6 +575,8 @@ def _classification(case: Case, facts: CaseFacts, cited: _Citations) -> dict[str
         _COURSE_REASON[course],
     ]
     cited(_CLASSIFICATION_REFERENCES)
+    grade = str(v.get("neuropathic_grade", "not-graded"))
+    grounds = v.get("neuropathic_grade_because")
     return {
         "condition": CONDITIONS[case.region],
         "chronic": chronic,
@@ -561,6 +585,17 @@ def _classification(case: Case, facts: CaseFacts, cited: _Citations) -> dict[str
         "months_since_surgery": months,
         "because": because,
         "references": list(_CLASSIFICATION_REFERENCES),
+        "neuropathic_pain": {
+            "grade": grade,
+            "because": [
+                f"NeuPSIG grade: {grade}.",
+                *(
+                    f"{g[0].upper()}{g[1:]}."
+                    for g in (grounds if isinstance(grounds, tuple) else ())
+                ),
+            ],
+            "references": cited(_NEUPSIG_REFERENCES),
+        },
     }
 
 

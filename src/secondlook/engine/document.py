@@ -37,6 +37,12 @@ class SafetyAlertOut(_Doc):
     references: list[str]
 
 
+class NeuropathicPainOut(_Doc):
+    grade: Literal["not-graded", "unlikely", "possible", "probable", "definite"]
+    because: list[str]
+    references: list[str]
+
+
 class ClassificationOut(_Doc):
     condition: Literal[
         "failed-back-surgery-syndrome",
@@ -49,6 +55,7 @@ class ClassificationOut(_Doc):
     months_since_surgery: float
     because: list[str]
     references: list[str]
+    neuropathic_pain: NeuropathicPainOut | None = None
 
 
 class EtiologyOut(_Doc):

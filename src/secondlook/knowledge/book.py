@@ -68,13 +68,20 @@ def _page(kb: KnowledgeBase, kind: str, record: object) -> str:
         _rules(w, "Supporting findings", record.supporting)
         _rules(w, "Findings against", record.against)
         w(f"Tests that tell it apart: {', '.join(record.discriminating_tests) or '-'}")
+        if record.red_flags:
+            w(f"Ranks first among equally likely causes when raised: {', '.join(record.red_flags)}")
+        if record.exclusion:
+            w("A diagnosis of exclusion: ranks after specific causes of the same likelihood.")
     elif isinstance(record, Workup):
         w(f"Perspective: {record.perspective}.")
+        if record.applies_when:
+            w(f"Applies only when: {record.applies_when}")
         _rules(w, "Indicated when", record.indications)
     elif isinstance(record, Treatment):
         w(f"Perspective: {record.perspective}. The first level whose rule holds decides.")
         for level, criteria in record.levels():
             _rules(w, level.capitalize(), criteria)
+        w(f"Otherwise not recommended: {record.otherwise}")
         for p in record.prerequisites:
             w(f"Prerequisite: {p.text}" + (f"  (met when {p.met_when})" if p.met_when else ""))
         for e in record.evidence:
