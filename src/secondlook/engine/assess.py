@@ -23,7 +23,7 @@ from typing import Any, Final, TypeVar
 from secondlook.case.facts import FACTS, CaseFacts, FactValue, derive_facts
 from secondlook.case.models import Case
 from secondlook.instruments import SafetyText, safety_text, trajectory
-from secondlook.knowledge.expressions import Condition, Context
+from secondlook.knowledge.expressions import Condition, ConditionError, Context
 from secondlook.knowledge.loader import KnowledgeBase, default_knowledge
 from secondlook.knowledge.models import PERSPECTIVES, Criterion, Etiology, Treatment
 
@@ -105,6 +105,9 @@ def assess(
 C = TypeVar("C", bound=Criterion)
 
 
+_FACT_DOCS: Final = {name: spec.doc for name, spec in FACTS.items()}
+
+
 class _Evaluator:
     """Evaluates conditions against one case, each at most once."""
 
@@ -128,12 +131,28 @@ class _Evaluator:
         self._cache[condition.source] = result
         return result
 
-    def split(self, criteria: Iterable[C]) -> tuple[list[C], list[C]]:
+    def split(self, criteria: Sequence[C]) -> tuple[list[C], list[C]]:
         """(criteria that hold, criteria that could not be judged), in one pass."""
         held: list[C] = []
         unknown: list[C] = []
-        for criterion in criteria:
-            value = self(criterion.condition)
+        cache = self._cache
+        known = self.facts.keys()
+        cel_context = self.context.cel
+        for criterion, program, source, fact_set in _plan(criteria):
+            # __call__ and Condition.evaluate inlined: this loop is the engine's hot path.
+            value = cache.get(source, _UNSET)
+            if value is _UNSET:
+                if fact_set and known.isdisjoint(fact_set):
+                    value = None
+                else:
+                    try:
+                        value = program.execute(cel_context)
+                    except RuntimeError:  # an unknown fact: neither true nor false
+                        value = None
+                    else:
+                        if value is not True and value is not False:
+                            raise ConditionError(f"condition {source!r} gave {value!r}")
+                cache[source] = value
             if value:
                 held.append(criterion)
             elif value is None:
@@ -146,10 +165,11 @@ class _Evaluator:
     def unknown_facts(self, unjudged: Iterable[Criterion]) -> list[str]:
         """What is not known for criteria that could not be judged, in readable words."""
         out: list[str] = []
+        facts = self.facts
         for criterion in unjudged:
             for name in criterion.condition.facts:
-                if name not in self.facts:
-                    doc = FACTS[name].doc
+                if name not in facts:
+                    doc = _FACT_DOCS[name]
                     if doc not in out:
                         out.append(doc)
         return out
@@ -191,7 +211,26 @@ def _show(value: FactValue | None) -> str:
 
 
 def _fired(ev: _Evaluator, criteria: Sequence[C]) -> list[C]:
-    return [c for c in criteria if ev(c.condition)]
+    return ev.split(criteria)[0]
+
+
+_Plan = tuple[tuple[Any, Any, str, frozenset[str]], ...]
+# Per list of criteria of a loaded knowledge base: (criterion, program, source, facts), built
+# once so the hot loop reads plain tuples instead of model properties. Keyed by the list's id;
+# the list itself is kept with its plan, so an id is never reused while its entry lives.
+_PLANS: dict[int, tuple[Sequence[Any], _Plan]] = {}
+
+
+def _plan(criteria: Sequence[C]) -> tuple[tuple[C, Any, str, frozenset[str]], ...]:
+    entry = _PLANS.get(id(criteria))
+    if entry is None or entry[0] is not criteria:
+        plan = tuple(
+            (c, c.condition.program, c.condition.source, c.condition.fact_set) for c in criteria
+        )
+        if len(_PLANS) > 4096:  # knowledge bases loaded in tests come and go
+            _PLANS.clear()
+        _PLANS[id(criteria)] = entry = (criteria, plan)
+    return entry[1]
 
 
 # -- step 1: red flags and safety alerts ----------------------------------------------------------
