@@ -51,7 +51,7 @@ def run(document: Doc) -> dict[str, Any]:
 
 
 def option(result: dict[str, Any], treatment_id: str) -> dict[str, Any]:
-    rows = [t for t in result["treatment_options"] if t["id"] == treatment_id]
+    rows: list[dict[str, Any]] = [t for t in result["treatment_options"] if t["id"] == treatment_id]
     assert len(rows) == 1, f"{treatment_id} is stated exactly once"
     return rows[0]
 

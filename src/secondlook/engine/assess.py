@@ -425,6 +425,8 @@ def _treatment(treatment: Treatment, ev: _Evaluator, cited: _Citations) -> dict[
         ],
         "evidence_conflict": conflict,
     }
+    if decided is None:
+        option["stated_negative"] = True
     unknown = ev.unknown_facts(undecided)
     if unknown:
         option["not_known"] = unknown

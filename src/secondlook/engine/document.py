@@ -95,6 +95,8 @@ class TreatmentOut(_Doc):
     evidence: list[EvidenceOut]
     evidence_conflict: bool
     not_known: list[str] | None = None
+    # True when none of the option's criteria holds: "not indicated on present information".
+    stated_negative: bool | None = None
 
 
 class SurgicalReviewOut(_Doc):
