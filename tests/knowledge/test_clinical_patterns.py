@@ -422,6 +422,77 @@ def test_thoracic_band_pain_after_discectomy_is_graded_and_non_dermatomal_pain_i
     assert any("NeuPSIG grade unlikely" in b for b in medication["because"]), medication
 
 
+# -- 3. findings judged at their levels ---------------------------------------------------------
+
+
+def two_level_fusion(region: str, levels: list[str], procedure: str, *findings: Any) -> Doc:
+    return doc(
+        region,
+        {
+            "date": "2024-12-02",
+            "procedure": procedure,
+            "levels": levels,
+            "instrumented": True,
+            "indication": "degenerative-disc",
+        },
+        patient={"smoker": True},
+        pain={"relief_after_surgery": "partial", "axial_nrs": 6, "limb_nrs": 2},
+        imaging=[imaging("ct", *findings)],
+    )
+
+
+def test_a_solid_level_does_not_speak_for_the_other_level_of_a_lumbar_fusion() -> None:
+    """After the L4-L5 interbody non-union after TLIF of J Surg Case Rep 2025 (rjaf385),
+    here inside a two-level fusion whose upper level did fuse: CT shows solid bone at L4-L5
+    and a loosened screw at L5-S1."""
+    result = run(
+        two_level_fusion(
+            "lumbar",
+            ["L4-L5", "L5-S1"],
+            "tlif",
+            ("solid-fusion", "L4-L5"),
+            ("hardware-loosening", "L5-S1"),
+        )
+    )
+    pseudarthrosis = row(result, "pseudarthrosis")
+    assert pseudarthrosis["likelihood"] == "possible", pseudarthrosis
+    assert not pseudarthrosis["against"], pseudarthrosis
+    assert "bone-scan-spect" in workup_ids(result)
+    revision = option(result, "revision-surgery")
+    assert not any("solid fusion" in b for b in revision["because"]), revision
+
+
+def test_a_non_union_at_one_level_of_a_two_level_acdf_is_not_talked_down() -> None:
+    """After Leven D, Cho SK, Asian Spine J 2016;10:776 (cervical pseudarthrosis after ACDF):
+    CT after a C5-C7 ACDF with a solid C5-C6 and a non-union at C6-C7."""
+    result = run(
+        two_level_fusion(
+            "cervical",
+            ["C5-C6", "C6-C7"],
+            "acdf",
+            ("solid-fusion", "C5-C6"),
+            ("pseudarthrosis", "C6-C7"),
+        )
+    )
+    assert row(result, "pseudarthrosis")["likelihood"] == "likely"
+    assert result["surgical_review"]["indicated"] is True
+
+
+def test_solid_at_every_level_still_counts_strongly_against_non_union() -> None:
+    result = run(
+        two_level_fusion(
+            "lumbar",
+            ["L4-L5", "L5-S1"],
+            "tlif",
+            ("solid-fusion", "L4-L5"),
+            ("solid-fusion", "L5-S1"),
+        )
+    )
+    pseudarthrosis = row(result, "pseudarthrosis")
+    assert any("every operated level" in a for a in pseudarthrosis["against"]), pseudarthrosis
+    assert pseudarthrosis["likelihood"] == "unlikely"
+
+
 # -- 4. recurrent compression at the operated level ---------------------------------------------
 
 

@@ -275,6 +275,11 @@ def _specs() -> dict[str, FactSpec]:
     add(
         "xray_findings", cs, "findings of plain or dynamic X-rays since the index surgery", FINDINGS
     )
+    add(
+        "fusion_solid_at_every_level",
+        b,
+        "CT since the surgery shows a solid fusion at every operated level (known once CT is done)",
+    )
     add("findings_at_operated_levels", cs, "findings at an operated level", FINDINGS)
     add("findings_at_adjacent_levels", cs, "findings at a level next to an operated one", FINDINGS)
     add(
@@ -648,6 +653,9 @@ def _imaging_facts(case: Case, put: Put) -> None:
     put("mri_findings", of(_MRI))
     put("gad_mri_findings", of(("mri-gadolinium",)))
     put("ct_findings", of(_CT))
+    cts = [img for img in since if img.modality in _CT]
+    if cts:
+        put("fusion_solid_at_every_level", _solid_everywhere(case, cts))
     put("xray_findings", of(_XRAY))
 
     operated = _vertebrae(case.index_surgery.levels or [])
@@ -669,6 +677,22 @@ def _imaging_facts(case: Case, put: Put) -> None:
         put("findings_at_operated_levels", sorted(at_op))
         put("findings_at_adjacent_levels", sorted(adjacent))
         put("findings_at_other_levels", sorted(other))
+
+
+def _solid_everywhere(case: Case, cts: list[Imaging]) -> bool:
+    """Findings are judged at their levels: a solid fusion at one level of a two-level fusion
+    says nothing about the other. A finding without a level speaks for a single-level fusion
+    only; without recorded levels, any solid fusion and no non-union reported counts."""
+    levels = case.index_surgery.levels or []
+    findings = [f for img in cts for f in img.findings]
+    if not levels:
+        kinds = {f.finding for f in findings}
+        return "solid-fusion" in kinds and "pseudarthrosis" not in kinds
+    solid = {f.level for f in findings if f.finding == "solid-fusion"}
+    failed = {f.level for f in findings if f.finding == "pseudarthrosis"}
+    if None in solid and len(levels) == 1:
+        solid.add(levels[0])
+    return all(level in solid and level not in failed for level in levels)
 
 
 def _findings(images: list[Imaging]) -> list[str]:
