@@ -837,3 +837,10 @@ def test_course_is_undetermined_without_the_relief_history_in_every_region() -> 
         assert any("undetermined" in b for b in classification["because"])
     early = doc("lumbar", {"date": "2026-02-02", "procedure": "tlif", "levels": ["L4-L5"]})
     assert run(early)["classification"]["course"] == "transient-post-surgical"
+
+
+def test_a_missing_sensory_examination_is_listed_when_limb_pain_needs_grading() -> None:
+    ungraded = run(radiculopathy_after_microdiscectomy())
+    assert "sensory-examination" in {m["id"] for m in ungraded["missing_information"]}
+    examined = run(radiculopathy_after_microdiscectomy(sensory_deficit=True))
+    assert "sensory-examination" not in {m["id"] for m in examined["missing_information"]}
