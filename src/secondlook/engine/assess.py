@@ -403,30 +403,40 @@ def _treatment(treatment: Treatment, ev: _Evaluator, cited: _Citations) -> dict[
             break
         undecided += unjudged
     if decided is None:
-        chosen = "not-recommended"
-        because = [render(treatment.otherwise, ev.facts)]
+        # The stated negative: the reason and what is unknown. Prerequisites and evidence are
+        # about doing the treatment and stay in the knowledge book, keeping the document small.
+        option: dict[str, Any] = {
+            "id": treatment.id,
+            "name": treatment.name,
+            "recommendation": "not-recommended",
+            "prerequisites": [],
+            "because": [render(treatment.otherwise, ev.facts)],
+            # the treatment's primary source (listed first), not its whole bibliography
+            "references": cited(treatment.references[:1]),
+            "evidence": [],
+            "evidence_conflict": False,
+            "stated_negative": True,
+        }
     else:
         chosen, reasons = decided
         because = [ev.explain(c) for c in reasons]
-    stances = {e.stance for e in treatment.evidence}
-    conflict = "for" in stances and "against" in stances
-    if conflict:
-        because.append("The evidence conflicts; both sides are listed under evidence.")
-    option: dict[str, Any] = {
-        "id": treatment.id,
-        "name": treatment.name,
-        "recommendation": chosen,
-        "prerequisites": [_prerequisite(p.text, p.met, ev) for p in treatment.prerequisites],
-        "because": because,
-        "references": cited(treatment.references),
-        "evidence": [
-            {"stance": e.stance, "summary": e.summary, "references": cited(e.references)}
-            for e in treatment.evidence
-        ],
-        "evidence_conflict": conflict,
-    }
-    if decided is None:
-        option["stated_negative"] = True
+        stances = {e.stance for e in treatment.evidence}
+        conflict = "for" in stances and "against" in stances
+        if conflict:
+            because.append("The evidence conflicts; both sides are listed under evidence.")
+        option = {
+            "id": treatment.id,
+            "name": treatment.name,
+            "recommendation": chosen,
+            "prerequisites": [_prerequisite(p.text, p.met, ev) for p in treatment.prerequisites],
+            "because": because,
+            "references": cited(treatment.references),
+            "evidence": [
+                {"stance": e.stance, "summary": e.summary, "references": cited(e.references)}
+                for e in treatment.evidence
+            ],
+            "evidence_conflict": conflict,
+        }
     unknown = ev.unknown_facts(undecided)
     if unknown:
         option["not_known"] = unknown
