@@ -51,8 +51,11 @@ def test_every_workup_item_and_treatment_option_becomes_a_plan_item() -> None:
     assert [i.ref for i in draft.items if i.kind == "workup"] == [
         w["id"] for w in assessment["workup"]
     ]
+    # Stated negatives ("not indicated on present information") leave nothing to decide on.
     assert [(i.ref, i.recommendation) for i in draft.items if i.kind == "treatment"] == [
-        (t["id"], t["recommendation"]) for t in assessment["treatment_options"]
+        (t["id"], t["recommendation"])
+        for t in assessment["treatment_options"]
+        if not t.get("stated_negative")
     ]
     mri = draft.items[0]
     assert (mri.id, mri.priority, mri.perspective) == (
@@ -124,6 +127,7 @@ def test_accepting_a_contraindicated_option_is_recorded_with_its_reason_never_bl
             "sacroiliac-joint-treatment",
             "spinal-cord-stimulation",
             "intrathecal-drug-delivery",
+            "revision-surgery",  # elective revision waits for the infection red flag
         )
     }
     plan = decide(

@@ -259,7 +259,10 @@ def test_sacroiliac_joint_pain_is_not_applicable_to_a_thoracic_case() -> None:
 
 def test_lumbar_only_treatments_are_not_offered_for_the_neck() -> None:
     result = run(case(**CERVICAL))
-    assert "adhesiolysis" not in {t["id"] for t in result["treatment_options"]}
+    option = next(t for t in result["treatment_options"] if t["id"] == "adhesiolysis")
+    # Stated, not left out: not recommended, and the reason says why.
+    assert option["recommendation"] == "not-recommended"
+    assert any("lumbar spine only" in b for b in option["because"]), option
 
 
 @pytest.mark.parametrize(

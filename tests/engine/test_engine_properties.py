@@ -418,6 +418,11 @@ def test_any_valid_case_assesses_with_the_contract_shape(doc: Doc) -> None:
         if result["red_flags"][0]["urgency"] == "emergency":
             assert review["urgency"] == "emergency"
 
+    # every treatment is stated, with a level and a reason, negatives included
+    assert sorted(t["id"] for t in result["treatment_options"]) == sorted(TREATMENTS)
+    assert all(t["because"] for t in result["treatment_options"])
+    assert result["classification"]["neuropathic_pain"]["because"]
+
     cited = {r["id"] for r in result["references"]}
     for section in ("red_flags", "differential", "treatment_options"):
         for item in result[section]:
@@ -567,3 +572,87 @@ def test_the_assessment_is_plain_json(doc: Doc) -> None:
     result = run(doc)
     text = json.dumps(result, allow_nan=False)
     assert json.loads(text) == result
+
+
+# -- (e) red flags defer elective care; (f) stated negatives keep a reason -------------------------
+
+# Procedures that wait while a red flag is open (issue 15; Finucane 2020).
+ELECTIVE = (
+    "epidural-steroid-injection",
+    "adhesiolysis",
+    "radiofrequency-denervation",
+    "sacroiliac-joint-treatment",
+    "spinal-cord-stimulation",
+    "intrathecal-drug-delivery",
+    "revision-surgery",
+)
+# A red flag and the facts that raise it whatever else the case says.
+FLAG_FACTS: dict[str, dict[str, Any]] = {
+    "infection": {"systemic": {"fever": True}},
+    "malignancy": {"systemic": {"unexplained_weight_loss": True}},
+    "fracture": {"systemic": {"recent_trauma": True}},
+    "csf-leak": {"pain": {"positional_headache": True}},
+    "progressive-neurological-deficit": {"neuro": {"motor_deficit": "progressive"}},
+    "cauda-equina": {"neuro": {"saddle_anesthesia": True}},
+    "epidural-hematoma": {"imaging": "epidural-hematoma"},
+}
+
+
+def with_flag(doc: Doc, flag: str) -> Doc:
+    flagged = copy.deepcopy(doc)
+    for section, values in FLAG_FACTS[flag].items():
+        if section == "imaging":
+            flagged.setdefault("imaging", []).append(
+                {
+                    "date": flagged["assessed_on"],
+                    "modality": "mri",
+                    "findings": [{"finding": values}],
+                }
+            )
+        else:
+            flagged.setdefault(section, {}).update(values)
+    return flagged
+
+
+@PROPERTY_SETTINGS
+@given(case_documents(), st.sampled_from(sorted(FLAG_FACTS)))
+def test_a_red_flag_leaves_no_elective_procedure_above_not_recommended(doc: Doc, flag: str) -> None:
+    assume(flag != "cauda-equina" or doc["region"] == "lumbar")
+    flagged = with_flag(doc, flag)
+    assume(_parses(flagged))
+    result = run(flagged)
+    assert flag in {f["id"] for f in result["red_flags"]}
+    options = {t["id"]: t for t in result["treatment_options"]}
+    for treatment in ELECTIVE:
+        option = options[treatment]
+        assert option["recommendation"] in ("not-recommended", "contraindicated"), option
+        # and the option says why: the red flag, by name or as an infection
+        assert any("red flag" in b or "infection" in b.lower() for b in option["because"]), option
+
+
+_CONFLICT = "The evidence conflicts; both sides are listed under evidence."
+
+
+@PROPERTY_SETTINGS
+@given(case_and_removal())
+def test_removing_information_never_drops_a_stated_negative_without_a_reason(
+    example: tuple[Doc, list[Path]],
+) -> None:
+    doc, paths = example
+    reduced = without(doc, paths)
+    assume(_parses(reduced))
+    before = run(doc)["treatment_options"]
+    after = {t["id"]: t for t in run(reduced)["treatment_options"]}
+    assert set(after) == {t["id"] for t in before}, "every treatment stays stated"
+    for option in before:
+        if option["recommendation"] not in ("not-recommended", "contraindicated"):
+            continue
+        now = after[option["id"]]
+        assert [b for b in now["because"] if b != _CONFLICT], now
+        reasons = [b for b in option["because"] if b != _CONFLICT]
+        kept = [b for b in reasons if b in now["because"]]
+        if kept:
+            continue
+        # Every reason went: another one replaces it, or the option says what is now unknown.
+        gained = [b for b in now["because"] if b not in option["because"]]
+        assert gained or now.get("not_known"), (option, now, paths)

@@ -107,7 +107,11 @@ NEUROPATHIC: Patch = {
         "character": ["burning", "pins-and-needles"],
     }
 }
-NOT_NEUROPATHIC: Patch = {"pain": {**NEUROPATHIC["pain"], "character": ["aching"]}}
+# Aching pain off a root's territory: neither the descriptors nor the NeuPSIG grade (a plausible
+# distribution is its first step) make it neuropathic.
+NOT_NEUROPATHIC: Patch = {
+    "pain": {**NEUROPATHIC["pain"], "character": ["aching"], "limb_distribution": "non-dermatomal"}
+}
 AXIAL: Patch = {"pain": {"axial_nrs": 6, "limb_nrs": 2}}
 CONSERVATIVE_FAILED: Patch = {
     "prior_treatments": [{"treatment": "exercise-therapy", "response": "none"}]
@@ -121,6 +125,10 @@ GAD_FIBROSIS = mri(("epidural-fibrosis", "L4-L5"), modality="mri-gadolinium")
 GAD_NOTHING = mri(("no-significant-findings", None), modality="mri-gadolinium")
 LIMB: Patch = {"pain": {"axial_nrs": 2, "limb_nrs": 7}}
 NO_SCS_FACTORS = dict.fromkeys(SCS_PSYCHOSOCIAL_FACTORS, False)
+
+
+CERVICAL: dict[str, Any] = {"date": "2025-03-03", "procedure": "acdf", "levels": ["C5-C6"]}
+THORACIC: dict[str, Any] = {"date": "2025-03-03", "procedure": "laminectomy", "levels": ["T7-T8"]}
 
 
 def block(target: str, relief: float, confirmatory: bool = False) -> Patch:
@@ -262,6 +270,10 @@ ETIOLOGIES: dict[str, tuple[Patch, Patch]] = {
     "inadequate-decompression": (
         both({"pain": {"relief_after_surgery": "none"}}, mri(("foraminal-stenosis", "L4-L5"))),
         both({"pain": {"relief_after_surgery": "none"}}, NOTHING_ON_MRI),
+    ),
+    "same-level-recurrent-compression": (
+        both({"pain": {"relief_after_surgery": "complete"}}, mri(("foraminal-stenosis", "L4-L5"))),
+        both({"pain": {"relief_after_surgery": "complete"}}, NOTHING_ON_MRI),
     ),
     "wrong-level-or-wrong-diagnosis": (
         {"pain": {"relief_after_surgery": "none", "compared_to_before": "same"}},
@@ -442,6 +454,10 @@ TREATMENTS: dict[str, tuple[Patch, Patch]] = {
         },
     ),
     "adhesiolysis:contraindicated": (FEVER, NO_FEVER),
+    "adhesiolysis:not-recommended": (
+        both(GAD_FIBROSIS, LIMB, {"pain": {"positional_headache": True}}),
+        both(GAD_FIBROSIS, LIMB, {"pain": {"positional_headache": False}}),
+    ),
     "adhesiolysis:consider": (both(GAD_FIBROSIS, LIMB), both(GAD_FIBROSIS, AXIAL)),
     "radiofrequency-denervation:contraindicated": (FEVER, NO_FEVER),
     "radiofrequency-denervation:not-recommended": (
@@ -488,6 +504,18 @@ TREATMENTS: dict[str, tuple[Patch, Patch]] = {
         both(NOT_NEUROPATHIC, {"psychosocial": {"low_engagement": True}}),
     ),
     "intrathecal-drug-delivery:contraindicated": (FEVER, NO_FEVER),
+    "intrathecal-drug-delivery:not-recommended": (
+        {
+            "pain": {"axial_nrs": 8},
+            "systemic": {"unexplained_weight_loss": True},
+            "prior_treatments": [{"treatment": "spinal-cord-stimulation", "response": "none"}],
+        },
+        {
+            "pain": {"axial_nrs": 8},
+            "systemic": {"unexplained_weight_loss": False},
+            "prior_treatments": [{"treatment": "spinal-cord-stimulation", "response": "none"}],
+        },
+    ),
     "intrathecal-drug-delivery:consider": (
         {
             "pain": {"axial_nrs": 8},
@@ -547,7 +575,14 @@ def test_treatment_level_fires_and_does_not(key: str) -> None:
     assert option["references"]
 
     other = _option(run(case(**quiet)), treatment_id)
-    assert other is None or other["recommendation"] != level, other
+    assert other is not None, "every treatment is stated, negatives included"
+    assert other["because"]
+    if level == "not-recommended" and other["recommendation"] == level:
+        # Not recommended for another reason (often the stated negative): never this one.
+        reasons = {b for b in option["because"] if not b.startswith("The evidence conflicts")}
+        assert reasons.isdisjoint(other["because"]), other
+    else:
+        assert other["recommendation"] != level, other
 
 
 def test_neuropathic_medication_is_only_considered_when_prior_treatments_are_not_documented() -> (
@@ -653,6 +688,50 @@ WORKUP: dict[str, tuple[Patch, Patch, str]] = {
         {"pain": {"limb_distribution": "above-knee"}},
         {"pain": {"limb_distribution": "below-knee"}},
         "above the knee",
+    ),
+    "shoulder-evaluation": (
+        {
+            "region": "cervical",
+            "surgeries": [CERVICAL],
+            "pain": {"axial_nrs": 5, "limb_distribution": "none"},
+        },
+        {
+            "region": "cervical",
+            "surgeries": [CERVICAL],
+            "pain": {"axial_nrs": 5, "limb_distribution": "dermatomal"},
+        },
+        "the shoulder is a common mimic",
+    ),
+    "peripheral-nerve-evaluation": (
+        {
+            "region": "cervical",
+            "surgeries": [CERVICAL],
+            "electrodiagnostics": {"result": "entrapment-neuropathy"},
+        },
+        {
+            "region": "cervical",
+            "surgeries": [CERVICAL],
+            "electrodiagnostics": {"result": "chronic-radiculopathy"},
+        },
+        "entrapment neuropathy",
+    ),
+    "visceral-evaluation": (
+        {"region": "thoracic", "surgeries": [THORACIC], "pain": {"rest_or_night_pain": True}},
+        {"region": "thoracic", "surgeries": [THORACIC], "pain": {"rest_or_night_pain": False}},
+        "visceral causes mimic it",
+    ),
+    "rib-evaluation": (
+        {
+            "region": "thoracic",
+            "surgeries": [THORACIC],
+            "pain": {"axial_nrs": 6, "limb_nrs": 1, "aggravated_by": ["rotation"]},
+        },
+        {
+            "region": "thoracic",
+            "surgeries": [THORACIC],
+            "pain": {"axial_nrs": 6, "limb_nrs": 1, "aggravated_by": ["sitting"]},
+        },
+        "ribs and their joints",
     ),
     "psychological-evaluation": (phq9(score=12), phq9(score=5), "phq-9 or gad-7 at 10"),
     # surgery_count >= 1 holds for every valid case (a case has at least one surgery): there is

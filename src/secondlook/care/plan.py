@@ -194,6 +194,8 @@ def propose_plan(
             )
         )
     for t in assessment.get("treatment_options", []):
+        if t.get("stated_negative"):
+            continue  # "not indicated on present information": nothing to decide on
         items.append(
             PlanItem(
                 id=f"treatment:{t['id']}",

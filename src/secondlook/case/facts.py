@@ -67,6 +67,48 @@ DAYS_PER_MONTH = 365.25 / 12
 # DN4 >= 4/10 indicates a neuropathic component (Bouhassira et al., Pain 2005;114:29-36).
 DN4_NEUROPATHIC_CUTOFF = 4.0
 
+# The NeuPSIG grading of neuropathic pain (Finnerup NB et al., Pain 2016;157(8):1599-1606):
+# a history of a relevant lesion with a neuroanatomically plausible distribution -> possible;
+# plus sensory signs in that distribution -> probable; plus a test confirming the lesion ->
+# definite. "unlikely" when the distribution is not plausible; "not-graded" when the case does
+# not say enough to grade (unknown is not no).
+NEUPSIG_GRADES = ("not-graded", "unlikely", "possible", "probable", "definite")
+# The reasons a grade rests on, in words; each names the case facts it comes from.
+NEUPSIG_REASONS = {
+    "nerve-injury": "a nerve injury recorded at surgery (index_complications)",
+    "arachnoiditis": "arachnoiditis on imaging since surgery (imaging)",
+    "root-lesion-imaging": "a lesion compressing a nerve root on imaging since surgery (imaging)",
+    "radiculopathy-emg": "radiculopathy on EMG (electrodiagnostics)",
+    "radicular-indication": (
+        "operated for a disc herniation or stenosis, lesions of the nerve roots (index_indication)"
+    ),
+    "dermatomal": "limb pain in a dermatomal distribution (limb_distribution)",
+    "below-knee": "leg pain below the knee, the territory of the L5 and S1 roots "
+    "(limb_distribution)",
+    "bilateral-multiroot": "bilateral limb pain, as arachnoiditis involves several roots "
+    "(limb_side)",
+    "sensory-deficit": "a sensory deficit on examination (neuro.sensory_deficit)",
+    "no-sensory-deficit": "no sensory deficit on examination (neuro.sensory_deficit)",
+    "sensory-not-examined": "sensation not recorded (neuro.sensory_deficit)",
+    "implausible-distribution": "the limb pain does not follow a nerve root's territory "
+    "(limb_distribution)",
+    "no-limb-pain": "no limb pain in a nerve territory (limb_distribution)",
+    "distribution-unknown": "the distribution of the limb pain is not recorded (limb_distribution)",
+    "above-knee-undecided": "thigh pain above the knee fits an upper lumbar root and the hip "
+    "alike (limb_distribution)",
+    "no-lesion-documented": "no relevant lesion of a nerve root documented yet",
+    "confirmed-imaging": "imaging confirms the lesion (imaging)",
+    "confirmed-emg": "EMG confirms a radiculopathy (electrodiagnostics)",
+    "no-confirmatory-test": "no confirmatory imaging or electrodiagnostic test yet",
+}
+# Imaging findings that are lesions of a nerve root (a relevant lesion, and its confirmation).
+ROOT_LESION_FINDINGS = (
+    "recurrent-disc-herniation",
+    "residual-disc-fragment",
+    "foraminal-stenosis",
+    "lateral-recess-stenosis",
+)
+
 
 # Yes/no facts copied as they are from a section of the case; the catalogue and the derivation
 # both read these lists, so they cannot drift apart.
@@ -189,7 +231,24 @@ def _specs() -> dict[str, FactSpec]:
     add("limb_distribution", c, "distribution of the limb pain", LIMB_DISTRIBUTIONS)
     add("pain_character", cs, "words that describe the pain", PAIN_CHARACTERS)
     add("neuropathic_descriptor_count", n, "how many neuropathic descriptors the pain has")
-    add("neuropathic_component", b, "DN4 positive, or neuropathic descriptors in a limb pattern")
+    add(
+        "neuropathic_component",
+        b,
+        "NeuPSIG probable or definite, DN4 positive, or neuropathic descriptors in a limb pattern",
+    )
+    add(
+        "neuropathic_grade",
+        c,
+        "NeuPSIG grade of neuropathic pain (Finnerup 2016); always known, 'not-graded' when the "
+        "case does not say enough",
+        NEUPSIG_GRADES,
+    )
+    add(
+        "neuropathic_grade_because",
+        cs,
+        "the case facts the NeuPSIG grade rests on, in words",
+        tuple(NEUPSIG_REASONS.values()),
+    )
     add("aggravated_by", cs, "what makes the pain worse", AGGRAVATORS)
     for flag in PAIN_FLAGS:
         add(flag, b, f"pain: {flag.replace('_', ' ')}")
@@ -221,6 +280,11 @@ def _specs() -> dict[str, FactSpec]:
     add("ct_findings", cs, "findings of CT or CT myelogram since the index surgery", FINDINGS)
     add(
         "xray_findings", cs, "findings of plain or dynamic X-rays since the index surgery", FINDINGS
+    )
+    add(
+        "fusion_solid_at_every_level",
+        b,
+        "CT since the surgery shows a solid fusion at every operated level (known once CT is done)",
     )
     add("findings_at_operated_levels", cs, "findings at an operated level", FINDINGS)
     add("findings_at_adjacent_levels", cs, "findings at a level next to an operated one", FINDINGS)
@@ -417,9 +481,81 @@ def derive_facts(case: Case) -> CaseFacts:
     _questionnaire_facts(scored, put)
     if case.preferences:
         put("surgery_preference", case.preferences.surgery_preference)
-    # The neuropathic component draws on pain words and on DN4, so it comes last.
-    put("neuropathic_component", _neuropathic(v))
+    # The neuropathic grade and component draw on pain, examination, imaging and DN4, so they
+    # come last.
+    grade, reasons = neupsig_grade(v)
+    put("neuropathic_grade", grade)
+    put("neuropathic_grade_because", [NEUPSIG_REASONS[r] for r in reasons])
+    component = _neuropathic(v)
+    put("neuropathic_component", True if grade in ("probable", "definite") else component)
     return CaseFacts(values=v, scored=scored)
+
+
+def neupsig_grade(v: dict[str, FactValue]) -> tuple[str, list[str]]:
+    """The NeuPSIG grade (Finnerup et al., Pain 2016;157:1599) and the keys of its reasons.
+
+    The grading is hierarchical: a relevant lesion and a plausible distribution make neuropathic
+    pain possible; sensory signs in that distribution make it probable; a test confirming the
+    lesion makes it definite. A screening score (DN4) is not part of the grade.
+    """
+
+    def codes(name: str) -> tuple[str, ...]:
+        value = v.get(name)
+        return value if isinstance(value, tuple) else ()
+
+    findings = codes("imaging_findings")
+    lesion: list[str] = []
+    if "nerve-injury" in codes("index_complications"):
+        lesion.append("nerve-injury")
+    if "arachnoiditis" in findings:
+        lesion.append("arachnoiditis")
+    root_on_imaging = any(f in findings for f in ROOT_LESION_FINDINGS)
+    if root_on_imaging:
+        lesion.append("root-lesion-imaging")
+    radiculopathy = v.get("emg_result") in ("acute-radiculopathy", "chronic-radiculopathy")
+    if radiculopathy:
+        lesion.append("radiculopathy-emg")
+    if v.get("index_indication") in ("disc-herniation", "stenosis"):
+        lesion.append("radicular-indication")
+
+    distribution = v.get("limb_distribution")
+    region = v.get("region")
+    plausible: str | None = None
+    if distribution == "dermatomal":
+        plausible = "dermatomal"
+    elif distribution == "below-knee" and region == "lumbar":
+        plausible = "below-knee"
+    elif (
+        "arachnoiditis" in lesion
+        and v.get("limb_side") == "bilateral"
+        and distribution
+        not in (
+            "none",
+            None,
+        )
+    ):
+        plausible = "bilateral-multiroot"
+    if plausible is None:
+        if distribution is None:
+            return "not-graded", ["distribution-unknown"]
+        if distribution == "above-knee":
+            return "not-graded", ["above-knee-undecided"]
+        if distribution == "none":
+            return "unlikely", ["no-limb-pain"]
+        return "unlikely", ["implausible-distribution"]
+    if not lesion:
+        return "not-graded", [plausible, "no-lesion-documented"]
+    reasons = [*lesion, plausible]
+    sensory = v.get("sensory_deficit")
+    if sensory is not True:
+        reasons.append("sensory-not-examined" if sensory is None else "no-sensory-deficit")
+        return "possible", reasons
+    reasons.append("sensory-deficit")
+    if root_on_imaging or "arachnoiditis" in lesion:
+        return "definite", [*reasons, "confirmed-imaging"]
+    if radiculopathy:
+        return "definite", [*reasons, "confirmed-emg"]
+    return "probable", [*reasons, "no-confirmatory-test"]
 
 
 def classify_course(case: Case) -> str:
@@ -532,6 +668,9 @@ def _imaging_facts(case: Case, put: Put) -> None:
     put("mri_findings", of(_MRI))
     put("gad_mri_findings", of(("mri-gadolinium",)))
     put("ct_findings", of(_CT))
+    cts = [img for img in since if img.modality in _CT]
+    if cts:
+        put("fusion_solid_at_every_level", _solid_everywhere(case, cts))
     put("xray_findings", of(_XRAY))
 
     operated = _vertebrae(case.index_surgery.levels or [])
@@ -553,6 +692,22 @@ def _imaging_facts(case: Case, put: Put) -> None:
         put("findings_at_operated_levels", sorted(at_op))
         put("findings_at_adjacent_levels", sorted(adjacent))
         put("findings_at_other_levels", sorted(other))
+
+
+def _solid_everywhere(case: Case, cts: list[Imaging]) -> bool:
+    """Findings are judged at their levels: a solid fusion at one level of a two-level fusion
+    says nothing about the other. A finding without a level speaks for a single-level fusion
+    only; without recorded levels, any solid fusion and no non-union reported counts."""
+    levels = case.index_surgery.levels or []
+    findings = [f for img in cts for f in img.findings]
+    if not levels:
+        kinds = {f.finding for f in findings}
+        return "solid-fusion" in kinds and "pseudarthrosis" not in kinds
+    solid = {f.level for f in findings if f.finding == "solid-fusion"}
+    failed = {f.level for f in findings if f.finding == "pseudarthrosis"}
+    if None in solid and len(levels) == 1:
+        solid.add(levels[0])
+    return all(level in solid and level not in failed for level in levels)
 
 
 def _findings(images: list[Imaging]) -> list[str]:

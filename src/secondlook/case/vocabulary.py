@@ -241,6 +241,7 @@ SAFETY_ALERT_IDS: Final = (
 )
 ETIOLOGY_IDS: Final = (
     "inadequate-decompression",
+    "same-level-recurrent-compression",
     "wrong-level-or-wrong-diagnosis",
     "retained-disc-fragment",
     "recurrent-disc-herniation",
@@ -281,6 +282,10 @@ WORKUP_IDS: Final = (
     "sacroiliac-joint-block",
     "selective-nerve-root-block",
     "hip-evaluation",
+    "shoulder-evaluation",
+    "peripheral-nerve-evaluation",
+    "visceral-evaluation",
+    "rib-evaluation",
     "psychological-evaluation",
     "prior-records-review",
     "spine-surgery-opinion",

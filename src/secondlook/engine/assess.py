@@ -23,7 +23,7 @@ from typing import Any, Final, TypeVar
 from secondlook.case.facts import FACTS, CaseFacts, FactValue, derive_facts
 from secondlook.case.models import Case
 from secondlook.instruments import SafetyText, safety_text, trajectory
-from secondlook.knowledge.expressions import Condition, Context
+from secondlook.knowledge.expressions import Condition, ConditionError, Context
 from secondlook.knowledge.loader import KnowledgeBase, default_knowledge
 from secondlook.knowledge.models import PERSPECTIVES, Criterion, Etiology, Treatment, Workup
 
@@ -40,6 +40,8 @@ _LIKELIHOOD_ORDER: Final = {"likely": 0, "possible": 1, "unlikely": 2}
 # Causes a spine surgeon could correct; they shape revision and stimulation rules in the
 # knowledge base as well, where the list is spelled out for reviewers.
 _CLASSIFICATION_REFERENCES: Final = ("christelis-2021", "schug-2019")
+# The grading system of neuropathic pain (Finnerup et al., Pain 2016).
+_NEUPSIG_REFERENCES: Final = ("finnerup-2016",)
 _UNSET: Final = object()
 
 
@@ -103,6 +105,9 @@ def assess(
 C = TypeVar("C", bound=Criterion)
 
 
+_FACT_DOCS: Final = {name: spec.doc for name, spec in FACTS.items()}
+
+
 class _Evaluator:
     """Evaluates conditions against one case, each at most once."""
 
@@ -126,12 +131,28 @@ class _Evaluator:
         self._cache[condition.source] = result
         return result
 
-    def split(self, criteria: Iterable[C]) -> tuple[list[C], list[C]]:
+    def split(self, criteria: Sequence[C]) -> tuple[list[C], list[C]]:
         """(criteria that hold, criteria that could not be judged), in one pass."""
         held: list[C] = []
         unknown: list[C] = []
-        for criterion in criteria:
-            value = self(criterion.condition)
+        cache = self._cache
+        known = self.facts.keys()
+        cel_context = self.context.cel
+        for criterion, program, source, fact_set in _plan(criteria):
+            # __call__ and Condition.evaluate inlined: this loop is the engine's hot path.
+            value = cache.get(source, _UNSET)
+            if value is _UNSET:
+                if fact_set and known.isdisjoint(fact_set):
+                    value = None
+                else:
+                    try:
+                        value = program.execute(cel_context)
+                    except RuntimeError:  # an unknown fact: neither true nor false
+                        value = None
+                    else:
+                        if value is not True and value is not False:
+                            raise ConditionError(f"condition {source!r} gave {value!r}")
+                cache[source] = value
             if value:
                 held.append(criterion)
             elif value is None:
@@ -144,10 +165,11 @@ class _Evaluator:
     def unknown_facts(self, unjudged: Iterable[Criterion]) -> list[str]:
         """What is not known for criteria that could not be judged, in readable words."""
         out: list[str] = []
+        facts = self.facts
         for criterion in unjudged:
             for name in criterion.condition.facts:
-                if name not in self.facts:
-                    doc = FACTS[name].doc
+                if name not in facts:
+                    doc = _FACT_DOCS[name]
                     if doc not in out:
                         out.append(doc)
         return out
@@ -189,7 +211,26 @@ def _show(value: FactValue | None) -> str:
 
 
 def _fired(ev: _Evaluator, criteria: Sequence[C]) -> list[C]:
-    return [c for c in criteria if ev(c.condition)]
+    return ev.split(criteria)[0]
+
+
+_Plan = tuple[tuple[Any, Any, str, frozenset[str]], ...]
+# Per list of criteria of a loaded knowledge base: (criterion, program, source, facts), built
+# once so the hot loop reads plain tuples instead of model properties. Keyed by the list's id;
+# the list itself is kept with its plan, so an id is never reused while its entry lives.
+_PLANS: dict[int, tuple[Sequence[Any], _Plan]] = {}
+
+
+def _plan(criteria: Sequence[C]) -> tuple[tuple[C, Any, str, frozenset[str]], ...]:
+    entry = _PLANS.get(id(criteria))
+    if entry is None or entry[0] is not criteria:
+        plan = tuple(
+            (c, c.condition.program, c.condition.source, c.condition.fact_set) for c in criteria
+        )
+        if len(_PLANS) > 4096:  # knowledge bases loaded in tests come and go
+            _PLANS.clear()
+        _PLANS[id(criteria)] = entry = (criteria, plan)
+    return entry[1]
 
 
 # -- step 1: red flags and safety alerts ----------------------------------------------------------
@@ -270,12 +311,24 @@ def likelihood(strong_for: int, moderate_for: int, strong_against: int, against:
 
 
 def _differential(kb: KnowledgeBase, ev: _Evaluator, cited: _Citations) -> list[dict[str, Any]]:
-    rows: list[tuple[tuple[int, int, int, int, int], dict[str, Any]]] = []
+    """Every etiology with its likelihood, in the ranking order of docs/knowledge.md.
+
+    Within a likelihood: a cause a raised red flag points to comes first; then more strong
+    findings before fewer; then specific causes before diagnoses of exclusion; then more
+    moderate findings, fewer findings against, and the order of the knowledge base. Strong,
+    specific findings therefore outrank any number of weak, common ones.
+    """
+    raised = ev.facts.get("red_flags")
+    flags = set(raised) if isinstance(raised, tuple) else set()
+    rows: list[tuple[tuple[int, ...], dict[str, Any]]] = []
     for order, etiology in enumerate(kb.etiologies):
         item, weighed = _weigh(etiology, ev, cited)
+        flagged = weighed.likelihood != "unlikely" and not flags.isdisjoint(etiology.red_flags)
         key = (
             _LIKELIHOOD_ORDER[weighed.likelihood],
+            0 if flagged else 1,
             -weighed.strong_for,
+            1 if etiology.exclusion else 0,
             -weighed.moderate_for,
             weighed.against,
             order,
@@ -335,15 +388,12 @@ def _weighted(ev: _Evaluator, criterion: Criterion) -> str:
 
 
 def _treatments(kb: KnowledgeBase, ev: _Evaluator, cited: _Citations) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for treatment in kb.treatments:
-        option = _treatment(treatment, ev, cited)
-        if option is not None:
-            out.append(option)
-    return out
+    return [_treatment(treatment, ev, cited) for treatment in kb.treatments]
 
 
-def _treatment(treatment: Treatment, ev: _Evaluator, cited: _Citations) -> dict[str, Any] | None:
+def _treatment(treatment: Treatment, ev: _Evaluator, cited: _Citations) -> dict[str, Any]:
+    """The option at the first level with a criterion that holds; when none holds, the stated
+    negative (`otherwise`): not recommended, with the reason and what could not be judged."""
     decided: tuple[str, list[Criterion]] | None = None
     undecided: list[Criterion] = []
     for level, criteria in treatment.levels():
@@ -353,26 +403,40 @@ def _treatment(treatment: Treatment, ev: _Evaluator, cited: _Citations) -> dict[
             break
         undecided += unjudged
     if decided is None:
-        return None
-    chosen, reasons = decided
-    because = [ev.explain(c) for c in reasons]
-    stances = {e.stance for e in treatment.evidence}
-    conflict = "for" in stances and "against" in stances
-    if conflict:
-        because.append("The evidence conflicts; both sides are listed under evidence.")
-    option: dict[str, Any] = {
-        "id": treatment.id,
-        "name": treatment.name,
-        "recommendation": chosen,
-        "prerequisites": [_prerequisite(p.text, p.met, ev) for p in treatment.prerequisites],
-        "because": because,
-        "references": cited(treatment.references),
-        "evidence": [
-            {"stance": e.stance, "summary": e.summary, "references": cited(e.references)}
-            for e in treatment.evidence
-        ],
-        "evidence_conflict": conflict,
-    }
+        # The stated negative: the reason and what is unknown. Prerequisites and evidence are
+        # about doing the treatment and stay in the knowledge book, keeping the document small.
+        option: dict[str, Any] = {
+            "id": treatment.id,
+            "name": treatment.name,
+            "recommendation": "not-recommended",
+            "prerequisites": [],
+            "because": [render(treatment.otherwise, ev.facts)],
+            # the treatment's primary source (listed first), not its whole bibliography
+            "references": cited(treatment.references[:1]),
+            "evidence": [],
+            "evidence_conflict": False,
+            "stated_negative": True,
+        }
+    else:
+        chosen, reasons = decided
+        because = [ev.explain(c) for c in reasons]
+        stances = {e.stance for e in treatment.evidence}
+        conflict = "for" in stances and "against" in stances
+        if conflict:
+            because.append("The evidence conflicts; both sides are listed under evidence.")
+        option = {
+            "id": treatment.id,
+            "name": treatment.name,
+            "recommendation": chosen,
+            "prerequisites": [_prerequisite(p.text, p.met, ev) for p in treatment.prerequisites],
+            "because": because,
+            "references": cited(treatment.references),
+            "evidence": [
+                {"stance": e.stance, "summary": e.summary, "references": cited(e.references)}
+                for e in treatment.evidence
+            ],
+            "evidence_conflict": conflict,
+        }
     unknown = ev.unknown_facts(undecided)
     if unknown:
         option["not_known"] = unknown
@@ -408,7 +472,14 @@ def _workup(
         if flag.id in flags:
             for item, priority in flag.workup.items():
                 want(item, priority, f"Red flag: {flag.name.lower()}.")
+    applicable = {
+        item_id
+        for item_id, record in kb.workup.items()
+        if record.applies is None or ev(record.applies)
+    }
     for item_id, record in kb.workup.items():
+        if item_id not in applicable:
+            continue
         for criterion in _fired(ev, record.indications):
             want(item_id, criterion.priority, ev.explain(criterion))
     names = {e.id: e.name for e in kb.etiologies}
@@ -420,6 +491,8 @@ def _workup(
         ):
             continue
         for test in row["discriminating_tests"]:
+            if test not in applicable:
+                continue  # not for this region or situation (e.g. a hip examination for a neck)
             if test not in found and _already_done(kb.workup[test], ev):
                 continue
             want(test, "routine", f"Helps confirm or exclude: {names[row['id']].lower()}.")
@@ -532,6 +605,8 @@ def _classification(case: Case, facts: CaseFacts, cited: _Citations) -> dict[str
         _COURSE_REASON[course],
     ]
     cited(_CLASSIFICATION_REFERENCES)
+    grade = str(v.get("neuropathic_grade", "not-graded"))
+    grounds = v.get("neuropathic_grade_because")
     return {
         "condition": CONDITIONS[case.region],
         "chronic": chronic,
@@ -540,6 +615,17 @@ def _classification(case: Case, facts: CaseFacts, cited: _Citations) -> dict[str
         "months_since_surgery": months,
         "because": because,
         "references": list(_CLASSIFICATION_REFERENCES),
+        "neuropathic_pain": {
+            "grade": grade,
+            "because": [
+                f"NeuPSIG grade: {grade}.",
+                *(
+                    f"{g[0].upper()}{g[1:]}."
+                    for g in (grounds if isinstance(grounds, tuple) else ())
+                ),
+            ],
+            "references": cited(_NEUPSIG_REFERENCES),
+        },
     }
 
 

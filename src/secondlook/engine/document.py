@@ -37,6 +37,12 @@ class SafetyAlertOut(_Doc):
     references: list[str]
 
 
+class NeuropathicPainOut(_Doc):
+    grade: Literal["not-graded", "unlikely", "possible", "probable", "definite"]
+    because: list[str]
+    references: list[str]
+
+
 class ClassificationOut(_Doc):
     condition: Literal[
         "failed-back-surgery-syndrome",
@@ -49,6 +55,7 @@ class ClassificationOut(_Doc):
     months_since_surgery: float
     because: list[str]
     references: list[str]
+    neuropathic_pain: NeuropathicPainOut | None = None
 
 
 class EtiologyOut(_Doc):
@@ -88,6 +95,8 @@ class TreatmentOut(_Doc):
     evidence: list[EvidenceOut]
     evidence_conflict: bool
     not_known: list[str] | None = None
+    # True when none of the option's criteria holds: "not indicated on present information".
+    stated_negative: bool | None = None
 
 
 class SurgicalReviewOut(_Doc):

@@ -210,8 +210,24 @@ def _sections(kb: KnowledgeBase, record: BaseModel) -> Iterator[BookSection]:
                 for t in record.discriminating_tests
             ),
         )
+        ranking = []
+        if record.red_flags:
+            flags = ", ".join(record.red_flags)
+            ranking.append(
+                BookItem(f"Ranks first among equally likely causes when raised: {flags}")
+            )
+        if record.exclusion:
+            ranking.append(
+                BookItem(
+                    "A diagnosis of exclusion: ranks after specific causes of the same likelihood."
+                )
+            )
+        yield BookSection("Ranking", tuple(ranking))
     elif isinstance(record, Workup):
         yield BookSection("About", (BookItem(f"Perspective: {record.perspective}"),))
+        if record.applies_when:
+            text = "Proposed only where it makes sense (region or situation)."
+            yield BookSection("Applies only when", (BookItem(text, when=record.applies_when),))
         yield _rules("Indicated when", record.indications)
         if record.done_when:
             text = "The case documents it: not proposed again to tell causes apart."
@@ -228,6 +244,7 @@ def _sections(kb: KnowledgeBase, record: BaseModel) -> Iterator[BookSection]:
         )
         for level, criteria in record.levels():
             yield _rules(_LEVEL_TITLES[level], criteria)
+        yield BookSection("Otherwise", (BookItem(f"Not recommended: {record.otherwise}"),))
         yield BookSection(
             "Prerequisites",
             tuple(

@@ -361,6 +361,9 @@ def _check_links(kb: KnowledgeBase) -> None:
                         raise KnowledgeError(
                             file, entry, f"evidence cites unknown reference '{ref}'"
                         )
+            for flag_id in getattr(record, "red_flags", []) if kind == "etiology" else []:
+                if not any(f.id == flag_id for f in kb.red_flags):
+                    raise KnowledgeError(file, entry, f"unknown red flag '{flag_id}'")
             tests = list(getattr(record, "discriminating_tests", []))
             tests += list(getattr(record, "workup", {}) if kind == "red-flag" else [])
             for test in tests:

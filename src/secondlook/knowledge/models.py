@@ -118,6 +118,12 @@ class Etiology(_Described):
     supporting: list[Criterion] = Field(min_length=1)
     against: list[Criterion] = Field(default_factory=list)
     discriminating_tests: list[str] = Field(default_factory=list)
+    # A diagnosis of exclusion (central sensitization, deconditioning): among causes of the same
+    # likelihood and strong evidence it ranks after the specific ones (docs/knowledge.md).
+    exclusion: bool = False
+    # Red flags that point to this cause: among causes of the same likelihood it ranks first
+    # when one of them is raised.
+    red_flags: list[str] = Field(default_factory=list)
     _applies: Condition | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
@@ -144,20 +150,33 @@ class Workup(_Described):
     # tells causes apart (an indication still proposes it when its own condition holds).
     done_when: str | None = None
     _done: Condition | None = PrivateAttr(default=None)
+    # Where the item makes sense at all (e.g. a hip examination for lumbar cases only): an item
+    # whose condition does not hold is neither indicated nor proposed as a discriminating test.
+    applies_when: str | None = None
+    _applies: Condition | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _compile_done(self) -> Workup:
-        if self.done_when is not None:
-            try:
-                self._done = compile_condition(self.done_when)
-            except ConditionError as exc:
-                raise ValueError(f"done_when {self.done_when!r}: {exc}") from None
+    def _compile_conditions(self) -> Workup:
+        for name, text, slot in (
+            ("done_when", self.done_when, "_done"),
+            ("applies_when", self.applies_when, "_applies"),
+        ):
+            if text is not None:
+                try:
+                    self.__pydantic_private__[slot] = compile_condition(text)  # type: ignore[index]
+                except ConditionError as exc:
+                    raise ValueError(f"{name} {text!r}: {exc}") from None
         return self
 
     @property
     def done(self) -> Condition | None:
         done: Condition | None = self.__pydantic_private__["_done"]  # type: ignore[index]
         return done
+
+    @property
+    def applies(self) -> Condition | None:
+        applies: Condition | None = self.__pydantic_private__["_applies"]  # type: ignore[index]
+        return applies
 
 
 class Prerequisite(_Record):
@@ -194,6 +213,9 @@ class Treatment(_Described):
     consider: list[Criterion] = Field(default_factory=list)
     prerequisites: list[Prerequisite] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
+    # The stated negative: why the option is not recommended when none of its criteria holds.
+    # Every treatment appears in every assessment, so "not indicated" is said, not left out.
+    otherwise: str = Field(min_length=1)
 
     def levels(self) -> list[tuple[Level, list[Criterion]]]:
         """The levels in the order they are decided: the most restrictive first."""
