@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from care_worklist_bench import load, percentile
 
 from secondlook.api.app import create_app
-from secondlook.api.deps import SESSION_COOKIE
 from secondlook.examples import load_examples
+from secondlook.http.deps import SESSION_COOKIE
 from secondlook.store import accounts, db, flows, migrate
 from secondlook.store.models import User
 from secondlook.store.pgtemp import TempPostgres

@@ -30,10 +30,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from secondlook.api.deps import SESSION_COOKIE
 from secondlook.care import Attendee, ConferenceDecision, Decision, Goal
 from secondlook.care.plan import PlanItem
 from secondlook.examples import load_example
+from secondlook.http.deps import SESSION_COOKIE
 from secondlook.store import accounts, care_records, db, flows, records
 from secondlook.store.care_models import CareConference, CarePlan, CareTask
 from secondlook.store.models import Assessment, CaseVersion, Organization, Patient

@@ -90,11 +90,11 @@ def test_the_migrated_schema_matches_the_models(engine: Engine) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from secondlook.store.models import Base
+    from secondlook.store.tables import METADATA
 
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, METADATA)
     assert differences == []
 
 

@@ -29,9 +29,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 import factories
-from secondlook.api.deps import SESSION_COOKIE
 from secondlook.care import reason_required
 from secondlook.examples import load_example
+from secondlook.http.deps import SESSION_COOKIE
 from secondlook.store import care_records
 from secondlook.store.models import AuditEvent, Patient
 from secondlook.web import intake

@@ -11,7 +11,6 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 import secondlook
-from secondlook.api import problems
 from secondlook.api.limits import RequestGuard
 from secondlook.api.routes import (
     accounts,
@@ -33,6 +32,7 @@ from secondlook.api.routes.fhir import router as fhir_router
 from secondlook.api.routes.fhir_cds import cds_routes
 from secondlook.fhir.cds_config import ENVIRONMENT_VARIABLE as CDS_CONFIG_VARIABLE
 from secondlook.fhir.cds_config import CdsConfig, load_cds_config
+from secondlook.http import problems
 from secondlook.store import db, migrate
 
 API_PREFIX = "/api/v1"

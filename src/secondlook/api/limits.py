@@ -22,8 +22,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from secondlook.api.problems import ProblemField, problem_response
 from secondlook.case.strict_json import loads_strict
+from secondlook.http.problems import ProblemField, problem_response
 
 MAX_BODY_VARIABLE = "SECONDLOOK_MAX_BODY_BYTES"
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024

@@ -246,10 +246,3 @@ class AuditEvent(Base):
     status: Mapped[int] = mapped_column(Integer)
     client: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[str | None] = mapped_column(Text)
-
-
-# The care coordination tables (docs/care.md) share this metadata; imported last because they
-# build on the classes above.
-# So are the CDS Hooks service's tables (replay protection, patient links, cards, feedback).
-from secondlook.store import care_models as _care_models  # noqa: E402, F401
-from secondlook.store import cds_models as _cds_models  # noqa: E402, F401

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from secondlook.api.deps import SESSION_COOKIE, SessionDep
-from secondlook.api.signin import SignInRefused, set_session_cookie, sign_in
+from secondlook.http.deps import SESSION_COOKIE, SessionDep
+from secondlook.http.signin import SignInRefused, set_session_cookie, sign_in
 from secondlook.store import accounts
 from secondlook.store.models import Credential
 from secondlook.web.common import (

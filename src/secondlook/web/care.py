@@ -18,8 +18,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from secondlook.api.deps import Auditor, SessionDep, access_of, path_id
-from secondlook.api.problems import ApiProblem
 from secondlook.care import (
     DISCIPLINES,
     Attendee,
@@ -32,6 +30,8 @@ from secondlook.care import (
     reason_required,
 )
 from secondlook.care.vocabulary import OWNERS, TASK_STATUSES
+from secondlook.http.deps import Auditor, SessionDep, access_of, path_id
+from secondlook.http.problems import ApiProblem
 from secondlook.platform.access import Principal
 from secondlook.platform.errors import Refused
 from secondlook.platform.preconditions import IfMatchVersion

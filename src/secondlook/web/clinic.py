@@ -2,7 +2,7 @@
 assessment, the intake form, printable documents and the knowledge base as a book.
 
 Every read and write of patient data goes through the API's `Auditor`, so pages are authorised
-and audited exactly like the API (PERMISSIONS in api/deps.py)."""
+and audited exactly like the API (PERMISSIONS in platform/access.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from fastapi.responses import Response
 from markupsafe import Markup
 from starlette.datastructures import FormData
 
-from secondlook.api.deps import MAX_ID, Auditor, SessionDep, path_id
-from secondlook.api.problems import ApiProblem
+from secondlook.http.deps import MAX_ID, Auditor, SessionDep, path_id
+from secondlook.http.problems import ApiProblem
 from secondlook.instruments import INSTRUMENTS, safety_text
 from secondlook.knowledge import book
 from secondlook.platform.access import Principal

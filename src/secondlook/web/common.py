@@ -26,8 +26,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from secondlook.api.deps import SESSION_COOKIE, SessionDep
 from secondlook.care import vocabulary as care_vocabulary
+from secondlook.http.deps import SESSION_COOKIE, SessionDep
 from secondlook.platform.access import Principal
 from secondlook.store.accounts import resolve_credential
 

@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from secondlook.api.deps import Auditor, SessionDep
-from secondlook.api.problems import ApiProblem
+from secondlook.http.deps import Auditor, SessionDep
+from secondlook.http.problems import ApiProblem
 from secondlook.instruments import INSTRUMENTS, safety_text
 from secondlook.instruments.model import Instrument, ItemText
 from secondlook.platform.access import Principal

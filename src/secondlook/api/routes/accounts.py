@@ -9,24 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
-from secondlook.api.deps import (
-    MAX_ID,
-    SESSION_COOKIE,
-    AuditDep,
-    CurrentUser,
-    IfMatch,
-    Page,
-    SessionDep,
-    etag,
-    path_id,
-    required_version,
-)
-from secondlook.api.problems import (
-    ApiProblem,
-    ProblemField,
-    error_responses,
-    validation_problem,
-)
 from secondlook.api.schemas import (
     LoginIn,
     SessionOut,
@@ -38,7 +20,25 @@ from secondlook.api.schemas import (
     UserPatch,
 )
 from secondlook.api.schemas import Page as PageOf
-from secondlook.api.signin import SignInRefused, set_session_cookie, sign_in
+from secondlook.http.deps import (
+    MAX_ID,
+    SESSION_COOKIE,
+    AuditDep,
+    CurrentUser,
+    IfMatch,
+    Page,
+    SessionDep,
+    etag,
+    path_id,
+    required_version,
+)
+from secondlook.http.problems import (
+    ApiProblem,
+    ProblemField,
+    error_responses,
+    validation_problem,
+)
+from secondlook.http.signin import SignInRefused, set_session_cookie, sign_in
 from secondlook.store import accounts
 from secondlook.store.models import Credential, User
 

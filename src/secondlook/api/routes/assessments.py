@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 
-from secondlook.api.deps import AuditDep, CurrentUser, Page, PatientId, path_id
-from secondlook.api.problems import ApiProblem, error_responses
 from secondlook.api.schemas import AssessmentOut, AssessmentRequest, AssessmentSummary
 from secondlook.api.schemas import Page as PageOf
+from secondlook.http.deps import AuditDep, CurrentUser, Page, PatientId, path_id
+from secondlook.http.problems import ApiProblem, error_responses
 from secondlook.store import flows, records
 from secondlook.store.errors import NotFound
 from secondlook.store.models import Assessment

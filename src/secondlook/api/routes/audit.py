@@ -10,10 +10,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BeforeValidator
 
-from secondlook.api.deps import MAX_ID, AuditDep, CurrentUser, Page
-from secondlook.api.problems import error_responses
 from secondlook.api.schemas import AuditEventOut
 from secondlook.api.schemas import Page as PageOf
+from secondlook.http.deps import MAX_ID, AuditDep, CurrentUser, Page
+from secondlook.http.problems import error_responses
 from secondlook.store import audit
 
 router = APIRouter(prefix="/audit", tags=["audit"])

@@ -11,7 +11,6 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
 
-from secondlook.api.deps import DEFAULT_LIMIT, MAX_LIMIT
 from secondlook.api.routes.care_schemas import (
     DATE_PATTERN,
     EARLIEST,
@@ -19,6 +18,7 @@ from secondlook.api.routes.care_schemas import (
     PlanOut,
     TaskOut,
 )
+from secondlook.http.deps import DEFAULT_LIMIT, MAX_LIMIT
 from secondlook.platform import clock
 from secondlook.store.care_models import CarePlan, CareTask
 from secondlook.store.care_records import DueCursor

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 
-from secondlook.api.deps import AuditDep, CurrentUser, Page, PatientId, path_id
-from secondlook.api.problems import ApiProblem, error_responses
 from secondlook.api.routes.care_schemas import ConferenceIn, ConferenceOut
 from secondlook.api.schemas import Page as PageOf
 from secondlook.care import Attendee
+from secondlook.http.deps import AuditDep, CurrentUser, Page, PatientId, path_id
+from secondlook.http.problems import ApiProblem, error_responses
 from secondlook.services.errors import care_errors
 from secondlook.store import care_records
 from secondlook.store.care_models import CareConference

@@ -7,8 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from secondlook.api.deps import AccessDep, AuditDep, CurrentUser, PatientId, SessionDep
-from secondlook.api.problems import error_responses
 from secondlook.api.routes.care_schemas import (
     CohortOut,
     CompletionStatusOut,
@@ -22,6 +20,8 @@ from secondlook.care import (
     cohort_csv,
     cohort_report,
 )
+from secondlook.http.deps import AccessDep, AuditDep, CurrentUser, PatientId, SessionDep
+from secondlook.http.problems import error_responses
 from secondlook.services import care
 from secondlook.store import care_records
 

@@ -8,17 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from secondlook.api.deps import (
-    AuditDep,
-    CurrentUser,
-    IfMatch,
-    Page,
-    PatientId,
-    etag,
-    path_id,
-    required_version,
-)
-from secondlook.api.problems import ApiProblem, error_responses
 from secondlook.api.routes.care_common import (
     AsOf,
     day_or_today,
@@ -52,6 +41,17 @@ from secondlook.care import (
     due_and_overdue,
     reason_required,
 )
+from secondlook.http.deps import (
+    AuditDep,
+    CurrentUser,
+    IfMatch,
+    Page,
+    PatientId,
+    etag,
+    path_id,
+    required_version,
+)
+from secondlook.http.problems import ApiProblem, error_responses
 from secondlook.services.errors import care_errors
 from secondlook.store import care_records
 from secondlook.store.care_models import CarePlan

@@ -8,7 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from secondlook.api.deps import (
+from secondlook.api.routes.care_common import task_out
+from secondlook.api.routes.care_schemas import TaskChangeOut, TaskOut, TaskPatch
+from secondlook.http.deps import (
     AccessDep,
     IfMatch,
     PatientId,
@@ -16,9 +18,7 @@ from secondlook.api.deps import (
     etag,
     path_id,
 )
-from secondlook.api.problems import error_responses
-from secondlook.api.routes.care_common import task_out
-from secondlook.api.routes.care_schemas import TaskChangeOut, TaskOut, TaskPatch
+from secondlook.http.problems import error_responses
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services import care
 

@@ -8,8 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from secondlook.api.deps import AccessDep, Page, SessionDep
-from secondlook.api.problems import error_responses
 from secondlook.api.routes.care_common import (
     AsOf,
     DuePageDep,
@@ -27,6 +25,8 @@ from secondlook.api.routes.care_schemas import (
 from secondlook.api.schemas import Page as PageOf
 from secondlook.care.models import Discipline
 from secondlook.care.plan import REVIEW_NOTICE_DAYS
+from secondlook.http.deps import AccessDep, Page, SessionDep
+from secondlook.http.problems import error_responses
 from secondlook.services import care
 
 router = APIRouter(prefix="/care/worklists", tags=["care"])

@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 
-from secondlook.api.deps import (
+from secondlook.api.schemas import CaseVersionOut, CaseVersionSummary
+from secondlook.api.schemas import Page as PageOf
+from secondlook.http.deps import (
     AuditDep,
     CurrentUser,
     IfMatch,
@@ -17,9 +19,7 @@ from secondlook.api.deps import (
     path_id,
     required_version,
 )
-from secondlook.api.problems import ApiProblem, error_responses
-from secondlook.api.schemas import CaseVersionOut, CaseVersionSummary
-from secondlook.api.schemas import Page as PageOf
+from secondlook.http.problems import ApiProblem, error_responses
 from secondlook.store import flows, records
 from secondlook.store.models import CaseVersion
 

@@ -33,14 +33,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 
 import secondlook
-from secondlook.api.deps import MAX_ID, AuditDep, CurrentUser
-from secondlook.api.problems import (
-    PROBLEM_MEDIA_TYPE,
-    TYPE_PREFIX,
-    ApiProblem,
-    ProblemField,
-    as_problem,
-)
 from secondlook.fhir.server import (
     PATIENT_TYPES,
     SERVED_TYPES,
@@ -51,6 +43,14 @@ from secondlook.fhir.server import (
     patient_resource,
     patient_resources,
     questionnaire_resources,
+)
+from secondlook.http.deps import MAX_ID, AuditDep, CurrentUser
+from secondlook.http.problems import (
+    PROBLEM_MEDIA_TYPE,
+    TYPE_PREFIX,
+    ApiProblem,
+    ProblemField,
+    as_problem,
 )
 from secondlook.platform.access import Principal
 from secondlook.store import records

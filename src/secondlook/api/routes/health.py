@@ -6,9 +6,9 @@ from fastapi import APIRouter
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from secondlook.api.deps import SessionDep
-from secondlook.api.problems import ApiProblem, error_responses
 from secondlook.api.schemas import Health
+from secondlook.http.deps import SessionDep
+from secondlook.http.problems import ApiProblem, error_responses
 
 router = APIRouter(tags=["health"])
 

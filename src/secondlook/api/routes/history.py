@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from secondlook.api.deps import AuditDep, CurrentUser, Page, PatientId
-from secondlook.api.problems import error_responses
 from secondlook.api.routes import assessments, cases, questionnaires
 from secondlook.api.schemas import HistoryItem
 from secondlook.api.schemas import Page as PageOf
+from secondlook.http.deps import AuditDep, CurrentUser, Page, PatientId
+from secondlook.http.problems import error_responses
 from secondlook.store import records
 from secondlook.store.models import Assessment, CaseVersion, QuestionnaireResponse
 

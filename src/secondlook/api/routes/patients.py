@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from secondlook.api.deps import (
+from secondlook.api.schemas import Page as PageOf
+from secondlook.api.schemas import PatientIn, PatientOut, PatientPatch
+from secondlook.http.deps import (
     AuditDep,
     CurrentUser,
     IfMatch,
@@ -13,9 +15,7 @@ from secondlook.api.deps import (
     etag,
     required_version,
 )
-from secondlook.api.problems import error_responses
-from secondlook.api.schemas import Page as PageOf
-from secondlook.api.schemas import PatientIn, PatientOut, PatientPatch
+from secondlook.http.problems import error_responses
 from secondlook.store import records
 from secondlook.store.models import Patient
 

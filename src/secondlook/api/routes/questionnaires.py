@@ -6,10 +6,10 @@ import datetime as dt
 
 from fastapi import APIRouter, Request, Response
 
-from secondlook.api.deps import AuditDep, CurrentUser, Page, PatientId
-from secondlook.api.problems import error_responses
 from secondlook.api.schemas import Page as PageOf
 from secondlook.api.schemas import QuestionnaireIn, QuestionnaireOut
+from secondlook.http.deps import AuditDep, CurrentUser, Page, PatientId
+from secondlook.http.problems import error_responses
 from secondlook.store import flows, records
 from secondlook.store.models import QuestionnaireResponse
 

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from secondlook.store.db import is_sqlite, make_engine
-from secondlook.store.models import Base
+from secondlook.store.tables import METADATA
 
 config = context.config
 
@@ -14,7 +14,7 @@ config = context.config
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=METADATA,
         render_as_batch=is_sqlite(str(connection.engine.url)),
         transactional_ddl=True,
         compare_type=True,

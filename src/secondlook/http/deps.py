@@ -15,7 +15,7 @@ from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from secondlook.api.problems import ApiProblem
+from secondlook.http.problems import ApiProblem
 from secondlook.platform.access import Access, Principal
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services.unit import Scope, audited

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
-from secondlook.api.deps import SESSION_COOKIE, client_address
+from secondlook.http.deps import SESSION_COOKIE, client_address
 from secondlook.store import accounts, audit
 
 
