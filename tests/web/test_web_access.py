@@ -10,8 +10,8 @@ organizations (factories), so a form that changes a record never changes another
 
 Each cell states the answer (a page, the way to the sign-in page, a redirect elsewhere, the
 403 page or the 404 page) and the audit events the request leaves (action, outcome, status,
-actor, patient). Cells whose audit is `None` are not checked: a page refused for the role, or
-a signed-out browser sent to /login, leaves no event today (see the xfail tests at the end).
+actor, patient): a signed-out browser sent to /login leaves `authenticate` (401), a page the
+role may not use `authorize` (403), like the API's refusals.
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ class Cell:
 
 
 PAGE = 200
-LOGIN = Cell(303, "/login", events=None)  # sent to sign in (not audited; see below)
-REFUSED = Cell(403, events=None)  # the role may not use the page: the 403 page
+LOGIN = Cell(303, "/login", events=(("authenticate", "denied", 401),))  # sent to sign in
+REFUSED = Cell(403, events=(("authorize", "denied", 403),))  # the role may not use the page
+TO_LOGIN = Cell(303, "/login")  # a page with no data of its own sends a signed-out browser on
 
 
 def ok(*events: Event, status: int = 200, location: str | None = None) -> Cell:
@@ -193,7 +194,7 @@ TABLE: list[Row] = [
     # Signing in and out, and the start page.
     Row(
         "GET /",
-        expect({"anonymous": LOGIN, **{c: Cell(303, HOME[c]) for c in CALLERS[1:]}}),
+        expect({"anonymous": TO_LOGIN, **{c: Cell(303, HOME[c]) for c in CALLERS[1:]}}),
         patient="none",
     ),
     Row(
@@ -216,10 +217,10 @@ TABLE: list[Row] = [
         patient="none",
         actor=lambda world, caller: _login_as(world, caller).user_id,
     ),
-    Row("POST /logout", expect(dict.fromkeys(CALLERS, LOGIN)), patient="none"),
+    Row("POST /logout", expect(dict.fromkeys(CALLERS, TO_LOGIN)), patient="none"),
     Row(
         "GET /account",
-        expect({"anonymous": LOGIN, **dict.fromkeys(CALLERS[1:], ok())}),
+        expect({"anonymous": TO_LOGIN, **dict.fromkeys(CALLERS[1:], ok())}),
         patient="none",
     ),
     # The clinician workspace.
@@ -548,14 +549,6 @@ def _events_after(engine: Engine, before: int, resource: str) -> list[tuple[str,
         ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A page refused for the role leaves no audit event: web/common.py's role "
-    "dependency (_require) raises PageForbidden before any Auditor runs, so a patient or an "
-    "admin opening /clinic/patients/{id} (or posting a clinical form) gets the 403 page and "
-    "nothing is recorded, while the API records every denied attempt (docs/api.md, Audit "
-    "trail) and docs/web.md says the role table of the API applies.",
-)
 def test_a_page_refused_for_the_role_is_on_the_audit_trail(
     browser: TestClient, web_engine: Engine, world: World
 ) -> None:
@@ -563,20 +556,14 @@ def test_a_page_refused_for_the_role_is_on_the_audit_trail(
     before = _last_event_id(web_engine)
     url = f"/clinic/patients/{world.target.id}"
     assert browser.get(url).status_code == 403
-    assert ("patient.read", "denied", 403) in _events_after(web_engine, before, f"GET {url}")
+    assert ("authorize", "denied", 403) in _events_after(web_engine, before, f"GET {url}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A signed-out request for a patient's page leaves no audit event: the role "
-    "dependency raises LoginRequired, which redirects to /login without recording anything, "
-    "while the API records every request without valid credentials ('authenticate', denied, "
-    "401; docs/api.md, Audit trail).",
-)
 def test_a_signed_out_request_for_a_patient_page_is_on_the_audit_trail(
     browser: TestClient, web_engine: Engine, world: World
 ) -> None:
     before = _last_event_id(web_engine)
     url = f"/clinic/patients/{world.target.id}"
     assert browser.get(url).headers["location"] == "/login"
-    assert _events_after(web_engine, before, f"GET {url}") != []
+    events = _events_after(web_engine, before, f"GET {url}")
+    assert events == [("authenticate", "denied", 401)]

@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 from secondlook.http.problems import ApiProblem
 from secondlook.platform.access import Access, Principal
 from secondlook.platform.preconditions import IfMatchVersion
-from secondlook.services.unit import Scope, audited
-from secondlook.store import audit
+from secondlook.services.unit import Scope, audited, path_patient_id, record_refusal
 from secondlook.store.accounts import resolve_credential
 
 log = logging.getLogger("secondlook.api")
@@ -64,19 +63,16 @@ def get_current_user(
     elif session_id:
         principal = resolve_credential(session, secret=session_id, kind="session")
     if principal is None:
-        patient_id = request.path_params.get("patient_id")
-        audit.record(
+        record_refusal(
             session,
-            actor=None,
+            principal=None,
             action="authenticate",
-            resource=f"{request.method} {request.url.path}",
-            outcome="denied",
             status=401,
-            patient_id=patient_id if isinstance(patient_id, int) else None,
+            via=f"{request.method} {request.url.path}",
             client=client_address(request),
+            patient_id=path_patient_id(request.path_params.get("patient_id")),
             detail="no valid token or session" if (credentials or session_id) else "anonymous",
         )
-        session.commit()
         raise ApiProblem(
             401,
             "send a bearer token (Authorization: Bearer ...) or log in with POST /api/v1/session",

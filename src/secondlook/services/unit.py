@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from secondlook.platform.access import Access, may, sees_patient
+from secondlook.platform.access import Access, Principal, may, sees_patient
 from secondlook.platform.errors import Refused
 from secondlook.services.errors import refusal_of
 from secondlook.store import audit, records
@@ -112,3 +112,38 @@ def _write(
         # Never let a failure to record a failure hide the original error.
         log.exception("could not write the audit event for a %s %s", outcome, action)
         session.rollback()
+
+
+def record_refusal(
+    session: Session,
+    *,
+    principal: Principal | None,
+    action: str,
+    status: int,
+    via: str,
+    client: str,
+    patient_id: int | None,
+    detail: str,
+) -> None:
+    """Audit an attempt refused before any service ran: without valid credentials
+    (``authenticate``, 401) or by a page's role gate (``authorize``, 403). Committed at once,
+    so the attempt is on record whatever the caller does next."""
+    audit.record(
+        session,
+        actor=principal,
+        action=action,
+        resource=via,
+        outcome="denied",
+        status=status,
+        patient_id=patient_id,
+        client=client,
+        detail=detail,
+    )
+    session.commit()
+
+
+def path_patient_id(value: object) -> int | None:
+    """The patient an address names (``/patients/{patient_id}/...``), for the audit trail of
+    a refused attempt; None when it names none, or nothing that could be an id."""
+    text = str(value) if value is not None else ""
+    return int(text) if text.isdigit() and len(text) <= 10 and int(text) < 2**31 else None

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from secondlook.care import vocabulary as care_vocabulary
 from secondlook.http.deps import SESSION_COOKIE, SessionDep
 from secondlook.platform.access import Principal
+from secondlook.services.unit import path_patient_id, record_refusal
 from secondlook.store.accounts import resolve_credential
 
 HERE = Path(__file__).parent
@@ -133,10 +134,28 @@ def session_principal(request: Request, session: Session) -> Principal | None:
 def _require(roles: frozenset[str]) -> Callable[[Request, Session], Principal]:
     def dependency(request: Request, session: SessionDep) -> Principal:
         principal = session_principal(request, session)
+
+        # Refused attempts are on the audit trail like the API's: signed out (401) or a page
+        # the role may not use (403), with the patient the address names.
+        def refused(action: str, status: int, detail: str) -> None:
+            record_refusal(
+                session,
+                principal=principal,
+                action=action,
+                status=status,
+                via=f"{request.method} {request.url.path}",
+                client=client_address(request),
+                patient_id=path_patient_id(request.path_params.get("patient_id")),
+                detail=detail,
+            )
+
         if principal is None:
+            refused("authenticate", 401, "not signed in: sent to the sign-in page")
             raise LoginRequired
         if principal.role not in roles:
-            raise PageForbidden(f"This page is not available to the {principal.role} role.")
+            detail = f"This page is not available to the {principal.role} role."
+            refused("authorize", 403, detail)
+            raise PageForbidden(detail)
         request.state.principal = principal
         return principal
 
