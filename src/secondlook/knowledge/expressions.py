@@ -13,13 +13,19 @@ This module is the only one that imports `cel`.
 from __future__ import annotations
 
 import re
+import sys
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import cel
+# The `cel` package's __init__ also imports its interactive REPL (`cel.cli`, which loads
+# prompt_toolkit: about 100 ms, a quarter of `secondlook assess`'s start). Conditions never use
+# it, so an empty module stands in for it unless something imported the real one first.
+sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))
+import cel  # noqa: E402
 
-from secondlook.case.facts import FACTS, FactValue
+from secondlook.case.facts import FACTS, FactValue  # noqa: E402
 
 # The CEL operators and functions rules may use; anything else is a load error.
 ALLOWED_FUNCTIONS = frozenset(
