@@ -134,6 +134,15 @@ VOCABULARIES: Final[dict[str, tuple[tuple[str, ...], dict[str, str]]]] = {
 }
 
 
+def words_for_patients(vocabulary: str, code: str) -> str | None:
+    """The patients' words for an owner or a task status (None for a code without them)."""
+    words: Mapping[Any, str] = {
+        "owner": OWNER_LABELS_FOR_PATIENTS,
+        "task-status": TASK_STATUS_LABELS_FOR_PATIENTS,
+    }[vocabulary]
+    return words.get(code)
+
+
 def label(vocabulary: str, code: str) -> str:
     """The clinicians' word for ``code``; an unknown code is shown as it is, never hidden."""
     return VOCABULARIES[vocabulary][1].get(code, code)
@@ -166,4 +175,5 @@ __all__ = [
     "TASK_STATUS_LABELS_FOR_PATIENTS",
     "VOCABULARIES",
     "label",
+    "words_for_patients",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from secondlook.care import vocabulary
 from secondlook.instruments import INSTRUMENTS
 from secondlook.knowledge import KnowledgeBase, default_knowledge
 from secondlook.store import care_records, records
@@ -153,23 +154,6 @@ def references_by_id(document: Mapping[str, Any]) -> dict[str, str]:
 
 # -- the stored plan's tasks for the patient, in plain words ------------------------------------
 
-OWNER_IN_PLAIN_WORDS = {
-    "spine-surgery": "your spine surgeon",
-    "pain-medicine": "your pain doctor",
-    "internal-medicine": "your family doctor or internist",
-    "physical-therapy": "your physiotherapist",
-    "psychology": "the psychologist",
-    "nursing-coordination": "your care coordinator",
-    "patient": "you",
-}
-STATUS_IN_PLAIN_WORDS = {
-    "requested": "planned",
-    "accepted": "planned",
-    "in-progress": "in progress",
-    "completed": "done",
-    "cancelled": "cancelled",
-    "failed": "did not go ahead",
-}
 _TIME_POINT_IN_PLAIN_WORDS = {"baseline": "at the start"}
 
 
@@ -246,9 +230,9 @@ def plan_tasks_in_plain_language(
             PlainTask(
                 name=name,
                 text=text,
-                who=OWNER_IN_PLAIN_WORDS.get(row.owner, "your care team"),
+                who=vocabulary.words_for_patients("owner", row.owner) or "your care team",
                 due_month=row.due.strftime("%B %Y"),
-                status=STATUS_IN_PLAIN_WORDS.get(row.status, "planned"),
+                status=vocabulary.words_for_patients("task-status", row.status) or "planned",
                 after=after,
                 questionnaire=row.kind == "questionnaire",
             )
