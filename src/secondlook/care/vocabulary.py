@@ -136,11 +136,11 @@ VOCABULARIES: Final[dict[str, tuple[tuple[str, ...], dict[str, str]]]] = {
 
 def words_for_patients(vocabulary: str, code: str) -> str | None:
     """The patients' words for an owner or a task status (None for a code without them)."""
-    words: Mapping[Any, str] = {
-        "owner": OWNER_LABELS_FOR_PATIENTS,
-        "task-status": TASK_STATUS_LABELS_FOR_PATIENTS,
-    }[vocabulary]
-    return words.get(code)
+    words: dict[str, dict[str, str]] = {
+        "owner": _words(OWNER_LABELS_FOR_PATIENTS),
+        "task-status": _words(TASK_STATUS_LABELS_FOR_PATIENTS),
+    }
+    return words[vocabulary].get(code)
 
 
 def label(vocabulary: str, code: str) -> str:
