@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,7 @@ from secondlook.care import (
     responder_status,
     trajectories,
 )
-from secondlook.care.models import OWNERS
+from secondlook.care.models import OWNERS, Region
 from secondlook.care.outcomes import GoalStatus, ResponderStatus
 from secondlook.care.plan import REVIEW_NOTICE_DAYS, CompletionStatus
 from secondlook.care.vocabulary import TASK_MOVE_LABELS, TASK_STATUSES
@@ -138,7 +138,8 @@ def outcomes_in(
         for v in goals
         if v.goal.instrument is not None and v.target is not None
     }
-    primary = PRIMARY_INSTRUMENT[plan_region(row)]
+    # The region was copied from the validated case the plan was made from.
+    primary = PRIMARY_INSTRUMENT[cast(Region, row.region)]
     return Outcomes(
         patient_id=patient_id,
         plan=row,
@@ -154,11 +155,6 @@ def outcomes_in(
             results=everything,
         ),
     )
-
-
-def plan_region(row: CarePlan) -> Any:
-    """The plan's region as the domain types it (the database's CHECK keeps it to the list)."""
-    return row.region
 
 
 def _charts(results: Sequence[InstrumentResult], plan_lines: Mapping[str, float]) -> list[Chart]:
@@ -255,7 +251,7 @@ def _card(task: CareTask, waiting: Mapping[str, list[str]], names: Mapping[str, 
     return Card(
         task=task,
         waiting_on=[names.get(k, k) for k in keys],
-        moves=[Move(s, TASK_MOVE_LABELS[s]) for s in moves(task.status)],  # type: ignore[arg-type]
+        moves=[Move(s, TASK_MOVE_LABELS[s]) for s in moves(cast(TaskStatus, task.status))],
     )
 
 
