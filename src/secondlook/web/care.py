@@ -2,9 +2,11 @@
 builder (accept / edit / reject each suggested item, with the reasons the care domain asks
 for) and the task board of a patient's plan (by discipline, columns by status).
 
-Every read and write goes through `store.care_records` inside the API's `Auditor`, with the
-same permissions and audit actions as the care API (docs/care.md); the care domain's refusals
-are shown on the page at the item they are about, never turned into a block of their own."""
+The task board, task moves and worklists call `services.care`, as the API does; the conference
+and plan pages still call `store.care_records` inside `http.deps.Auditor` (the next to move,
+docs/architecture.md). Either way the permissions and audit actions are the care API's
+(docs/care.md), and the care domain's refusals are shown on the page at the item they are
+about, never turned into a block of their own."""
 
 from __future__ import annotations
 
