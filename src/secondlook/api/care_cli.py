@@ -16,6 +16,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from secondlook.care import cohort_csv, cohort_report
+from secondlook.platform import clock
 from secondlook.platform.access import Access
 from secondlook.platform.errors import Refused
 from secondlook.services import accounts, care
@@ -81,7 +82,7 @@ def worklist(
 ) -> None:
     """Print a worklist of your organization as JSON Lines, one row a line."""
     try:
-        day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(dt.UTC).date()
+        day = dt.date.fromisoformat(as_of) if as_of else clock.today()
     except ValueError:
         raise typer.BadParameter("expected YYYY-MM-DD", param_hint="--as-of") from None
     if which is Worklist.discipline and discipline is None:

@@ -23,7 +23,7 @@ from typing import Any
 from starlette.requests import Request
 
 from secondlook.case.strict_json import loads_strict
-from secondlook.http.problems import ProblemField, problem_response
+from secondlook.http.problems import ProblemField, problem_response, request_invalid
 
 MAX_BODY_VARIABLE = "SECONDLOOK_MAX_BODY_BYTES"
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -89,14 +89,7 @@ class RequestGuard:
         if body and (content_type == b"application/json" or content_type.endswith(b"+json")):
             errors = json_problems(body)
             if errors:
-                response = problem_response(
-                    Request(scope),
-                    422,
-                    detail=f"the JSON body has {len(errors)} problem(s); see errors",
-                    kind="request-invalid",
-                    title="Invalid request",
-                    errors=errors,
-                )
+                response = request_invalid(Request(scope), errors, "the JSON body")
                 await response(scope, receive, send)
                 return
         await self.app(scope, _replay(body, receive), send)

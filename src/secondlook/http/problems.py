@@ -90,6 +90,19 @@ def problem_response(
     )
 
 
+def request_invalid(request: Request, errors: list[ProblemField], what: str) -> JSONResponse:
+    """The 422 for a request that cannot be read as sent (``what``: "the request", "the query
+    string", "the JSON body"), with every problem located."""
+    return problem_response(
+        request,
+        422,
+        detail=f"{what} has {len(errors)} problem(s); see errors",
+        kind="request-invalid",
+        title="Invalid request",
+        errors=errors,
+    )
+
+
 def _phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -162,14 +175,7 @@ def install(app: FastAPI) -> None:
             ProblemField(path=_location(e.get("loc", ())), message=str(e.get("msg", "invalid")))
             for e in exc.errors()
         ]
-        return problem_response(
-            request,
-            422,
-            detail=f"the request has {len(errors)} problem(s); see errors",
-            kind="request-invalid",
-            title="Invalid request",
-            errors=errors,
-        )
+        return request_invalid(request, errors, "the request")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -281,14 +287,7 @@ class GuardQuery:
         if scope["type"] == "http" and scope.get("query_string"):
             errors = _query_errors(scope["query_string"].decode("latin-1"))
             if errors:
-                response = problem_response(
-                    Request(scope),
-                    422,
-                    detail=f"the query string has {len(errors)} problem(s); see errors",
-                    kind="request-invalid",
-                    title="Invalid request",
-                    errors=errors,
-                )
+                response = request_invalid(Request(scope), errors, "the query string")
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

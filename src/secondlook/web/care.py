@@ -34,6 +34,7 @@ from secondlook.care import (
 from secondlook.care.vocabulary import OWNERS, TASK_STATUSES
 from secondlook.http.deps import Auditor, SessionDep, access_of, path_id
 from secondlook.http.problems import ApiProblem
+from secondlook.platform import clock
 from secondlook.platform.access import Principal
 from secondlook.platform.errors import Refused
 from secondlook.platform.preconditions import IfMatchVersion
@@ -50,10 +51,6 @@ TaskPath = Annotated[int, path_id("the task's id")]
 
 ATTENDEE_SLOTS = 6
 MAX_TEXT = 2000
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 def _text(form: FormData, name: str, limit: int = MAX_TEXT) -> str:
@@ -104,7 +101,7 @@ def _conference_page(
             "agenda": conference_agenda(assessment.document),
             "disciplines": DISCIPLINES,
             "slots": range(ATTENDEE_SLOTS),
-            "values": values or {"held_on": _today().isoformat()},
+            "values": values or {"held_on": clock.today().isoformat()},
             "errors": list(errors),
         },
         status=status,
@@ -221,7 +218,7 @@ def _plan_page(
         organization_id=user.organization_id,
         patient_id=patient.id,
         assessment_id=assessment.id,
-        today=_today(),
+        today=clock.today(),
     )
     items = []
     for i, item in enumerate(draft.items):
@@ -331,7 +328,7 @@ async def plan_save(
             organization_id=user.organization_id,
             patient_id=patient_id,
             assessment_id=assessment.id,
-            today=_today(),
+            today=clock.today(),
         )
     decisions = []
     for i, item in enumerate(draft.items):
@@ -363,7 +360,7 @@ async def plan_save(
                     patient_id=patient_id,
                     assessment_id=assessment.id,
                     decisions=decisions,
-                    decided_on=_today(),
+                    decided_on=clock.today(),
                     decided_by=user.username,
                     goals=goals,
                     review_on=review_on,

@@ -7,7 +7,6 @@ screen shows the site's patient safety text before anything else."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,6 +16,7 @@ from secondlook.http.deps import Auditor, SessionDep
 from secondlook.http.problems import ApiProblem
 from secondlook.instruments import INSTRUMENTS, safety_text
 from secondlook.instruments.model import Instrument, ItemText
+from secondlook.platform import clock
 from secondlook.platform.access import Principal
 from secondlook.reports import pdf
 from secondlook.services import care
@@ -32,10 +32,6 @@ def _patient_id(user: Principal) -> int:
     if user.patient_id is None:  # a patient account always links to its record
         raise ApiProblem(404, "this account is not linked to a patient record")
     return user.patient_id
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 def _instrument(key: str) -> tuple[Instrument, ItemText]:
@@ -76,7 +72,7 @@ def home(request: Request, session: SessionDep, user: PatientUser) -> Response:
     own = _own(request, session, user)
     due = [
         (key, INSTRUMENTS[key].item_text.title)  # type: ignore[union-attr]  # portal ships text
-        for key in data.due_instruments(own["responses"], _today())
+        for key in data.due_instruments(own["responses"], clock.today())
     ]
     return render(request, "portal/home.html", {"due": due, "has_plan": own["a"] is not None})
 
@@ -145,7 +141,7 @@ def _store(
             patient_id=patient_id,
             instrument=key,
             answers=answers,
-            answered_on=_today(),
+            answered_on=clock.today(),
             user_id=user.user_id,
         )
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from fastapi import APIRouter, Request, Response
 
 from secondlook.api.schemas import Page as PageOf
 from secondlook.api.schemas import QuestionnaireIn, QuestionnaireOut
 from secondlook.http.deps import AuditDep, CurrentUser, Page, PatientId
 from secondlook.http.problems import error_responses
+from secondlook.platform import clock
 from secondlook.store import flows, records
 from secondlook.store.models import QuestionnaireResponse
 
@@ -57,7 +56,7 @@ def submit_questionnaire(
             patient_id=patient_id,
             instrument=body.instrument,
             answers=body.answers,
-            answered_on=body.answered_on or dt.datetime.now(dt.UTC).date(),
+            answered_on=body.answered_on or clock.today(),
             user_id=user.user_id,
         )
     result = out(stored)
