@@ -17,11 +17,11 @@ from pydantic import (
 )
 
 from secondlook.platform.access import Role
+from secondlook.platform.ids import MAX_ID
 from secondlook.store.passwords import MAX_LENGTH as PASSWORD_MAX
 from secondlook.store.passwords import MIN_LENGTH as PASSWORD_MIN
 
 T = TypeVar("T")
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
 
 def _iso_date(value: object) -> object:

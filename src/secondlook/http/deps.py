@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from secondlook.http.problems import ApiProblem
 from secondlook.platform.access import Access, Principal
+from secondlook.platform.ids import MAX_ID
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services.unit import Scope, audited, path_patient_id, record_refusal
 from secondlook.store.accounts import resolve_credential
@@ -27,7 +28,6 @@ T = TypeVar("T")
 SESSION_COOKIE = "secondlook_session"
 MAX_LIMIT = 200
 # Ids and versions are 32-bit integers in the database (PostgreSQL refuses larger ones).
-MAX_ID = 2**31 - 1
 DEFAULT_LIMIT = 50
 
 

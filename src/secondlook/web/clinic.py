@@ -14,12 +14,13 @@ from fastapi.responses import Response
 from markupsafe import Markup
 from starlette.datastructures import FormData
 
-from secondlook.http.deps import MAX_ID, Auditor, SessionDep, path_id
+from secondlook.http.deps import Auditor, SessionDep, path_id
 from secondlook.http.problems import ApiProblem
 from secondlook.instruments import INSTRUMENTS, safety_text
 from secondlook.knowledge import book
 from secondlook.platform.access import Principal
 from secondlook.platform.errors import Refused
+from secondlook.platform.ids import MAX_ID
 from secondlook.reports import charts as chart_svg
 from secondlook.reports import pdf
 from secondlook.services import care

@@ -21,7 +21,6 @@ from secondlook.api.schemas import (
 )
 from secondlook.api.schemas import Page as PageOf
 from secondlook.http.deps import (
-    MAX_ID,
     SESSION_COOKIE,
     AuditDep,
     CurrentUser,
@@ -39,6 +38,7 @@ from secondlook.http.problems import (
     validation_problem,
 )
 from secondlook.http.signin import SignInRefused, set_session_cookie, sign_in
+from secondlook.platform.ids import MAX_ID
 from secondlook.store import accounts
 from secondlook.store.models import Credential, User
 

@@ -12,8 +12,9 @@ from pydantic import BeforeValidator
 
 from secondlook.api.schemas import AuditEventOut
 from secondlook.api.schemas import Page as PageOf
-from secondlook.http.deps import MAX_ID, AuditDep, CurrentUser, Page
+from secondlook.http.deps import AuditDep, CurrentUser, Page
 from secondlook.http.problems import error_responses
+from secondlook.platform.ids import MAX_ID
 from secondlook.store import audit
 
 router = APIRouter(prefix="/audit", tags=["audit"])
