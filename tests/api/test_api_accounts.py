@@ -226,3 +226,28 @@ def test_a_patient_user_must_link_to_a_patient_of_the_organization(
         ).status_code
         == 409
     )
+
+
+def test_logging_out_and_managing_tokens_are_on_the_audit_trail(
+    client: TestClient, world: World, login: dict[str, str]
+) -> None:
+    client.post("/api/v1/session", json=login)
+    created = client.post("/api/v1/tokens", json={"name": "laptop"})
+    assert created.status_code == 201
+    assert client.get("/api/v1/tokens").status_code == 200
+    assert client.delete(f"/api/v1/tokens/{created.json()['id']}").status_code == 204
+    assert client.delete("/api/v1/tokens/999999").status_code == 404
+    assert client.delete("/api/v1/session").status_code == 204
+    trail = client.get(
+        "/api/v1/audit",
+        params={"actor_user_id": world.users["clinician"], "limit": 200},
+        headers=world.auth("admin"),
+    ).json()["items"]
+    acts = [(e["action"], e["outcome"], e["status"]) for e in trail if "." in e["action"]]
+    assert acts[-5:] == [
+        ("token.create", "success", 201),
+        ("token.read", "success", 200),
+        ("token.revoke", "success", 204),
+        ("token.revoke", "failed", 404),
+        ("session.end", "success", 204),
+    ]

@@ -217,7 +217,20 @@ TABLE: list[Row] = [
         patient="none",
         actor=lambda world, caller: _login_as(world, caller).user_id,
     ),
-    Row("POST /logout", expect(dict.fromkeys(CALLERS, TO_LOGIN)), patient="none"),
+    Row(
+        "POST /logout",
+        expect(
+            {
+                "anonymous": TO_LOGIN,
+                **{
+                    who: ok(success("session.end", 204), status=303, location="/login")
+                    for who in CALLERS
+                    if who != "anonymous"
+                },
+            }
+        ),
+        patient="none",
+    ),
     Row(
         "GET /account",
         expect({"anonymous": TO_LOGIN, **dict.fromkeys(CALLERS[1:], ok())}),

@@ -20,6 +20,7 @@ ROLE_LABELS: Final[dict[Role, str]] = {
 
 ALL_CLINICAL: Final = frozenset({"clinician", "coordinator", "patient"})
 STAFF: Final = frozenset({"clinician", "coordinator"})
+EVERYONE: Final = frozenset(ROLES)
 
 # Who may do what. Admins manage accounts and read the audit trail; they do not see clinical
 # data. Patients see their own record and answer their own questionnaires. Running an
@@ -51,6 +52,12 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "care.outcome.read": ALL_CLINICAL,
     "care.worklist.read": STAFF,
     "care.cohort.read": STAFF,
+    # Everyone manages their own API tokens and ends their own session; an administrator may
+    # also revoke any token of the organization (services.accounts.revoke_token).
+    "session.end": EVERYONE,
+    "token.create": EVERYONE,
+    "token.read": EVERYONE,
+    "token.revoke": EVERYONE,
     "audit.read": frozenset({"admin"}),
     "user.read": frozenset({"admin"}),
     "user.write": frozenset({"admin"}),
@@ -58,7 +65,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     # Questionnaires are definitions, not patient data, so every signed-in role may read them.
     "fhir.read": ALL_CLINICAL,
     "fhir.search": ALL_CLINICAL,
-    "fhir.definition.read": frozenset({"clinician", "coordinator", "patient", "admin"}),
+    "fhir.definition.read": EVERYONE,
     # The knowledge book is the rules, not patient data; the team reads it.
     "knowledge.read": STAFF,
 }

@@ -1,18 +1,25 @@
-"""Who a command-line user acts as: an active user of the database, named with ``--as``."""
+"""Accounts: the users of an organization (administrators manage them), each user's own API
+tokens and browser session, and who a command-line user acts as. Every act is authorized and
+audited like any other (``user.*``, ``token.*``, ``session.end``)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from sqlalchemy.orm import Session
 
 from secondlook.platform.access import Access, Principal
 from secondlook.platform.errors import Refused
-from secondlook.store.accounts import user_by_username
+from secondlook.platform.preconditions import IfMatchVersion
+from secondlook.services.unit import audited
+from secondlook.store import accounts
+from secondlook.store.models import Credential, User
 
 
 def acting_as(session: Session, *, username: str, command: str) -> Access:
     """The access of ``username`` running ``command`` (the client is recorded as ``cli``); a
     user that does not exist or is not active is refused (401)."""
-    user = user_by_username(session, username=username)
+    user = accounts.user_by_username(session, username=username)
     if user is None or not user.active:
         raise Refused(401, f"no active user {username!r}")
     principal = Principal(
@@ -25,3 +32,132 @@ def acting_as(session: Session, *, username: str, command: str) -> Access:
         credential_kind="cli",
     )
     return Access(principal=principal, client="cli", via=f"cli {command}")
+
+
+# -- one's own session and tokens -------------------------------------------------------------
+
+
+def end_session(session: Session, *, access: Access) -> None:
+    """Log out: revoke the browser session the request came with (a bearer token is left
+    alone; it is revoked with :func:`revoke_token`)."""
+    principal = access.principal
+    with audited(session, access, "session.end") as scope:
+        scope.status = 204
+        if principal.credential_kind == "session":
+            credential = session.get(Credential, principal.credential_id)
+            if credential is not None:
+                accounts.revoke_credential(session, credential=credential)
+
+
+def create_token(
+    session: Session, *, access: Access, name: str, lifetime: dt.timedelta | None
+) -> tuple[Credential, str]:
+    """A new API token for oneself, and its secret (shown once, never stored)."""
+    with audited(session, access, "token.create") as scope:
+        scope.status = 201
+        owner = session.get(User, access.principal.user_id)
+        if owner is None:
+            raise Refused(401, "the signed-in user no longer exists")
+        return accounts.issue_credential(
+            session, user=owner, kind="token", name=name, lifetime=lifetime
+        )
+
+
+def list_tokens(session: Session, *, access: Access, limit: int, after_id: int) -> list[Credential]:
+    """One's own tokens, oldest first."""
+    with audited(session, access, "token.read"):
+        return accounts.list_tokens(
+            session, user_id=access.principal.user_id, limit=limit, after_id=after_id
+        )
+
+
+def revoke_token(session: Session, *, access: Access, token_id: int) -> None:
+    """Revoke one of one's tokens; an administrator may revoke any token of the organization.
+    Revoking a revoked token again is allowed (idempotent)."""
+    principal = access.principal
+    with audited(session, access, "token.revoke") as scope:
+        scope.status = 204
+        credential = accounts.get_token(
+            session, organization_id=principal.organization_id, token_id=token_id
+        )
+        if credential is None or (
+            credential.user_id != principal.user_id and principal.role != "admin"
+        ):
+            raise Refused(404, f"no token {token_id} of yours")
+        accounts.revoke_credential(session, credential=credential)
+
+
+# -- users (administrators) -------------------------------------------------------------------
+
+
+def list_users(session: Session, *, access: Access, limit: int, after_id: int) -> list[User]:
+    with audited(session, access, "user.read"):
+        return accounts.list_users(
+            session, organization_id=access.organization_id, limit=limit, after_id=after_id
+        )
+
+
+def read_user(session: Session, *, access: Access, user_id: int) -> User:
+    with audited(session, access, "user.read"):
+        return _user(session, access, user_id)
+
+
+def create_user(
+    session: Session,
+    *,
+    access: Access,
+    username: str,
+    role: str,
+    password: str | None,
+    patient_id: int | None,
+) -> User:
+    """A user of the administrator's organization; a patient user is linked to one patient
+    record of it. The password follows the password rules (422 naming each problem)."""
+    with audited(session, access, "user.write") as scope:
+        scope.status = 201
+        scope.patient_id = patient_id
+        return accounts.create_user(
+            session,
+            organization_id=access.organization_id,
+            username=username,
+            role=role,
+            password=password,
+            patient_id=patient_id,
+        )
+
+
+def update_user(
+    session: Session,
+    *,
+    access: Access,
+    user_id: int,
+    expected: IfMatchVersion,
+    active: bool | None,
+    password: str | None,
+) -> User:
+    """Deactivate or reactivate a user or set a new password (either ends the user's sessions
+    and tokens), if the user is still at the expected version."""
+    with audited(session, access, "user.write"):
+        return accounts.update_user(
+            session,
+            organization_id=access.organization_id,
+            user_id=user_id,
+            expected_version=expected.required(),
+            active=active,
+            password=password,
+        )
+
+
+def unlock_user(session: Session, *, access: Access, user_id: int) -> None:
+    """Lift a user's failed-login lock: forget the username's recent failures."""
+    with audited(session, access, "user.write") as scope:
+        scope.status = 204
+        found = _user(session, access, user_id)
+        accounts.clear_login_failures(session, username=found.username)
+
+
+def _user(session: Session, access: Access, user_id: int) -> User:
+    found = accounts.get_user(session, organization_id=access.organization_id, user_id=user_id)
+    if found is None:
+        raise Refused(404, f"no user {user_id} in your organization")
+    return found

@@ -11,6 +11,7 @@ from secondlook.care import CareInvalid, PlanIncomplete, TransitionRefused
 from secondlook.case import CaseInvalid
 from secondlook.instruments import AnswersInvalid
 from secondlook.platform.errors import Conflict, FieldProblem, NotFound, Refused, StaleVersion
+from secondlook.store.passwords import WeakPassword
 
 
 def refusal_of(exc: BaseException) -> Refused | None:
@@ -43,6 +44,14 @@ def refusal_of(exc: BaseException) -> Refused | None:
         )
     if isinstance(exc, CareInvalid):
         return care_refusal(exc)
+    if isinstance(exc, WeakPassword):
+        return Refused(
+            422,
+            "the password does not meet the password rules; see errors",
+            kind="request-invalid",
+            title="Invalid request",
+            errors=[FieldProblem("$.password", m) for m in exc.problems],
+        )
     if isinstance(exc, NotFound):
         return Refused(404, f"{exc} not found")
     if isinstance(exc, Conflict):

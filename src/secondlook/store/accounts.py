@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from secondlook.platform.access import Principal as Principal  # re-exported
 from secondlook.store.errors import Conflict, NotFound, StaleVersion
 from secondlook.store.models import ROLES, Credential, LoginFailure, Patient, User, utcnow
+from secondlook.store.passwords import WeakPassword as WeakPassword  # re-exported
 from secondlook.store.passwords import password_problems
 from secondlook.store.text import printable
 
@@ -67,14 +68,6 @@ class RateLimited(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many failed logins; retry after {retry_after} s")
         self.retry_after = retry_after
-
-
-class WeakPassword(ValueError):
-    """A new password breaks the password rules (`secondlook.store.passwords`)."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 def hash_password(password: str) -> str:

@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-from zxcvbn import zxcvbn
-
 MIN_LENGTH = 15
 MAX_LENGTH = 1000
 # zxcvbn's matching is superlinear in the length and refuses more than 72 characters; the
@@ -35,6 +33,9 @@ def password_problems(password: str, *, username: str = "") -> list[str]:
     if len(set(password)) == 1:
         return ["a password cannot be one character repeated"]
     inputs = [username, *username.replace("_", "-").split("-")] if username else []
+    # Imported here: its word lists take a while to load, and only setting a password needs them.
+    from zxcvbn import zxcvbn
+
     estimate = zxcvbn(password[:_ESTIMATED_PREFIX], user_inputs=[i for i in inputs if i])
     if estimate["score"] < _MIN_SCORE:
         feedback = estimate["feedback"]
@@ -46,3 +47,11 @@ def password_problems(password: str, *, username: str = "") -> list[str]:
             + (f": {advice}" if advice else "; add words that are not a pattern")
         ]
     return []
+
+
+class WeakPassword(ValueError):
+    """A new password breaks the password rules (:func:`password_problems`)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems

@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from secondlook.http.deps import SESSION_COOKIE, SessionDep
+from secondlook.http.deps import SESSION_COOKIE, SessionDep, access_of
 from secondlook.http.signin import SignInRefused, set_session_cookie, sign_in
-from secondlook.store import accounts
-from secondlook.store.models import Credential
+from secondlook.services import accounts
 from secondlook.web.common import (
     home_for,
     redirect,
@@ -59,11 +58,8 @@ async def login(request: Request, session: SessionDep) -> Response:
 @router.post("/logout")
 def logout(request: Request, session: SessionDep) -> Response:
     principal = session_principal(request, session)
-    if principal is not None and principal.credential_kind == "session":
-        credential = session.get(Credential, principal.credential_id)
-        if credential is not None:
-            accounts.revoke_credential(session, credential=credential)
-        session.commit()
+    if principal is not None:
+        accounts.end_session(session, access=access_of(request, principal))
     response = redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -22,14 +22,13 @@ from secondlook.api.schemas import (
 from secondlook.api.schemas import Page as PageOf
 from secondlook.http.deps import (
     SESSION_COOKIE,
-    AuditDep,
+    AccessDep,
     CurrentUser,
     IfMatch,
     Page,
     SessionDep,
     etag,
     path_id,
-    required_version,
 )
 from secondlook.http.problems import (
     ApiProblem,
@@ -38,8 +37,10 @@ from secondlook.http.problems import (
     validation_problem,
 )
 from secondlook.http.signin import SignInRefused, set_session_cookie, sign_in
+from secondlook.platform.access import Principal
 from secondlook.platform.ids import MAX_ID
-from secondlook.store import accounts
+from secondlook.platform.preconditions import IfMatchVersion
+from secondlook.services import accounts
 from secondlook.store.models import Credential, User
 
 router = APIRouter(tags=["accounts"])
@@ -101,17 +102,7 @@ async def _user_body(request: Request) -> UserIn:
     return body
 
 
-def _weak_password(exc: accounts.WeakPassword) -> ApiProblem:
-    return ApiProblem(
-        422,
-        "the password does not meet the password rules; see errors",
-        kind="request-invalid",
-        title="Invalid request",
-        errors=[ProblemField(path="$.password", message=m) for m in exc.problems],
-    )
-
-
-def _session_out(principal: accounts.Principal) -> SessionOut:
+def _session_out(principal: Principal) -> SessionOut:
     return SessionOut(
         user_id=principal.user_id,
         username=principal.username,
@@ -165,13 +156,9 @@ def who_am_i(user: CurrentUser) -> SessionOut:
 
 
 @router.delete("/session", status_code=204, responses=error_responses(401))
-def log_out(user: CurrentUser, session: SessionDep, response: Response) -> None:
+def log_out(access: AccessDep, session: SessionDep, response: Response) -> None:
     """End the browser session (with a bearer token this revokes nothing; use DELETE /tokens)."""
-    if user.credential_kind == "session":
-        credential = session.get(Credential, user.credential_id)
-        if credential is not None:
-            accounts.revoke_credential(session, credential=credential)
-        session.commit()
+    accounts.end_session(session, access=access)
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
@@ -184,30 +171,26 @@ def _token_out(credential: Credential) -> TokenOut:
 
 @router.post("/tokens", status_code=201, responses=error_responses(401, 422))
 def create_token(
-    body: TokenIn, user: CurrentUser, session: SessionDep, response: Response
+    body: TokenIn, access: AccessDep, session: SessionDep, response: Response
 ) -> TokenCreated:
     """Create an API token for yourself. The token is in this response only; store it now."""
-    owner = session.get(User, user.user_id)
-    assert owner is not None
-    credential, secret = accounts.issue_credential(
+    credential, secret = accounts.create_token(
         session,
-        user=owner,
-        kind="token",
+        access=access,
         name=body.name,
         lifetime=dt.timedelta(days=body.expires_in_days) if body.expires_in_days else None,
     )
-    session.commit()
     response.headers["Location"] = f"/api/v1/tokens/{credential.id}"
     return TokenCreated(**_token_out(credential).model_dump(), token=secret)
 
 
 @router.get("/tokens", responses=error_responses(401, 422))
 def list_tokens(
-    user: CurrentUser, session: SessionDep, page: Page, request: Request
+    access: AccessDep, session: SessionDep, page: Page, request: Request
 ) -> PageOf[TokenOut]:
     """Your tokens (without their secrets)."""
     rows = accounts.list_tokens(
-        session, user_id=user.user_id, limit=page.limit + 1, after_id=page.position
+        session, access=access, limit=page.limit + 1, after_id=page.position
     )
     rows, next_page = page.cut(rows, request, lambda row: row.id)
     return PageOf[TokenOut](items=[_token_out(c) for c in rows], next=next_page)
@@ -215,17 +198,11 @@ def list_tokens(
 
 @router.delete("/tokens/{token_id}", status_code=204, responses=error_responses(401, 404, 422))
 def revoke_token(
-    token_id: Annotated[int, path_id("the token's id")], user: CurrentUser, session: SessionDep
+    token_id: Annotated[int, path_id("the token's id")], access: AccessDep, session: SessionDep
 ) -> None:
     """Revoke one of your tokens (an admin may revoke any token in the organization).
     Idempotent, so it needs no If-Match."""
-    credential = accounts.get_token(
-        session, organization_id=user.organization_id, token_id=token_id
-    )
-    if credential is None or (credential.user_id != user.user_id and user.role != "admin"):
-        raise ApiProblem(404, f"no token {token_id} of yours")
-    accounts.revoke_credential(session, credential=credential)
-    session.commit()
+    accounts.revoke_token(session, access=access, token_id=token_id)
 
 
 # --- users (admins) ---------------------------------------------------------------------------
@@ -237,15 +214,9 @@ def _user_out(user: User) -> UserOut:
 
 @router.get("/users", responses=error_responses(401, 403, 422))
 def list_users(
-    auditor: AuditDep, user: CurrentUser, page: Page, request: Request
+    access: AccessDep, session: SessionDep, page: Page, request: Request
 ) -> PageOf[UserOut]:
-    with auditor.operation("user.read"):
-        rows = accounts.list_users(
-            auditor.session,
-            organization_id=user.organization_id,
-            limit=page.limit + 1,
-            after_id=page.position,
-        )
+    rows = accounts.list_users(session, access=access, limit=page.limit + 1, after_id=page.position)
     rows, next_page = page.cut(rows, request, lambda row: row.id)
     return PageOf[UserOut](items=[_user_out(u) for u in rows], next=next_page)
 
@@ -257,27 +228,21 @@ def list_users(
     openapi_extra=_user_schemas(),
 )
 def create_user(
-    user: CurrentUser,  # first: authenticate before the body is parsed
-    auditor: AuditDep,
+    access: AccessDep,  # first: authenticate before the body is parsed
+    session: SessionDep,
     body: Annotated[UserIn, Depends(_user_body)],
     response: Response,
 ) -> UserOut:
     """Create a user in your organization. A patient user needs `patient_id`; other roles
     must not have one."""
-    with auditor.operation("user.write") as scope:
-        scope.status = 201
-        scope.patient_id = body.patient_id
-        try:
-            created = accounts.create_user(
-                auditor.session,
-                organization_id=user.organization_id,
-                username=body.username,
-                role=body.role,
-                password=body.password,
-                patient_id=body.patient_id,
-            )
-        except accounts.WeakPassword as exc:
-            raise _weak_password(exc) from None
+    created = accounts.create_user(
+        session,
+        access=access,
+        username=body.username,
+        role=body.role,
+        password=body.password,
+        patient_id=body.patient_id,
+    )
     response.headers["Location"] = f"/api/v1/users/{created.id}"
     response.headers["ETag"] = etag(created.version)
     return _user_out(created)
@@ -286,16 +251,11 @@ def create_user(
 @router.get("/users/{user_id}", responses=error_responses(401, 403, 404, 422))
 def read_user(
     user_id: Annotated[int, path_id("the user's id")],
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
     response: Response,
 ) -> UserOut:
-    with auditor.operation("user.read"):
-        found = accounts.get_user(
-            auditor.session, organization_id=user.organization_id, user_id=user_id
-        )
-        if found is None:
-            raise ApiProblem(404, f"no user {user_id} in your organization")
+    found = accounts.read_user(session, access=access, user_id=user_id)
     response.headers["ETag"] = etag(found.version)
     return _user_out(found)
 
@@ -304,24 +264,20 @@ def read_user(
 def update_user(
     user_id: Annotated[int, path_id("the user's id")],
     body: UserPatch,
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> UserOut:
     """Deactivate or reactivate a user, or set a new password. Needs If-Match."""
-    with auditor.operation("user.write"):
-        try:
-            changed = accounts.update_user(
-                auditor.session,
-                organization_id=user.organization_id,
-                user_id=user_id,
-                expected_version=required_version(if_match),
-                active=body.active,
-                password=body.password,
-            )
-        except accounts.WeakPassword as exc:
-            raise _weak_password(exc) from None
+    changed = accounts.update_user(
+        session,
+        access=access,
+        user_id=user_id,
+        expected=IfMatchVersion(if_match),
+        active=body.active,
+        password=body.password,
+    )
     response.headers["ETag"] = etag(changed.version)
     return _user_out(changed)
 
@@ -332,14 +288,8 @@ def update_user(
     responses=error_responses(401, 403, 404, 422),
 )
 def unlock_user(
-    user_id: Annotated[int, path_id("the user's id")], auditor: AuditDep, user: CurrentUser
+    user_id: Annotated[int, path_id("the user's id")], access: AccessDep, session: SessionDep
 ) -> None:
     """Lift the failed-login lock of a user of your organization: forget the username's recent
     failed logins (from every address). Idempotent, so it needs no If-Match."""
-    with auditor.operation("user.write"):
-        found = accounts.get_user(
-            auditor.session, organization_id=user.organization_id, user_id=user_id
-        )
-        if found is None:
-            raise ApiProblem(404, f"no user {user_id} in your organization")
-        accounts.clear_login_failures(auditor.session, username=found.username)
+    accounts.unlock_user(session, access=access, user_id=user_id)

@@ -12,10 +12,10 @@ from pydantic import BeforeValidator
 
 from secondlook.api.schemas import AuditEventOut
 from secondlook.api.schemas import Page as PageOf
-from secondlook.http.deps import AuditDep, CurrentUser, Page
+from secondlook.http.deps import AccessDep, Page, SessionDep
 from secondlook.http.problems import error_responses
 from secondlook.platform.ids import MAX_ID
-from secondlook.store import audit
+from secondlook.services import audit_trail
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -34,8 +34,8 @@ Timestamp = Annotated[dt.datetime, BeforeValidator(_rfc3339)]
 
 @router.get("", responses=error_responses(401, 403, 422))
 def query_audit(
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
     page: Page,
     request: Request,
     patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -49,19 +49,18 @@ def query_audit(
 ) -> PageOf[AuditEventOut]:
     """Audit events of your organization, oldest first, filtered. Reading the trail is itself
     recorded."""
-    with auditor.operation("audit.read"):
-        rows = audit.query(
-            auditor.session,
-            organization_id=user.organization_id,
-            limit=page.limit + 1,
-            after_id=page.position,
-            patient_id=patient_id,
-            actor_user_id=actor_user_id,
-            action=action,
-            outcome=outcome,
-            since=_aware(since),
-            until=_aware(until),
-        )
+    rows = audit_trail.query(
+        session,
+        access=access,
+        limit=page.limit + 1,
+        after_id=page.position,
+        patient_id=patient_id,
+        actor_user_id=actor_user_id,
+        action=action,
+        outcome=outcome,
+        since=_aware(since),
+        until=_aware(until),
+    )
     rows, next_page = page.cut(rows, request, lambda row: row.id)
     return PageOf[AuditEventOut](
         items=[AuditEventOut.model_validate(e, from_attributes=True) for e in rows], next=next_page
