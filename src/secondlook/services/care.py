@@ -8,6 +8,7 @@ and audit it; the ``*_in`` helpers compute the same inside a scope that is alrea
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from secondlook.services.errors import care_errors, invalid
 from secondlook.services.unit import audited
 from secondlook.store import care_records
 from secondlook.store.care_models import CarePlan, CareTask
+from secondlook.store.models import Patient
 
 # -- the current plan -----------------------------------------------------------------------------
 
@@ -220,6 +222,8 @@ class Column:
 class Board:
     plan: CarePlan | None
     columns: list[Column]
+    # Set by ``board``: the patient the board is about, as the audited act loaded it.
+    patient: Patient | None = None
 
 
 def board_in(session: Session, *, organization_id: int, patient_id: int) -> Board:
@@ -256,8 +260,9 @@ def _card(task: CareTask, waiting: Mapping[str, list[str]], names: Mapping[str, 
 
 
 def board(session: Session, *, access: Access, patient_id: int) -> Board:
-    with audited(session, access, "care.task.read", patient_id=patient_id):
-        return board_in(session, organization_id=access.organization_id, patient_id=patient_id)
+    with audited(session, access, "care.task.read", patient_id=patient_id) as scope:
+        found = board_in(session, organization_id=access.organization_id, patient_id=patient_id)
+        return dataclasses.replace(found, patient=scope.patient)
 
 
 @dataclass(frozen=True)

@@ -269,6 +269,18 @@ def assessment_with_case(
     return assessment, parse_case(version.document)
 
 
+def latest_assessment(
+    session: Session, *, organization_id: int, patient_id: int
+) -> Assessment | None:
+    """The patient's newest assessment: the one the conference and plan pages work from."""
+    return session.scalars(
+        select(Assessment)
+        .where(Assessment.organization_id == organization_id, Assessment.patient_id == patient_id)
+        .order_by(Assessment.id.desc())
+        .limit(1)
+    ).first()
+
+
 def instrument_results(
     session: Session, *, organization_id: int, patient_id: int
 ) -> list[InstrumentResult]:

@@ -2,9 +2,8 @@
 builder (accept / edit / reject each suggested item, with the reasons the care domain asks
 for) and the task board of a patient's plan (by discipline, columns by status).
 
-The task board, task moves and worklists call `services.care`, as the API does; the conference
-and plan pages still call `store.care_records` inside `http.deps.Auditor` (the next to move,
-docs/architecture.md). Either way the permissions and audit actions are the care API's
+The conference and plan pages call `services.plans`, the task board, task moves and worklists
+`services.care`, as the API does: the permissions and audit actions are the care API's
 (docs/care.md), and the care domain's refusals are shown on the page at the item they are
 about, never turned into a block of their own."""
 
@@ -22,27 +21,21 @@ from starlette.datastructures import FormData
 
 from secondlook.care import (
     DISCIPLINES,
+    AgendaItem,
     Attendee,
-    ConferenceDecision,
     Decision,
-    Dissent,
     Edit,
     Goal,
-    conference_agenda,
+    PlanDraft,
     reason_required,
 )
 from secondlook.care.vocabulary import OWNERS, TASK_STATUSES
-from secondlook.http.deps import Auditor, SessionDep, access_of, path_id
-from secondlook.http.problems import ApiProblem
+from secondlook.http.deps import SessionDep, access_of, path_id
 from secondlook.platform import clock
 from secondlook.platform.access import Principal
 from secondlook.platform.errors import Refused
 from secondlook.platform.preconditions import IfMatchVersion
-from secondlook.services import care
-from secondlook.services.errors import care_errors
-from secondlook.store import care_records, records
-from secondlook.store.models import Assessment
-from secondlook.web import data
+from secondlook.services import care, plans
 from secondlook.web.clinic import PatientPath
 from secondlook.web.common import StaffUser, redirect, render
 
@@ -65,15 +58,6 @@ def _day(form: FormData, name: str) -> dt.date | None:
         return None
 
 
-def _latest(session: SessionDep, user: Principal, patient_id: int) -> Assessment:
-    assessment = data.latest_assessment(
-        session, organization_id=user.organization_id, patient_id=patient_id
-    )
-    if assessment is None:
-        raise ApiProblem(404, "this patient has no assessment yet")
-    return assessment
-
-
 def _problems(exc: Refused) -> list[str]:
     if exc.status != 422 or not exc.errors:
         raise exc
@@ -85,8 +69,7 @@ def _problems(exc: Refused) -> list[str]:
 
 def _conference_page(
     request: Request,
-    patient: Any,
-    assessment: Assessment,
+    form: plans.ConferenceForm,
     *,
     values: dict[str, str] | None = None,
     errors: Sequence[str] = (),
@@ -96,9 +79,9 @@ def _conference_page(
         request,
         "clinic/conference.html",
         {
-            "patient": patient,
-            "assessment_id": assessment.id,
-            "agenda": conference_agenda(assessment.document),
+            "patient": form.patient,
+            "assessment_id": form.assessment.id,
+            "agenda": form.agenda,
             "disciplines": DISCIPLINES,
             "slots": range(ATTENDEE_SLOTS),
             "values": values or {"held_on": clock.today().isoformat()},
@@ -112,10 +95,8 @@ def _conference_page(
 def conference_form(
     patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
 ) -> Response:
-    auditor = Auditor(session, user, request)
-    with auditor.patient("care.conference.read", patient_id) as scope:
-        assessment = _latest(session, user, patient_id)
-    return _conference_page(request, scope.patient, assessment)
+    form = plans.conference_form(session, access=access_of(request, user), patient_id=patient_id)
+    return _conference_page(request, form)
 
 
 @router.post("/patients/{patient_id}/conference")
@@ -124,33 +105,15 @@ async def conference_save(
 ) -> Response:
     form = await request.form()
     values = {k: v.strip()[:MAX_TEXT] for k, v in form.items() if isinstance(v, str)}
-    auditor = Auditor(session, user, request)
-    with auditor.patient("care.conference.read", patient_id) as scope:
-        patient = scope.patient
-        assessment = _latest(session, user, patient_id)
+    access = access_of(request, user)
+    # Read first (its own audit event): the decisions are placed on the assessment's agenda.
+    page = plans.conference_form(session, access=access, patient_id=patient_id)
     attendees = []
     for i in range(ATTENDEE_SLOTS):
         name = _text(form, f"attendee-{i}-name", 200)
         if name:
             attendees.append(Attendee(name, _text(form, f"attendee-{i}-discipline", 40)))  # type: ignore[arg-type]
-    decisions = []
-    agenda = conference_agenda(assessment.document)
-    for position, item in enumerate([*agenda, None]):
-        key = f"decision-{position}"
-        text = _text(form, key)
-        if not text:
-            continue
-        dissent_by = _text(form, f"{key}-dissent-by", 200)
-        dissent_text = _text(form, f"{key}-dissent")
-        dissent = (Dissent(dissent_by, dissent_text),) if dissent_by or dissent_text else ()
-        decisions.append(
-            ConferenceDecision(
-                id=f"d{position + 1}",
-                text=text,
-                agenda_key=item.key if item else None,
-                dissent=dissent,
-            )
-        )
+    decisions = _conference_decisions(form, page.agenda)
     held_on = _day(form, "held_on")
     errors: list[str] = []
     if held_on is None:
@@ -158,27 +121,47 @@ async def conference_save(
     if not decisions:
         errors.append("decisions: record at least one decision")
     if not errors:
+        assert held_on is not None
         try:
-            with auditor.patient("care.conference.create", patient_id) as created, care_errors():
-                created.status = 201
-                assert held_on is not None
-                care_records.create_conference(
-                    session,
-                    organization_id=user.organization_id,
-                    patient_id=patient_id,
-                    assessment_id=assessment.id,
-                    held_on=held_on,
-                    attendees=attendees,
-                    decisions=decisions,
-                    user_id=user.user_id,
-                )
+            plans.create_conference(
+                session,
+                access=access,
+                patient_id=patient_id,
+                assessment_id=page.assessment.id,
+                held_on=held_on,
+                attendees=attendees,
+                decisions=decisions,
+            )
         except Refused as exc:
             errors = _problems(exc)
     if errors:
-        return _conference_page(
-            request, patient, assessment, values=values, errors=errors, status=422
-        )
+        return _conference_page(request, page, values=values, errors=errors, status=422)
     return redirect(f"/clinic/patients/{patient_id}/plan")
+
+
+def _conference_decisions(form: FormData, agenda: Sequence[AgendaItem]) -> list[dict[str, Any]]:
+    """The decisions the form records, one per filled agenda slot (the last slot is about no
+    agenda item), as the conference's JSON documents."""
+    decisions: list[dict[str, Any]] = []
+    for position, item in enumerate([*agenda, None]):
+        key = f"decision-{position}"
+        text = _text(form, key)
+        if not text:
+            continue
+        dissent_by = _text(form, f"{key}-dissent-by", 200)
+        dissent_text = _text(form, f"{key}-dissent")
+        dissent = (
+            [{"attendee": dissent_by, "text": dissent_text}] if dissent_by or dissent_text else []
+        )
+        decisions.append(
+            {
+                "id": f"d{position + 1}",
+                "text": text,
+                "agenda_key": item.key if item else None,
+                "dissent": dissent,
+            }
+        )
+    return decisions
 
 
 # --- plan builder ------------------------------------------------------------------------------
@@ -204,22 +187,14 @@ def _item_errors(problems: Sequence[str], item_ids: Sequence[str], goal_ids: Seq
 
 def _plan_page(
     request: Request,
-    session: SessionDep,
     user: Principal,
-    patient: Any,
-    assessment: Assessment,
+    builder: plans.PlanBuilder,
     *,
     form: FormData | None = None,
     problems: Sequence[str] = (),
     status: int = 200,
 ) -> Response:
-    draft = care_records.propose(
-        session,
-        organization_id=user.organization_id,
-        patient_id=patient.id,
-        assessment_id=assessment.id,
-        today=clock.today(),
-    )
+    draft = builder.draft
     items = []
     for i, item in enumerate(draft.items):
         default = (
@@ -258,8 +233,8 @@ def _plan_page(
         request,
         "clinic/plan.html",
         {
-            "patient": patient,
-            "assessment_id": assessment.id,
+            "patient": builder.patient,
+            "assessment_id": builder.assessment.id,
             "items": items,
             "goals": goals,
             "owners": OWNERS,
@@ -280,11 +255,8 @@ def _plan_page(
 def plan_form(
     patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
 ) -> Response:
-    auditor = Auditor(session, user, request)
-    with auditor.patient("care.plan.propose", patient_id) as scope:
-        assessment = _latest(session, user, patient_id)
-        response = _plan_page(request, session, user, scope.patient, assessment)
-    return response
+    builder = plans.plan_builder(session, access=access_of(request, user), patient_id=patient_id)
+    return _plan_page(request, user, builder)
 
 
 def _goals(form: FormData, suggested: Sequence[Goal]) -> tuple[list[Goal], list[str]]:
@@ -319,17 +291,36 @@ async def plan_save(
     patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
 ) -> Response:
     form = await request.form()
-    auditor = Auditor(session, user, request)
-    with auditor.patient("care.plan.propose", patient_id) as scope:
-        patient = scope.patient
-        assessment = _latest(session, user, patient_id)
-        draft = care_records.propose(
-            session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            assessment_id=assessment.id,
-            today=clock.today(),
-        )
+    access = access_of(request, user)
+    # Propose first (its own audit event): the form's decisions are by the proposal's items.
+    builder = plans.plan_builder(session, access=access, patient_id=patient_id)
+    decisions = _plan_decisions(form, builder.draft)
+    goals, problems = _goals(form, builder.draft.goals)
+    review_on = _day(form, "review_on")
+    if _text(form, "review_on") and review_on is None:
+        problems.append("review_on: enter a date")
+    if not problems:
+        try:
+            plans.create_plan(
+                session,
+                access=access,
+                patient_id=patient_id,
+                assessment_id=builder.assessment.id,
+                decisions=decisions,
+                decided_on=clock.today(),
+                goals=goals,
+                review_on=review_on,
+            )
+        except Refused as exc:
+            problems = _problems(exc)
+    if problems:
+        return _plan_page(request, user, builder, form=form, problems=problems, status=422)
+    return redirect(f"/clinic/patients/{patient_id}/tasks")
+
+
+def _plan_decisions(form: FormData, draft: PlanDraft) -> list[Decision]:
+    """One decision per proposed item, as the form's rows say (an edit without a change is an
+    accept)."""
     decisions = []
     for i, item in enumerate(draft.items):
         action = _text(form, f"action-{i}", 10)
@@ -346,33 +337,7 @@ async def plan_save(
         decisions.append(
             Decision(item.id, action, _text(form, f"reason-{i}") or None, edit)  # type: ignore[arg-type]
         )
-    goals, problems = _goals(form, draft.goals)
-    review_on = _day(form, "review_on")
-    if _text(form, "review_on") and review_on is None:
-        problems.append("review_on: enter a date")
-    if not problems:
-        try:
-            with auditor.patient("care.plan.create", patient_id) as created, care_errors():
-                created.status = 201
-                care_records.create_plan(
-                    session,
-                    organization_id=user.organization_id,
-                    patient_id=patient_id,
-                    assessment_id=assessment.id,
-                    decisions=decisions,
-                    decided_on=clock.today(),
-                    decided_by=user.username,
-                    goals=goals,
-                    review_on=review_on,
-                    user_id=user.user_id,
-                )
-        except Refused as exc:
-            problems = _problems(exc)
-    if problems:
-        return _plan_page(
-            request, session, user, patient, assessment, form=form, problems=problems, status=422
-        )
-    return redirect(f"/clinic/patients/{patient_id}/tasks")
+    return decisions
 
 
 # --- task board --------------------------------------------------------------------------------
@@ -398,10 +363,8 @@ def _board_page(
 def task_board(
     patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
 ) -> Response:
-    auditor = Auditor(session, user, request)
-    with auditor.patient("care.task.read", patient_id) as scope:
-        board = care.board_in(session, organization_id=user.organization_id, patient_id=patient_id)
-        return _board_page(request, scope.patient, board)
+    board = care.board(session, access=access_of(request, user), patient_id=patient_id)
+    return _board_page(request, board.patient, board)
 
 
 @router.post("/patients/{patient_id}/tasks/{task_id}")
@@ -441,10 +404,9 @@ async def task_move(
         elif exc.status == 409:
             detail = "Refused: " + detail
         board = care.board(session, access=access, patient_id=patient_id)
-        patient = records.get_patient(
-            session, organization_id=user.organization_id, patient_id=patient_id
+        return _board_page(
+            request, board.patient, board, message=(task_id, detail), status=exc.status
         )
-        return _board_page(request, patient, board, message=(task_id, detail), status=exc.status)
     return redirect(f"/clinic/patients/{patient_id}/tasks#task-{task_id}")
 
 

@@ -10,10 +10,9 @@ from fastapi import APIRouter, Request, Response
 from secondlook.api.routes.care_schemas import ConferenceIn, ConferenceOut
 from secondlook.api.schemas import Page as PageOf
 from secondlook.care import Attendee
-from secondlook.http.deps import AuditDep, CurrentUser, Page, PatientId, path_id
-from secondlook.http.problems import ApiProblem, error_responses
-from secondlook.services.errors import care_errors
-from secondlook.store import care_records
+from secondlook.http.deps import AccessDep, Page, PatientId, SessionDep, path_id
+from secondlook.http.problems import error_responses
+from secondlook.services import plans
 from secondlook.store.care_models import CareConference
 
 router = APIRouter(prefix="/patients/{patient_id}/care/conferences", tags=["care"])
@@ -45,26 +44,22 @@ def out(conference: CareConference) -> ConferenceOut:
 def record_conference(
     patient_id: PatientId,
     body: ConferenceIn,
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
     response: Response,
 ) -> ConferenceOut:
     """Record a case conference about one of the patient's assessments. The agenda is the
     assessment's (red flags, safety alerts, then the five perspectives); decisions may point at
     an agenda item; dissent is by an attendee. Every problem is reported at once (422)."""
-    where = {f"decision '{d.id}'": f"$.decisions[{i}]" for i, d in enumerate(body.decisions)}
-    with auditor.patient("care.conference.create", patient_id) as scope, care_errors(where):
-        scope.status = 201
-        conference = care_records.create_conference(
-            auditor.session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            assessment_id=body.assessment_id,
-            held_on=body.held_on,
-            attendees=[Attendee(a.name, a.discipline) for a in body.attendees],
-            decisions=care_records.conference_decisions([d.model_dump() for d in body.decisions]),
-            user_id=user.user_id,
-        )
+    conference = plans.create_conference(
+        session,
+        access=access,
+        patient_id=patient_id,
+        assessment_id=body.assessment_id,
+        held_on=body.held_on,
+        attendees=[Attendee(a.name, a.discipline) for a in body.attendees],
+        decisions=[d.model_dump() for d in body.decisions],
+    )
     result = out(conference)
     response.headers["Location"] = result.href
     return result
@@ -72,17 +67,16 @@ def record_conference(
 
 @router.get("", responses=error_responses(401, 403, 404, 422))
 def list_conferences(
-    patient_id: PatientId, auditor: AuditDep, user: CurrentUser, page: Page, request: Request
+    patient_id: PatientId, access: AccessDep, session: SessionDep, page: Page, request: Request
 ) -> PageOf[ConferenceOut]:
     """The patient's case conferences, oldest first."""
-    with auditor.patient("care.conference.read", patient_id):
-        rows = care_records.list_conferences(
-            auditor.session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            limit=page.limit + 1,
-            after_id=page.position,
-        )
+    rows = plans.list_conferences(
+        session,
+        access=access,
+        patient_id=patient_id,
+        limit=page.limit + 1,
+        after_id=page.position,
+    )
     rows, next_page = page.cut(rows, request, lambda row: row.id)
     return PageOf[ConferenceOut](items=[out(c) for c in rows], next=next_page)
 
@@ -91,16 +85,10 @@ def list_conferences(
 def read_conference(
     patient_id: PatientId,
     conference_id: Annotated[int, path_id("the conference's id")],
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
 ) -> ConferenceOut:
-    with auditor.patient("care.conference.read", patient_id):
-        conference = care_records.get_conference(
-            auditor.session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            conference_id=conference_id,
-        )
-        if conference is None:
-            raise ApiProblem(404, f"patient {patient_id} has no conference {conference_id}")
+    conference = plans.read_conference(
+        session, access=access, patient_id=patient_id, conference_id=conference_id
+    )
     return out(conference)

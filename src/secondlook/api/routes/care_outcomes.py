@@ -20,10 +20,9 @@ from secondlook.care import (
     cohort_csv,
     cohort_report,
 )
-from secondlook.http.deps import AccessDep, AuditDep, CurrentUser, PatientId, SessionDep
+from secondlook.http.deps import AccessDep, PatientId, SessionDep
 from secondlook.http.problems import error_responses
-from secondlook.services import care
-from secondlook.store import care_records
+from secondlook.services import care, plans
 
 router = APIRouter(tags=["care"])
 
@@ -55,7 +54,7 @@ def patient_outcomes(
         baseline_on=plan.start_on if plan else None,
         trajectories=curves,
         goals=[
-            GoalStatusOut(goal=care_records.to_json(g.goal), status=g.status, target=g.target)
+            GoalStatusOut(goal=plans.to_json(g.goal), status=g.status, target=g.target)
             for g in result.goals
         ],
         responder_6m=result.responder_6m,
@@ -78,13 +77,11 @@ def vars_of(point: Any) -> dict[str, Any]:
 
 
 @router.get("/care/cohort", responses=error_responses(401, 403, 422))
-def cohort(auditor: AuditDep, user: CurrentUser) -> CohortOut:
+def cohort(access: AccessDep, session: SessionDep) -> CohortOut:
     """The organization's patients with a care plan: counts by course and etiology, responders
     at 6 and 12 months (of those measured: lost to follow-up is not non-response), and work
     status at baseline and at 12 months."""
-    with auditor.operation("care.cohort.read"):
-        rows = care_records.cohort_rows(auditor.session, organization_id=user.organization_id)
-    report = cohort_report(rows)
+    report = cohort_report(care.cohort(session, access=access))
 
     def count(c: Any) -> ResponderCountOut:
         return ResponderCountOut(responders=c.responders, measured=c.measured, rate=c.rate)
@@ -115,14 +112,12 @@ def cohort(auditor: AuditDep, user: CurrentUser) -> CohortOut:
         **error_responses(401, 403, 422),
     },
 )
-def cohort_as_csv(auditor: AuditDep, user: CurrentUser) -> Response:
+def cohort_as_csv(access: AccessDep, session: SessionDep) -> Response:
     """The cohort as CSV (RFC 4180: header row, CRLF line ends), one row per patient:
     patient_id, region, course, etiology, baseline_on, work_status_baseline, work_status_12m,
     responder_6m, responder_12m."""
-    with auditor.operation("care.cohort.read"):
-        rows = care_records.cohort_rows(auditor.session, organization_id=user.organization_id)
     return Response(
-        content=cohort_csv(rows),
+        content=cohort_csv(care.cohort(session, access=access)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="cohort.csv"'},
     )

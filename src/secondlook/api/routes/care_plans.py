@@ -14,7 +14,6 @@ from secondlook.api.routes.care_common import (
     plan_href,
     plan_out,
     task_out,
-    today,
 )
 from secondlook.api.routes.care_schemas import (
     CompletionIn,
@@ -37,24 +36,20 @@ from secondlook.care import (
     Decision,
     Edit,
     Goal,
-    ScheduledQuestionnaire,
-    due_and_overdue,
     reason_required,
 )
 from secondlook.http.deps import (
-    AuditDep,
-    CurrentUser,
+    AccessDep,
     IfMatch,
     Page,
     PatientId,
+    SessionDep,
     etag,
     path_id,
-    required_version,
 )
-from secondlook.http.problems import ApiProblem, error_responses
-from secondlook.services.errors import care_errors
-from secondlook.store import care_records
-from secondlook.store.care_models import CarePlan
+from secondlook.http.problems import error_responses
+from secondlook.platform.preconditions import IfMatchVersion
+from secondlook.services import plans
 
 router = APIRouter(prefix="/patients/{patient_id}/care", tags=["care"])
 PlanId = Annotated[int, path_id("the plan's id")]
@@ -79,33 +74,19 @@ def _completion(body: CompletionIn) -> CompletionCriteria:
     )
 
 
-def _plan(auditor: AuditDep, organization_id: int, patient_id: int, plan_id: int) -> CarePlan:
-    plan = care_records.get_plan(
-        auditor.session, organization_id=organization_id, patient_id=patient_id, plan_id=plan_id
-    )
-    if plan is None:
-        raise ApiProblem(404, f"patient {patient_id} has no care plan {plan_id}")
-    return plan
-
-
 @router.get("/plan-proposal", responses=error_responses(401, 403, 404, 422))
 def propose_plan(
     patient_id: PatientId,
     assessment_id: Annotated[int, Query(ge=1, le=2**31 - 1, description="the assessment")],
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
 ) -> ProposalOut:
     """What a plan from this assessment would hold: every work-up item and treatment option
     with the engine's recommendation, whether a decision about it needs a reason, and the
     suggested goals. POST a plan with one decision per item."""
-    with auditor.patient("care.plan.propose", patient_id), care_errors():
-        draft = care_records.propose(
-            auditor.session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            assessment_id=assessment_id,
-            today=today(),
-        )
+    draft = plans.propose(
+        session, access=access, patient_id=patient_id, assessment_id=assessment_id
+    )
     return ProposalOut(
         assessment_id=assessment_id,
         review_on=draft.review_on,
@@ -127,7 +108,7 @@ def propose_plan(
             )
             for item in draft.items
         ],
-        goals=care_records.to_json(draft.goals),
+        goals=plans.to_json(draft.goals),
     )
 
 
@@ -135,8 +116,8 @@ def propose_plan(
 def create_plan(
     patient_id: PatientId,
     body: PlanIn,
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
     response: Response,
 ) -> PlanOut:
     """Decide a care plan from a stored assessment: one decision per proposed item (accept,
@@ -145,39 +126,28 @@ def create_plan(
     reason: a 422 problem lists every item missing one (and every other problem) at once.
     An active plan gets its tasks (ordered by prerequisites), its opioid taper when one is
     accepted, and the patient's questionnaires (baseline, 3, 6, 12, 24 months, review dates)."""
-    where = {d.item_id: f"$.decisions[{i}]" for i, d in enumerate(body.decisions)}
-    where.update({f: f"$.taper.{f}" for f in ("mme_per_day", "months_of_use", "pace")})
-    where.update({f: f"$.taper.{f}" for f in ("floor_mme", "resolution")})
-    if body.goals is not None:
-        where.update({f"goal:{g.id}": f"$.goals[{i}]" for i, g in enumerate(body.goals)})
-    with auditor.patient("care.plan.create", patient_id) as scope, care_errors(where):
-        scope.status = 201
-        plan = care_records.create_plan(
-            auditor.session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            assessment_id=body.assessment_id,
-            decisions=[
-                Decision(
-                    d.item_id,
-                    d.action,
-                    d.reason,
-                    None if d.edit is None else Edit(**d.edit.model_dump()),
-                )
-                for d in body.decisions
-            ],
-            decided_on=body.decided_on or today(),
-            decided_by=user.username,
-            start_on=body.start_on,
-            goals=None if body.goals is None else [_goal(g) for g in body.goals],
-            review_on=body.review_on,
-            completion=None if body.completion is None else _completion(body.completion),
-            taper=None
-            if body.taper is None
-            else care_records.TaperRequest(**body.taper.model_dump()),
-            draft=body.status == "draft",
-            user_id=user.user_id,
-        )
+    plan = plans.create_plan(
+        session,
+        access=access,
+        patient_id=patient_id,
+        assessment_id=body.assessment_id,
+        decisions=[
+            Decision(
+                d.item_id,
+                d.action,
+                d.reason,
+                None if d.edit is None else Edit(**d.edit.model_dump()),
+            )
+            for d in body.decisions
+        ],
+        decided_on=body.decided_on,
+        start_on=body.start_on,
+        goals=None if body.goals is None else [_goal(g) for g in body.goals],
+        review_on=body.review_on,
+        completion=None if body.completion is None else _completion(body.completion),
+        taper=None if body.taper is None else body.taper.model_dump(),
+        draft=body.status == "draft",
+    )
     result = plan_out(plan)
     response.headers["Location"] = result.href
     response.headers["ETag"] = etag(plan.version)
@@ -186,28 +156,30 @@ def create_plan(
 
 @router.get("/plans", responses=error_responses(401, 403, 404, 422))
 def list_plans(
-    patient_id: PatientId, auditor: AuditDep, user: CurrentUser, page: Page, request: Request
+    patient_id: PatientId, access: AccessDep, session: SessionDep, page: Page, request: Request
 ) -> PageOf[PlanOut]:
     """The patient's care plans, oldest first."""
-    with auditor.patient("care.plan.read", patient_id):
-        rows = care_records.list_plans(
-            auditor.session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            limit=page.limit + 1,
-            after_id=page.position,
-        )
+    rows = plans.list_plans(
+        session,
+        access=access,
+        patient_id=patient_id,
+        limit=page.limit + 1,
+        after_id=page.position,
+    )
     rows, next_page = page.cut(rows, request, lambda row: row.id)
     return PageOf[PlanOut](items=[plan_out(p) for p in rows], next=next_page)
 
 
 @router.get("/plans/{plan_id}", responses=error_responses(401, 403, 404, 422))
 def read_plan(
-    patient_id: PatientId, plan_id: PlanId, auditor: AuditDep, user: CurrentUser, response: Response
+    patient_id: PatientId,
+    plan_id: PlanId,
+    access: AccessDep,
+    session: SessionDep,
+    response: Response,
 ) -> PlanOut:
     """One plan. Its ETag is its version."""
-    with auditor.patient("care.plan.read", patient_id):
-        plan = _plan(auditor, user.organization_id, patient_id, plan_id)
+    plan = plans.read_plan(session, access=access, patient_id=patient_id, plan_id=plan_id)
     response.headers["ETag"] = etag(plan.version)
     return plan_out(plan)
 
@@ -217,8 +189,8 @@ def update_plan(
     patient_id: PatientId,
     plan_id: PlanId,
     body: PlanPatch,
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> PlanOut:
@@ -226,24 +198,19 @@ def update_plan(
     criteria, validated as when the plan was decided; or move the plan on: a draft becomes
     active (its tasks are made), an active plan is completed (409 listing every criterion not
     yet met) or discharged (a reason is required). Needs If-Match."""
-    where = {}
-    if body.goals is not None:
-        where = {f"goal:{g.id}": f"$.goals[{i}]" for i, g in enumerate(body.goals)}
-    with auditor.patient("care.plan.update", patient_id), care_errors(where):
-        expected = required_version(if_match)
-        plan = care_records.update_plan(
-            auditor.session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            plan_id=plan_id,
-            expected_version=expected,
-            goals=None if body.goals is None else [_goal(g) for g in body.goals],
-            review_on=body.review_on,
-            completion=None if body.completion is None else _completion(body.completion),
-            status=body.status,
-            on=body.on or today(),
-            reason=body.reason,
-        )
+    plan = plans.update_plan(
+        session,
+        access=access,
+        patient_id=patient_id,
+        plan_id=plan_id,
+        expected=IfMatchVersion(if_match),
+        goals=None if body.goals is None else [_goal(g) for g in body.goals],
+        review_on=body.review_on,
+        completion=None if body.completion is None else _completion(body.completion),
+        status=body.status,
+        on=body.on,
+        reason=body.reason,
+    )
     response.headers["ETag"] = etag(plan.version)
     return plan_out(plan)
 
@@ -252,8 +219,8 @@ def update_plan(
 def list_plan_tasks(
     patient_id: PatientId,
     plan_id: PlanId,
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
     page: Page,
     request: Request,
     kind: Annotated[
@@ -263,33 +230,28 @@ def list_plan_tasks(
 ) -> PageOf[TaskOut]:
     """The plan's tasks in creation order (prerequisites first), each with `waiting_on`: the
     prerequisites that still stop it from starting."""
-    with auditor.patient("care.task.read", patient_id):
-        plan = _plan(auditor, user.organization_id, patient_id, plan_id)
-        rows = care_records.list_plan_tasks(
-            auditor.session,
-            plan_id=plan.id,
-            limit=page.limit + 1,
-            after_id=page.position,
-            kind=kind,
-        )
-        waiting = care_records.plan_task_readiness(auditor.session, plan_ids=[plan.id])
-    rows, next_page = page.cut(rows, request, lambda row: row.id)
-    return PageOf[TaskOut](items=[task_out(t, waiting) for t in rows], next=next_page)
+    found = plans.plan_tasks(
+        session,
+        access=access,
+        patient_id=patient_id,
+        plan_id=plan_id,
+        limit=page.limit + 1,
+        after_id=page.position,
+        kind=kind,
+    )
+    rows, next_page = page.cut(found.tasks, request, lambda row: row.id)
+    return PageOf[TaskOut](items=[task_out(t, found.waiting) for t in rows], next=next_page)
 
 
 @router.get("/plans/{plan_id}/taper", responses=error_responses(401, 403, 404, 422))
 def read_taper(
-    patient_id: PatientId, plan_id: PlanId, auditor: AuditDep, user: CurrentUser
+    patient_id: PatientId, plan_id: PlanId, access: AccessDep, session: SessionDep
 ) -> TaperOut:
     """The plan's opioid taper schedule (CDC 2022), when the plan accepted a taper."""
-    with auditor.patient("care.plan.read", patient_id):
-        plan = _plan(auditor, user.organization_id, patient_id, plan_id)
-        row = care_records.latest_taper(auditor.session, plan_id=plan.id)
-        if row is None:
-            raise ApiProblem(404, f"plan {plan_id} has no opioid taper", kind="no-taper")
-    schedule = care_records.taper_of(row)
+    found = plans.taper(session, access=access, patient_id=patient_id, plan_id=plan_id)
+    row = found.row
     return TaperOut(
-        plan_id=plan.id,
+        plan_id=found.plan.id,
         version=row.version,
         original_mme=row.original_mme,
         months_of_use=row.months_of_use,
@@ -299,7 +261,7 @@ def read_taper(
         floor_mme=row.floor_mme,
         resolution=row.resolution,
         start_on=row.start_on,
-        end_on=schedule.end_on,
+        end_on=found.schedule.end_on,
         citation=row.citation,
         steps=row.steps,
     )
@@ -309,42 +271,32 @@ def read_taper(
 def questionnaire_schedule(
     patient_id: PatientId,
     plan_id: PlanId,
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
     as_of: AsOf = None,
 ) -> QuestionnaireScheduleOut:
     """Every questionnaire the plan schedules for the patient, each `completed` (answered in
     its window), `due` (within 14 days of its date), `overdue` or `upcoming`."""
-    day = day_or_today(as_of)
-    with auditor.patient("care.plan.read", patient_id):
-        plan = _plan(auditor, user.organization_id, patient_id, plan_id)
-        rows = care_records.list_plan_tasks(
-            auditor.session, plan_id=plan.id, limit=10_000, kind="questionnaire"
-        )
-        results = care_records.instrument_results(
-            auditor.session, organization_id=user.organization_id, patient_id=patient_id
-        )
-    schedule = [
-        ScheduledQuestionnaire(str(r.id), str(r.time_point), str(r.instrument), r.due, None)
-        for r in rows
-    ]
-    report = due_and_overdue(schedule, results, day)
-    states = {
-        s.item.id: s for s in (*report.completed, *report.due, *report.overdue, *report.upcoming)
-    }
+    found = plans.questionnaire_schedule(
+        session,
+        access=access,
+        patient_id=patient_id,
+        plan_id=plan_id,
+        as_of=day_or_today(as_of),
+    )
     return QuestionnaireScheduleOut(
-        plan_id=plan.id,
-        as_of=day,
+        plan_id=found.plan.id,
+        as_of=found.as_of,
         items=[
             ScheduledQuestionnaireOut(
-                task_id=r.id,
-                time_point=str(r.time_point),
-                instrument=str(r.instrument),
-                due=r.due,
-                state=states[str(r.id)].state,
-                answered_on=states[str(r.id)].answered_on,
+                task_id=item.task.id,
+                time_point=str(item.task.time_point),
+                instrument=str(item.task.instrument),
+                due=item.task.due,
+                state=item.state,
+                answered_on=item.answered_on,
             )
-            for r in sorted(rows, key=lambda r: (r.due, r.id))
+            for item in found.items
         ],
     )
 
@@ -356,24 +308,21 @@ def check_goal(
     patient_id: PatientId,
     plan_id: PlanId,
     body: GoalCheckIn,
-    auditor: AuditDep,
-    user: CurrentUser,
+    access: AccessDep,
+    session: SessionDep,
 ) -> GoalCheckOut:
     """Record a dated check of one of the plan's patient goals (in the patient's words):
     achieved or not. The latest check decides the goal's status."""
-    with auditor.patient("care.goal-check.create", patient_id) as scope, care_errors():
-        scope.status = 201
-        check = care_records.add_goal_check(
-            auditor.session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            plan_id=plan_id,
-            goal_id=body.goal_id,
-            checked_on=body.checked_on,
-            achieved=body.achieved,
-            note=body.note,
-            user_id=user.user_id,
-        )
+    check = plans.check_goal(
+        session,
+        access=access,
+        patient_id=patient_id,
+        plan_id=plan_id,
+        goal_id=body.goal_id,
+        checked_on=body.checked_on,
+        achieved=body.achieved,
+        note=body.note,
+    )
     return GoalCheckOut(
         id=check.id,
         plan_id=check.plan_id,
