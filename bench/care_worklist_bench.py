@@ -7,7 +7,7 @@ case version, an assessment (a few percent with red flags), a care plan, and `--
 tasks (default 10, so 1,000,000): 6 care tasks of the six disciplines (about 40% still open,
 a third of those assigned to a team member) and 4 questionnaire tasks of the patient, plus
 questionnaire answers for about half of those. Then it runs each worklist query, exactly as the
-API runs it (the functions of secondlook.store.care_records, one SQLAlchemy session), `--runs`
+API runs it (the functions of secondlook.store.care_worklists, one SQLAlchemy session), `--runs`
 times with a random organization, user and discipline, and prints p50/p95/max per query.
 
     .venv/bin/python bench/care_worklist_bench.py                       # 100k patients, 1M tasks
@@ -28,8 +28,8 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from secondlook.store import care_records, db, migrate
-from secondlook.store.care_records import DueCursor
+from secondlook.store import care_worklists, db, migrate
+from secondlook.store.care_worklists import DueCursor
 from secondlook.store.pgtemp import TempPostgres
 
 DISCIPLINES = (
@@ -320,33 +320,33 @@ def measure(engine: Engine, *, organizations: int, runs: int) -> list[tuple[str,
     queries: dict[str, Callable[[Session], list[Any]]] = {
         "my tasks": lambda s: (
             o := org(),
-            care_records.worklist_my_tasks(
+            care_worklists.worklist_my_tasks(
                 s, organization_id=o, user_id=user(o), limit=limit, after=None
             ),
         )[1],
-        "my discipline's tasks": lambda s: care_records.worklist_discipline(
+        "my discipline's tasks": lambda s: care_worklists.worklist_discipline(
             s, organization_id=org(), discipline=rng.choice(DISCIPLINES), limit=limit, after=None
         ),
-        "my discipline's, page 20": lambda s: care_records.worklist_discipline(
+        "my discipline's, page 20": lambda s: care_worklists.worklist_discipline(
             s,
             organization_id=org(),
             discipline=rng.choice(DISCIPLINES),
             limit=limit,
             after=DueCursor(TODAY - dt.timedelta(days=rng.randint(0, 600)), 0),
         ),
-        "overdue tasks": lambda s: care_records.worklist_overdue(
+        "overdue tasks": lambda s: care_worklists.worklist_overdue(
             s, organization_id=org(), today=TODAY, limit=limit, after=None
         ),
-        "questionnaires not completed": lambda s: care_records.worklist_questionnaires(
+        "questionnaires not completed": lambda s: care_worklists.worklist_questionnaires(
             s, organization_id=org(), today=TODAY, limit=limit, after_patient=0
         ),
-        "questionnaires overdue": lambda s: care_records.worklist_questionnaires(
+        "questionnaires overdue": lambda s: care_worklists.worklist_questionnaires(
             s, organization_id=org(), today=TODAY, limit=limit, after_patient=0, include_due=False
         ),
-        "open red flags": lambda s: care_records.worklist_red_flags(
+        "open red flags": lambda s: care_worklists.worklist_red_flags(
             s, organization_id=org(), limit=limit, after_patient=0
         ),
-        "plans due for review": lambda s: care_records.worklist_reviews(
+        "plans due for review": lambda s: care_worklists.worklist_reviews(
             s,
             organization_id=org(),
             until=TODAY + dt.timedelta(days=14),

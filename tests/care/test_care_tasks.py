@@ -439,6 +439,29 @@ def test_a_ready_task_never_has_an_incomplete_prerequisite(plan: Plan, data: st.
         assert_invariants(tasks)
 
 
+@settings(max_examples=100, deadline=None)
+@given(plan=plans(), data=st.data())
+def test_what_a_task_waits_on_is_what_stops_it_from_starting(
+    plan: Plan, data: st.DataObject
+) -> None:
+    """``waiting_on`` (what the board and the API show) and ``transition`` (what refuses a
+    start) are one rule: a task waits on nothing exactly when it may start."""
+    from secondlook.care import unmet_prerequisites, waiting_on
+
+    tasks = tasks_for(plan, start=START)
+    for _ in range(data.draw(st.integers(0, 30))):
+        task = data.draw(st.sampled_from(tasks)) if tasks else None
+        if task is None:
+            break
+        to = data.draw(st.sampled_from(sorted(TRANSITIONS)))
+        with contextlib.suppress(TransitionRefused):
+            tasks = list(transition(tasks, task.id, to, on=START, reason="r").tasks)
+    waiting = waiting_on(tasks)
+    assert set(waiting) == {t.id for t in tasks}
+    for task in tasks:
+        assert waiting[task.id] == [t.id for t in unmet_prerequisites(task, tasks)]
+
+
 def test_an_edited_due_date_before_a_prerequisite_is_pushed_after_it() -> None:
     from secondlook.care import Edit
 

@@ -86,6 +86,7 @@ from secondlook.care.tasks import (
     tasks_for,
     transition,
     unmet_prerequisites,
+    waiting_on,
 )
 
 __all__ = [
@@ -157,4 +158,5 @@ __all__ = [
     "trajectories",
     "transition",
     "unmet_prerequisites",
+    "waiting_on",
 ]

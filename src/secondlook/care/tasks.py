@@ -238,6 +238,13 @@ def unmet_prerequisites(task: Task, tasks: Iterable[Task]) -> list[Task]:
     return out
 
 
+def waiting_on(tasks: Sequence[Task]) -> dict[str, list[str]]:
+    """For each task of one plan, the ids of the prerequisites that still stop it (a
+    prerequisite missing from the plan stops it too)."""
+    by_id = {t.id: t for t in tasks}
+    return {t.id: [d.task_id for d in t.blocked_by if not _satisfied(d, by_id)] for t in tasks}
+
+
 def ready_tasks(tasks: Sequence[Task]) -> list[Task]:
     """Open tasks (requested or accepted) whose prerequisites are all met: what can start."""
     by_id = {t.id: t for t in tasks}

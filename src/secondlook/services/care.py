@@ -42,7 +42,7 @@ from secondlook.platform.errors import Refused
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services.errors import care_errors, invalid
 from secondlook.services.unit import audited
-from secondlook.store import care_records
+from secondlook.store import care_cohort, care_json, care_records, care_worklists
 from secondlook.store.care_models import CarePlan, CareTask
 from secondlook.store.models import Patient
 
@@ -131,7 +131,7 @@ def outcomes_in(
     curves = trajectories(results)
     if row is None:
         return Outcomes(patient_id, None, curves, _charts(results, {}))
-    plan = care_records.plan_of(row)
+    plan = care_json.plan_of(row)
     checks = care_records.goal_checks(session, plan_id=row.id)
     everything: list[InstrumentResult | GoalCheck] = [*results, *checks]
     goals = [GoalView(g, goal_status(g, everything), goal_target(g)) for g in plan.goals]
@@ -384,33 +384,33 @@ def worklists(session: Session, *, access: Access, discipline: str | None, limit
     day = today()
     org = access.organization_id
     with audited(session, access, "care.worklist.read"):
-        mine = care_records.worklist_my_tasks(
+        mine = care_worklists.worklist_my_tasks(
             session, organization_id=org, user_id=access.principal.user_id, limit=limit, after=None
         )
         theirs = (
-            care_records.worklist_discipline(
+            care_worklists.worklist_discipline(
                 session, organization_id=org, discipline=discipline, limit=limit, after=None
             )
             if discipline
             else []
         )
-        overdue = care_records.worklist_overdue(
+        overdue = care_worklists.worklist_overdue(
             session, organization_id=org, today=day, limit=limit, after=None
         )
-        questionnaires = care_records.worklist_questionnaires(
+        questionnaires = care_worklists.worklist_questionnaires(
             session, organization_id=org, today=day, limit=limit, after_patient=0
         )
-        flags = care_records.worklist_red_flags(
+        flags = care_worklists.worklist_red_flags(
             session, organization_id=org, limit=limit, after_patient=0
         )
-        reviews = care_records.worklist_reviews(
+        reviews = care_worklists.worklist_reviews(
             session,
             organization_id=org,
             until=day + dt.timedelta(days=REVIEW_NOTICE_DAYS),
             limit=limit,
             after=None,
         )
-        names = care_records.patient_names(
+        names = care_worklists.patient_names(
             session, (t.patient_id for t in [*mine, *theirs, *overdue])
         )
         return Worklists(
@@ -454,7 +454,7 @@ def worklist(
     limit: int,
     day: dt.date | None = None,
     discipline: str | None = None,
-    after: care_records.DueCursor | None = None,
+    after: care_worklists.DueCursor | None = None,
     after_patient: int = 0,
     include_due: bool = True,
     review_within_days: int = REVIEW_NOTICE_DAYS,
@@ -466,7 +466,7 @@ def worklist(
     with audited(session, access, "care.worklist.read"):
         if kind in ("my-tasks", "discipline", "overdue-tasks"):
             if kind == "my-tasks":
-                tasks = care_records.worklist_my_tasks(
+                tasks = care_worklists.worklist_my_tasks(
                     session,
                     organization_id=org,
                     user_id=access.principal.user_id,
@@ -476,11 +476,11 @@ def worklist(
             elif kind == "discipline":
                 if not discipline:
                     raise Refused(422, "name the discipline", kind="request-invalid")
-                tasks = care_records.worklist_discipline(
+                tasks = care_worklists.worklist_discipline(
                     session, organization_id=org, discipline=discipline, limit=limit, after=after
                 )
             else:
-                tasks = care_records.worklist_overdue(
+                tasks = care_worklists.worklist_overdue(
                     session,
                     organization_id=org,
                     today=day,
@@ -488,11 +488,11 @@ def worklist(
                     after=after,
                     discipline=discipline,
                 )
-            names = care_records.patient_names(session, (t.patient_id for t in tasks))
+            names = care_worklists.patient_names(session, (t.patient_id for t in tasks))
             return WorklistPage(kind, tasks=tasks, patient_names=names)
         if kind == "questionnaires":
             rows: list[Any] = list(
-                care_records.worklist_questionnaires(
+                care_worklists.worklist_questionnaires(
                     session,
                     organization_id=org,
                     today=day,
@@ -504,12 +504,12 @@ def worklist(
             return WorklistPage(kind, patients=rows)
         if kind == "red-flags":
             rows = list(
-                care_records.worklist_red_flags(
+                care_worklists.worklist_red_flags(
                     session, organization_id=org, limit=limit, after_patient=after_patient
                 )
             )
             return WorklistPage(kind, patients=rows)
-        reviews = care_records.worklist_reviews(
+        reviews = care_worklists.worklist_reviews(
             session,
             organization_id=org,
             until=min(day + dt.timedelta(days=review_within_days), dt.date(2199, 12, 31)),
@@ -522,4 +522,4 @@ def worklist(
 def cohort(session: Session, *, access: Access) -> list[CohortRow]:
     """The organization's patients with a care plan, one row each (cohort reports)."""
     with audited(session, access, "care.cohort.read"):
-        return care_records.cohort_rows(session, organization_id=access.organization_id)
+        return care_cohort.cohort_rows(session, organization_id=access.organization_id)

@@ -37,7 +37,7 @@ from secondlook.platform.errors import Refused
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services.errors import care_errors
 from secondlook.services.unit import audited
-from secondlook.store import care_records
+from secondlook.store import care_json, care_records
 from secondlook.store.care_models import (
     CareConference,
     CareGoalCheck,
@@ -51,7 +51,7 @@ from secondlook.store.models import Assessment, Patient
 
 def to_json(value: Any) -> Any:
     """A domain record (a goal, a proposal's goals) as the JSON documents show it."""
-    return care_records.to_json(value)
+    return care_json.to_json(value)
 
 
 def _latest_assessment(session: Session, access: Access, patient_id: int) -> Assessment:
@@ -356,7 +356,7 @@ def taper(session: Session, *, access: Access, patient_id: int, plan_id: int) ->
         row = care_records.latest_taper(session, plan_id=plan.id)
         if row is None:
             raise Refused(404, f"plan {plan_id} has no opioid taper", kind="no-taper")
-        return Taper(plan, row, care_records.taper_of(row))
+        return Taper(plan, row, care_json.taper_of(row))
 
 
 @dataclass(frozen=True)

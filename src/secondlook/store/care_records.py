@@ -8,46 +8,31 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from sqlalchemy import (
     CursorResult,
-    Select,
-    and_,
-    exists,
-    func,
-    literal,
-    or_,
     select,
-    text,
-    tuple_,
     update,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from secondlook.care import (
-    PRIMARY_INSTRUMENT,
     AssessmentRef,
     Attendee,
     CareInvalid,
-    CohortRow,
     CompletionCriteria,
     ConferenceDecision,
     Decision,
-    Dependency,
     Dissent,
-    Edit,
     Goal,
     GoalCheck,
     InstrumentResult,
     Plan,
     PlanDraft,
-    PlanEntry,
     PlanIncomplete,
-    PlanItem,
     QuestionnaireOptions,
     Task,
     TaskStatus,
@@ -60,23 +45,18 @@ from secondlook.care import (
     questionnaire_schedule,
     questionnaire_tasks,
     record_conference,
-    responder_status,
     taper_schedule,
     tasks_for,
     transition,
     vocabulary,
+    waiting_on,
 )
-from secondlook.care.models import add_months
-from secondlook.care.outcomes import RESPONDER_WINDOW_DAYS
 from secondlook.care.schedule import GRACE_DAYS
-from secondlook.care.taper import TaperSchedule, TaperStep
 from secondlook.case import parse_case
 from secondlook.case.models import Case
 from secondlook.store import records
+from secondlook.store.care_json import date_of, plan_of, task_of, to_json
 from secondlook.store.care_models import (
-    HAS_RED_FLAGS,
-    OPEN_CARE_TASK,
-    OPEN_QUESTIONNAIRE,
     CareConference,
     CareGoalCheck,
     CarePlan,
@@ -88,161 +68,9 @@ from secondlook.store.errors import NotFound, StaleVersion
 from secondlook.store.models import (
     Assessment,
     CaseVersion,
-    Patient,
     QuestionnaireResponse,
     utcnow,
 )
-
-# -- JSON of the domain's frozen records ---------------------------------------------------------
-
-
-def to_json(value: Any) -> Any:
-    """A domain record as JSON values: dates as YYYY-MM-DD, tuples as lists."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
-
-
-def _date(value: Any) -> dt.date | None:
-    return None if value is None else dt.date.fromisoformat(str(value))
-
-
-def goal_from(data: Mapping[str, Any]) -> Goal:
-    return Goal(
-        id=data["id"],
-        kind=data["kind"],
-        text=data["text"],
-        target_on=dt.date.fromisoformat(data["target_on"]),
-        citation=data.get("citation", ""),
-        instrument=data.get("instrument"),
-        baseline=data.get("baseline"),
-        baseline_on=_date(data.get("baseline_on")),
-        improve_points=data.get("improve_points"),
-        improve_percent=data.get("improve_percent"),
-    )
-
-
-def _item_from(data: Mapping[str, Any]) -> PlanItem:
-    return PlanItem(
-        id=data["id"],
-        kind=data["kind"],
-        ref=data["ref"],
-        name=data["name"],
-        perspective=data["perspective"],
-        recommendation=data["recommendation"],
-        priority=data.get("priority"),
-        because=tuple(data.get("because", ())),
-        prerequisites=tuple(data.get("prerequisites", ())),
-        references=tuple(data.get("references", ())),
-    )
-
-
-def _edit_from(data: Mapping[str, Any] | None) -> Edit | None:
-    if data is None:
-        return None
-    return Edit(
-        owner=data.get("owner"),
-        person=data.get("person"),
-        due=_date(data.get("due")),
-        note=data.get("note"),
-    )
-
-
-def _entry_from(data: Mapping[str, Any]) -> PlanEntry:
-    return PlanEntry(
-        item=_item_from(data["item"]),
-        action=data["action"],
-        reason=data.get("reason"),
-        edit=_edit_from(data.get("edit")),
-    )
-
-
-def completion_from(data: Mapping[str, Any]) -> CompletionCriteria:
-    return CompletionCriteria(
-        goals=tuple(data["goals"]),
-        measured_after_months=int(data["measured_after_months"]),
-        tasks_closed=bool(data["tasks_closed"]),
-        discharge=tuple(data["discharge"]),
-    )
-
-
-def plan_of(row: CarePlan) -> Plan:
-    """The domain plan of a stored plan (a draft reads as active: its decisions are made)."""
-    return Plan(
-        id=str(row.id),
-        patient_id=str(row.patient_id),
-        case_id=row.case_id,
-        assessment=AssessmentRef(
-            str(row.assessment_id), row.case_id, row.knowledge_version, row.engine_version
-        ),
-        proposed_on=row.proposed_on,
-        decided_on=row.decided_on,
-        decided_by=row.decided_by,
-        entries=tuple(_entry_from(e) for e in row.entries),
-        goals=tuple(goal_from(g) for g in row.goals),
-        review_on=row.review_on,
-        completion=completion_from(row.completion),
-        status="active" if row.status == "draft" else cast(Any, row.status),
-        closed_on=row.closed_on,
-        closed_reason=row.closed_reason,
-    )
-
-
-def task_of(row: CareTask) -> Task:
-    return Task(
-        id=row.task_key,
-        plan_id=str(row.plan_id),
-        plan_item_id=row.plan_item_id,
-        key=row.key,
-        name=row.name,
-        owner=cast(Any, row.owner),
-        due=row.due,
-        status=cast(TaskStatus, row.status),
-        blocked_by=tuple(
-            Dependency(d["task_id"], d["rule_id"], d["if_not_done"]) for d in row.blocked_by
-        ),
-        priority=cast(Any, row.priority),
-        person=row.person,
-        note=row.note,
-        status_on=row.status_on,
-        status_reason=row.status_reason,
-    )
-
-
-def taper_of(row: CareTaperSchedule) -> TaperSchedule:
-    return TaperSchedule(
-        original_mme=row.original_mme,
-        months_of_use=row.months_of_use,
-        long_term=row.long_term,
-        pace=cast(Any, row.pace),
-        period=cast(Any, row.period),
-        floor_mme=row.floor_mme,
-        resolution=row.resolution,
-        start_on=row.start_on,
-        steps=tuple(
-            TaperStep(
-                number=s["number"],
-                kind=s["kind"],
-                start_on=dt.date.fromisoformat(s["start_on"]),
-                mme_per_day=s["mme_per_day"],
-                reduction=s["reduction"],
-                periods=s["periods"],
-                allowance=s["allowance"],
-                note=s.get("note", ""),
-            )
-            for s in row.steps
-        ),
-        citation=row.citation,
-    )
-
 
 # -- shared lookups ------------------------------------------------------------------------------
 
@@ -538,7 +366,7 @@ def _activate(session: Session, row: CarePlan) -> None:
         taper = taper_schedule(
             mme_per_day=float(request["mme_per_day"]),
             months_of_use=request.get("months_of_use"),
-            start_on=_date(request.get("start_on")) or row.start_on,
+            start_on=date_of(request.get("start_on")) or row.start_on,
             pace=request.get("pace", "monthly"),
             floor_mme=float(request.get("floor_mme", 0.0)),
             resolution=float(request.get("resolution", 1.0)),
@@ -997,21 +825,9 @@ def update_task(
 
 
 def task_readiness(rows: Sequence[CareTask]) -> dict[str, list[str]]:
-    """For each task of one plan, the keys of the prerequisites that still stop it."""
-    by_key = {r.task_key: r for r in rows}
-    out: dict[str, list[str]] = {}
-    for row in rows:
-        waiting = []
-        for dep in row.blocked_by:
-            other = by_key.get(dep["task_id"])
-            done = other is not None and (
-                other.status == "completed"
-                or (dep["if_not_done"] == "proceed" and other.status in ("cancelled", "failed"))
-            )
-            if not done:
-                waiting.append(dep["task_id"])
-        out[row.task_key] = waiting
-    return out
+    """For each task of one plan, the keys of the prerequisites that still stop it: the
+    domain's rule (``care.tasks.waiting_on``) on the stored tasks."""
+    return waiting_on([task_of(row) for row in rows])
 
 
 def plan_task_readiness(session: Session, *, plan_ids: Iterable[int]) -> dict[str, list[str]]:
@@ -1028,321 +844,6 @@ def plan_task_readiness(session: Session, *, plan_ids: Iterable[int]) -> dict[st
     out: dict[str, list[str]] = {}
     for group in by_plan.values():
         out.update(task_readiness(group))
-    return out
-
-
-# -- worklists -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DueCursor:
-    """Where a list ordered by (date, id) resumes: after this date and id."""
-
-    on: dt.date
-    id: int
-
-
-def _after(query: Select[Any], day: Any, ident: Any, cursor: DueCursor | None) -> Select[Any]:
-    if cursor is None:
-        return query
-    return query.where(tuple_(day, ident) > tuple_(literal(cursor.on), literal(cursor.id)))
-
-
-def _open_care_tasks(organization_id: int) -> Select[tuple[CareTask]]:
-    # The partial indexes' own predicate, as literal SQL: the planner uses a partial index only
-    # when it can prove the query implies its predicate, which bound parameters would hide.
-    return select(CareTask).where(CareTask.organization_id == organization_id, text(OPEN_CARE_TASK))
-
-
-def worklist_my_tasks(
-    session: Session, *, organization_id: int, user_id: int, limit: int, after: DueCursor | None
-) -> list[CareTask]:
-    query = select(CareTask).where(
-        CareTask.assignee_user_id == user_id,
-        text(OPEN_CARE_TASK),
-        CareTask.organization_id == organization_id,
-    )
-    query = _after(query, CareTask.due, CareTask.id, after)
-    return list(session.scalars(query.order_by(CareTask.due, CareTask.id).limit(limit)))
-
-
-def worklist_discipline(
-    session: Session,
-    *,
-    organization_id: int,
-    discipline: str,
-    limit: int,
-    after: DueCursor | None,
-) -> list[CareTask]:
-    query = _open_care_tasks(organization_id).where(CareTask.owner == discipline)
-    query = _after(query, CareTask.due, CareTask.id, after)
-    return list(session.scalars(query.order_by(CareTask.due, CareTask.id).limit(limit)))
-
-
-def worklist_overdue(
-    session: Session,
-    *,
-    organization_id: int,
-    today: dt.date,
-    limit: int,
-    after: DueCursor | None,
-    discipline: str | None = None,
-) -> list[CareTask]:
-    query = _open_care_tasks(organization_id).where(CareTask.due < today)
-    if discipline is not None:
-        query = query.where(CareTask.owner == discipline)
-    query = _after(query, CareTask.due, CareTask.id, after)
-    return list(session.scalars(query.order_by(CareTask.due, CareTask.id).limit(limit)))
-
-
-@dataclass(frozen=True)
-class QuestionnairePatient:
-    patient_id: int
-    patient_name: str
-    overdue: int
-    due: int
-    earliest_due: dt.date
-    instruments: list[str]
-
-
-def worklist_questionnaires(
-    session: Session,
-    *,
-    organization_id: int,
-    today: dt.date,
-    limit: int,
-    after_patient: int,
-    include_due: bool = True,
-) -> list[QuestionnairePatient]:
-    """Patients with questionnaires overdue (past the grace window) or due now (within it) and
-    not answered in their window, by patient id. Two queries: the page of patients, then their
-    open questionnaires."""
-    grace = dt.timedelta(days=GRACE_DAYS)
-    # Unanswered and open: answered means a response of the instrument inside the window.
-    answered = exists().where(
-        QuestionnaireResponse.patient_id == CareTask.patient_id,
-        QuestionnaireResponse.instrument == CareTask.instrument,
-        QuestionnaireResponse.answered_on >= CareTask.window_opens,
-        or_(
-            CareTask.window_closes.is_(None),
-            QuestionnaireResponse.answered_on < CareTask.window_closes,
-        ),
-        QuestionnaireResponse.answered_on <= today,
-    )
-    cutoff = today + grace if include_due else today - grace
-    pending = and_(
-        CareTask.organization_id == organization_id,
-        text(OPEN_QUESTIONNAIRE),
-        CareTask.due <= cutoff if include_due else CareTask.due < cutoff,
-        ~answered,
-    )
-    patients = list(
-        session.scalars(
-            select(CareTask.patient_id)
-            .where(pending, CareTask.patient_id > after_patient)
-            .group_by(CareTask.patient_id)
-            .order_by(CareTask.patient_id)
-            .limit(limit)
-        )
-    )
-    if not patients:
-        return []
-    rows = session.execute(
-        select(CareTask.patient_id, CareTask.due, CareTask.instrument).where(
-            pending, CareTask.patient_id.in_(patients)
-        )
-    ).all()
-    names = patient_names(session, patients)
-    out = []
-    for pid in patients:
-        mine = [r for r in rows if r.patient_id == pid]
-        late = [r for r in mine if r.due < today - grace]
-        out.append(
-            QuestionnairePatient(
-                patient_id=pid,
-                patient_name=names[pid],
-                overdue=len(late),
-                due=len(mine) - len(late),
-                earliest_due=min(r.due for r in mine),
-                instruments=sorted({str(r.instrument) for r in mine}),
-            )
-        )
-    return out
-
-
-@dataclass(frozen=True)
-class RedFlagPatient:
-    patient_id: int
-    patient_name: str
-    assessment_id: int
-    assessed_at: dt.datetime
-    red_flags: list[dict[str, Any]]
-
-
-def worklist_red_flags(
-    session: Session, *, organization_id: int, limit: int, after_patient: int
-) -> list[RedFlagPatient]:
-    """Patients whose latest assessment has red flags, by patient id (the partial index
-    ``ix_assessments_red_flags`` holds only assessments with red flags)."""
-    dialect = session.get_bind().dialect.name
-    has_flags = text(HAS_RED_FLAGS["postgresql" if dialect == "postgresql" else "sqlite"])
-    later = aliased(Assessment)
-    newer = exists().where(later.patient_id == Assessment.patient_id, later.id > Assessment.id)
-    rows = session.execute(
-        select(
-            Assessment.patient_id,
-            Assessment.id,
-            Assessment.created_at,
-            Assessment.document["red_flags"].label("red_flags"),
-            Patient.name,
-        )
-        .join(Patient, Patient.id == Assessment.patient_id)
-        .where(
-            Assessment.organization_id == organization_id,
-            has_flags,
-            Assessment.patient_id > after_patient,
-            ~newer,
-        )
-        .order_by(Assessment.patient_id)
-        .limit(limit)
-    ).all()
-    return [
-        RedFlagPatient(
-            patient_id=r.patient_id,
-            patient_name=r.name,
-            assessment_id=r.id,
-            assessed_at=r.created_at,
-            red_flags=[
-                {"id": f.get("id"), "name": f.get("name"), "urgency": f.get("urgency")}
-                for f in (r.red_flags or [])
-            ],
-        )
-        for r in rows
-    ]
-
-
-def worklist_reviews(
-    session: Session,
-    *,
-    organization_id: int,
-    until: dt.date,
-    limit: int,
-    after: DueCursor | None,
-) -> list[tuple[CarePlan, str]]:
-    """Active plans whose review date is on or before ``until``, soonest first, with the
-    patient's name."""
-    query = (
-        select(CarePlan, Patient.name)
-        .join(Patient, Patient.id == CarePlan.patient_id)
-        .where(
-            CarePlan.organization_id == organization_id,
-            CarePlan.status == "active",
-            CarePlan.review_on <= until,
-        )
-    )
-    query = _after(query, CarePlan.review_on, CarePlan.id, after)
-    rows = session.execute(query.order_by(CarePlan.review_on, CarePlan.id).limit(limit)).all()
-    return [(r[0], r[1]) for r in rows]
-
-
-def patient_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = session.execute(select(Patient.id, Patient.name).where(Patient.id.in_(wanted)))
-    return {row.id: row.name for row in rows}
-
-
-# -- outcomes ------------------------------------------------------------------------------------
-
-
-def cohort_rows(session: Session, *, organization_id: int) -> list[CohortRow]:
-    """One row per patient with a plan (their latest plan that is not a draft): course and
-    etiology from the plan's assessment, responders at 6 and 12 months on the region's primary
-    instrument, work status from the plan's case version (baseline) and from the case version
-    assessed nearest to 12 months after the plan's start (within the responder window of 45
-    days; the later version on a tie). Four queries for the whole organization."""
-    latest = (
-        select(func.max(CarePlan.id).label("id"))
-        .where(CarePlan.organization_id == organization_id, CarePlan.status != "draft")
-        .group_by(CarePlan.patient_id)
-        .subquery()
-    )
-    plans = session.execute(
-        select(
-            CarePlan.patient_id,
-            CarePlan.region,
-            CarePlan.start_on,
-            Assessment.document["classification"].label("classification"),
-            Assessment.document["differential"].label("differential"),
-            CaseVersion.document["patient"].label("patient"),
-        )
-        .join(latest, latest.c.id == CarePlan.id)
-        .join(Assessment, Assessment.id == CarePlan.assessment_id)
-        .join(CaseVersion, CaseVersion.id == Assessment.case_version_id)
-        .order_by(CarePlan.patient_id)
-    ).all()
-    if not plans:
-        return []
-    patient_ids = [p.patient_id for p in plans]
-    results: dict[int, list[InstrumentResult]] = {}
-    for r in session.execute(
-        select(
-            QuestionnaireResponse.patient_id,
-            QuestionnaireResponse.instrument,
-            QuestionnaireResponse.answered_on,
-            QuestionnaireResponse.score,
-        ).where(
-            QuestionnaireResponse.organization_id == organization_id,
-            QuestionnaireResponse.patient_id.in_(patient_ids),
-            QuestionnaireResponse.instrument.in_(set(PRIMARY_INSTRUMENT.values())),
-            QuestionnaireResponse.score.is_not(None),
-        )
-    ):
-        results.setdefault(r.patient_id, []).append(
-            InstrumentResult(r.instrument, r.answered_on, float(r.score))
-        )
-    versions: dict[int, list[tuple[dt.date, Any]]] = {}
-    for v in session.execute(
-        select(
-            CaseVersion.patient_id,
-            CaseVersion.document["assessed_on"].label("assessed_on"),
-            CaseVersion.document["patient"].label("patient"),
-        )
-        .where(
-            CaseVersion.organization_id == organization_id,
-            CaseVersion.patient_id.in_(patient_ids),
-        )
-        .order_by(CaseVersion.number)
-    ):
-        if v.assessed_on:
-            day = dt.date.fromisoformat(str(v.assessed_on))
-            versions.setdefault(v.patient_id, []).append((day, v.patient))
-    out = []
-    for p in plans:
-        primary = PRIMARY_INSTRUMENT[cast(Any, p.region)]
-        mine = results.get(p.patient_id, [])
-        year = add_months(p.start_on, 12)
-        near = [
-            (abs((day - year).days), -index, doc)
-            for index, (day, doc) in enumerate(versions.get(p.patient_id, []))
-            if abs((day - year).days) <= RESPONDER_WINDOW_DAYS
-        ]
-        at_year = min(near, key=lambda n: (n[0], n[1]))[2] if near else None
-        differential = p.differential or []
-        out.append(
-            CohortRow(
-                patient_id=str(p.patient_id),
-                region=p.region,
-                course=(p.classification or {}).get("course") or "unknown",
-                etiology=differential[0].get("id") if differential else None,
-                baseline_on=p.start_on,
-                work_status_baseline=(p.patient or {}).get("work_status"),
-                work_status_12m=(at_year or {}).get("work_status"),
-                responder_6m=responder_status(primary, mine, baseline_on=p.start_on, months=6),
-                responder_12m=responder_status(primary, mine, baseline_on=p.start_on, months=12),
-            )
-        )
     return out
 
 

@@ -21,7 +21,7 @@ from secondlook.api.routes.care_schemas import (
 from secondlook.http.deps import DEFAULT_LIMIT, MAX_LIMIT
 from secondlook.platform import clock
 from secondlook.store.care_models import CarePlan, CareTask
-from secondlook.store.care_records import DueCursor
+from secondlook.store.care_worklists import DueCursor
 
 T = TypeVar("T")
 
