@@ -31,15 +31,15 @@ EXIT_INTERNAL = 1
 # command pays only for what it uses: `secondlook score` does not load the database layer, the
 # FHIR models or the web server (bench/cli_startup_bench.py measures it).
 LAZY_COMMANDS: dict[str, str] = {
-    "score": "secondlook.instruments.cli",
-    "instruments": "secondlook.instruments.cli",
-    "fhir": "secondlook.fhir.cli",
-    "serve": "secondlook.api.cli",
-    "demo-data": "secondlook.api.cli",
-    "db": "secondlook.api.cli",
-    "users": "secondlook.api.cli",
-    "tokens": "secondlook.api.cli",
-    "care": "secondlook.api.care_cli",
+    "score": "secondlook.commands.instruments",
+    "instruments": "secondlook.commands.instruments",
+    "fhir": "secondlook.commands.fhir",
+    "serve": "secondlook.commands.server",
+    "demo-data": "secondlook.commands.server",
+    "db": "secondlook.commands.server",
+    "users": "secondlook.commands.server",
+    "tokens": "secondlook.commands.server",
+    "care": "secondlook.commands.care",
 }
 
 

@@ -14,8 +14,8 @@ import typer
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from secondlook.api.cli import register
-from secondlook.api.demo import DEMO_PASSWORD
+from secondlook.commands.demo import DEMO_PASSWORD
+from secondlook.commands.server import register
 from secondlook.store import db, migrate
 from secondlook.store.models import Assessment, CaseVersion, Patient, QuestionnaireResponse, User
 from secondlook.store.pgtemp import free_port

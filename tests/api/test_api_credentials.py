@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 from typer.testing import CliRunner
 
-from secondlook.api.cli import register
+from secondlook.commands.server import register
 from secondlook.store import accounts, db
 from secondlook.store.models import Credential, utcnow
 from secondlook.store.passwords import MIN_LENGTH, password_problems

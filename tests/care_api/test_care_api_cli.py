@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from care_api_support import shift_dates
 
 from secondlook.api.app import create_app
-from secondlook.api.care_cli import register
+from secondlook.commands.care import register
 from secondlook.examples import load_example
 from secondlook.store import accounts, db, migrate, records
 from secondlook.store.models import AuditEvent

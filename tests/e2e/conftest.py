@@ -21,7 +21,7 @@ import uvicorn
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from secondlook.api.app import create_app
-from secondlook.api.demo import load_demo
+from secondlook.commands.demo import load_demo
 from secondlook.store import db, migrate
 from secondlook.store.pgtemp import free_port
 

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fhir_support import EXAMPLES
 
 from secondlook.case import parse_case
-from secondlook.fhir.cli import register
+from secondlook.commands.fhir import register
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from secondlook.case import parse_case
+from secondlook.commands.fhir import register
 from secondlook.engine import assess
 from secondlook.fhir import BundleInvalid, ImportResult, import_bundle
-from secondlook.fhir.cli import register
 from secondlook.fhir.importer import partial_date
 
 EHR = Path(__file__).resolve().parent / "ehr"

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fhir"))
 from fhir_support import FhirStub, case_and_assessment, fhir_stub
 
 from secondlook.api.app import app_from_environment, create_app
-from secondlook.api.cli import register
+from secondlook.commands.server import register
 from secondlook.fhir import export_bundle, relative_references
 from secondlook.fhir.cds_config import CdsConfigInvalid, load_cds_config, parse_cds_config
 from secondlook.store import db

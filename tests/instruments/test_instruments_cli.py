@@ -8,8 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from secondlook.instruments import cli as instruments_cli
-from secondlook.instruments.cli import parse_answers, register
+from secondlook.commands import instruments as instruments_cli
+from secondlook.commands.instruments import parse_answers, register
 
 runner = CliRunner()
 

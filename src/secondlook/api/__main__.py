@@ -2,7 +2,7 @@
 
 import typer
 
-from secondlook.api.cli import register
+from secondlook.commands.server import register
 
 app = typer.Typer(no_args_is_help=True)
 register(app)

@@ -56,8 +56,8 @@ def serve(
     """Run the web server; creates and migrates the database on start."""
     import uvicorn
 
-    from secondlook.api import demo as demo_data
     from secondlook.api.app import SettingInvalid, check_environment, create_app
+    from secondlook.commands import demo as demo_data
     from secondlook.fhir.cds_config import CdsConfigInvalid, load_cds_config
 
     try:
@@ -165,7 +165,7 @@ def tokens_create(
 
 def demo_data(data_dir: DataDir = None) -> None:
     """Load the demo organization, users and patients (once)."""
-    from secondlook.api import demo
+    from secondlook.commands import demo
 
     engine = _engine(data_dir)
     with db.make_sessionmaker(engine)() as session:
