@@ -9,9 +9,11 @@ import xml.etree.ElementTree as ET
 import pytest
 from pypdf import PdfReader
 
+from secondlook.care.warnings import SiteContacts, patient_warnings
 from secondlook.case import parse_case
 from secondlook.engine import assess
 from secondlook.examples import load_examples
+from secondlook.knowledge import default_knowledge
 from secondlook.reports import pdf
 from secondlook.reports.charts import trajectory_svg
 
@@ -88,16 +90,25 @@ def test_care_plan_summary_pdf() -> None:
     assert "page 1 of" in text
 
 
-def test_patient_handout_pdf() -> None:
+def test_patient_handout_pdf_puts_what_to_do_now_first() -> None:
+    warnings = patient_warnings(
+        red_flags=[{"id": "cauda-equina", "urgency": "emergency"}],
+        alert_ids=["self-harm-risk"],
+        knowledge=default_knowledge(),
+        contacts=SiteContacts(emergency="112", crisis_lines=("Crisis line 0800 111 0 111",)),
+    )
     content = pdf.patient_handout_pdf(
         patient_label="Test Person",
         treatments=[pdf.HandoutItem("Exercise therapy", "Regular, guided exercise ...", "note")],
-        safety=["Call your care team today."],
+        warnings=warnings,
     )
     reader = PdfReader(io.BytesIO(content))
-    text = "\n".join(p.extract_text() for p in reader.pages)
+    text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
     assert "Your care plan" in text and "Exercise therapy" in text
-    assert "Call your care team today." in text
+    emergency = text.index("Go to an emergency department now")
+    assert emergency < text.index("Please read this now") < text.index("Treatments in your plan")
+    assert "the emergency number (112)" in text
+    assert "Crisis line 0800 111 0 111" in text
 
 
 def test_documents_load_nothing_from_outside() -> None:

@@ -33,6 +33,7 @@ from secondlook.api.routes.fhir_cds import cds_routes
 from secondlook.fhir.cds_config import ENVIRONMENT_VARIABLE as CDS_CONFIG_VARIABLE
 from secondlook.fhir.cds_config import CdsConfig, load_cds_config
 from secondlook.http import problems
+from secondlook.http.origin import SameOrigin
 from secondlook.store import db, migrate
 
 API_PREFIX = "/api/v1"
@@ -120,6 +121,8 @@ def create_app(
     app.add_middleware(problems.GuardQuery)
     # Bodies are bounded and checked before any route reads them (api/limits.py).
     app.add_middleware(RequestGuard, max_bytes=max_body_bytes)
+    # Before any body is read: a forged cross-site state change is refused (http/origin.py).
+    app.add_middleware(SameOrigin, base_url=base_url)
     app.add_middleware(FhirErrors)  # outside GuardQuery: /fhir errors become OperationOutcomes
     # Outermost, so that refusals (401, 405...) carry the CORS headers a browser needs to read them.
     app.add_middleware(FhirCors, origins=cors_origins)

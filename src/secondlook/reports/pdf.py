@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import DictLoader, Environment, select_autoescape
 from markupsafe import Markup
 
+from secondlook.care.warnings import PatientWarning
 from secondlook.reports.text import DISCLAIMER
 
 
@@ -56,6 +57,7 @@ h3 { font-size: 11pt; margin: 8pt 0 2pt 0; }
 .meta { color: #333; font-size: 9.5pt; }
 .alert { border: 2pt solid #a00000; background: #fff0f0; padding: 6pt 8pt; margin: 8pt 0; }
 .alert h2 { border: none; color: #a00000; margin-top: 0; }
+.warning-emergency { border-width: 4pt; font-size: 12pt; }
 ul { margin: 2pt 0 4pt 14pt; padding: 0; }
 .refs { font-size: 8.5pt; color: #333; }
 .chart { page-break-inside: avoid; margin: 6pt 0; }
@@ -117,8 +119,9 @@ _HANDOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <p>This handout explains, in plain words, the plan your care team made with you after your
 evaluation for pain that has lasted after spine surgery. Please bring it to your next
 visit, and ask about anything that is unclear.</p>
-{% if safety %}<section class="alert"><h2>Important</h2>{% for s in safety %}<p>{{ s }}</p>
-{% endfor %}</section>{% endif %}
+{% for w in warnings %}<section class="alert warning-{{ w.level }}"><h2>{{ w.title }}</h2>
+<p><strong>{{ w.do }}</strong></p>{% if w.why %}<p>{{ w.why }}</p>{% endif %}
+{% for c in w.contacts %}<p>{{ c }}</p>{% endfor %}</section>{% endfor %}
 <h2>Treatments in your plan</h2>
 {% for t in treatments %}<h3>{{ t.name }}</h3><p>{{ t.text }}</p>
 {% if t.note %}<p class="note">{{ t.note }}</p>{% endif %}
@@ -230,7 +233,7 @@ def handout_html(
     treatments: Sequence[HandoutItem],
     tests: Sequence[HandoutItem] = (),
     charts: Sequence[Chart] = (),
-    safety: Sequence[str] = (),
+    warnings: Sequence[PatientWarning] = (),
     today: dt.date | None = None,
     plan: PlanSummary | None = None,
 ) -> str:
@@ -243,7 +246,7 @@ def handout_html(
         treatments=list(treatments),
         tests=list(tests),
         charts=_safe_charts(charts),
-        safety=list(safety),
+        warnings=list(warnings),
         today=(today or dt.date.today()).isoformat(),
         disclaimer="This handout explains your plan; it does not replace talking with your "
         "care team.",
@@ -256,11 +259,12 @@ def patient_handout_pdf(
     treatments: Sequence[HandoutItem],
     tests: Sequence[HandoutItem] = (),
     charts: Sequence[Chart] = (),
-    safety: Sequence[str] = (),
+    warnings: Sequence[PatientWarning] = (),
     today: dt.date | None = None,
     plan: PlanSummary | None = None,
 ) -> bytes:
-    """The patient's handout: the plan in plain language (the knowledge base's patient texts),
+    """The patient's handout: first what to do now if a red flag or safety alert was found
+    (``care.warnings``), then the plan in plain language (the knowledge base's patient texts),
     the score charts and when to seek help at once."""
     return html_to_pdf(
         handout_html(
@@ -268,7 +272,7 @@ def patient_handout_pdf(
             treatments=treatments,
             tests=tests,
             charts=charts,
-            safety=safety,
+            warnings=warnings,
             today=today,
             plan=plan,
         )
