@@ -38,7 +38,7 @@ from secondlook.store import accounts, care_records, db, flows, records
 from secondlook.store.care_models import CareConference, CarePlan, CareTask
 from secondlook.store.models import Assessment, CaseVersion, Organization, Patient
 from secondlook.store.models import QuestionnaireResponse as Response
-from secondlook.web.common import CSRF_COOKIE
+from secondlook.web.common import CSRF_COOKIE, session_form_token
 
 PASSWORD = "factory-password-1"  # test accounts only
 STAFF_ROLES = ("clinician", "coordinator", "admin")
@@ -135,13 +135,13 @@ def user(
 
 def signed_in(client: TestClient, person: Person) -> str:
     """Make `client` a browser signed in as `person`: its session cookie and a CSRF cookie, as
-    the sign-in form leaves them (other cookies are dropped). Returns the CSRF token for
-    forms. The sign-in form itself has its own tests; this keeps the others quick."""
+    the sign-in form leaves them (other cookies are dropped). Returns the form token the pages
+    give a signed-in browser (bound to its session); the signed-out token stays in the CSRF
+    cookie. The sign-in form itself has its own tests; this keeps the others quick."""
     client.cookies.clear()
-    token = secrets.token_urlsafe(32)
     client.cookies.set(SESSION_COOKIE, person.session)
-    client.cookies.set(CSRF_COOKIE, token)
-    return token
+    client.cookies.set(CSRF_COOKIE, secrets.token_urlsafe(32))
+    return session_form_token(person.session)
 
 
 # --- patients and their records ----------------------------------------------------------------

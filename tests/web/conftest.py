@@ -65,13 +65,16 @@ def _csrf_of(client: TestClient, path: str = "/login") -> str:
 
 
 def _sign_in(client: TestClient, username: str, password: str = factories.PASSWORD) -> str:
-    """Sign in through the form; returns the CSRF token for later forms."""
+    """Sign in through the form; returns the form token of the pages shown after it (bound to
+    the new session, so not the sign-in form's)."""
     token = _csrf_of(client)
     response = client.post(
         "/login", data={"username": username, "password": password, "csrf_token": token}
     )
     assert response.status_code == 303, response.text
-    return token
+    after = _csrf_of(client, response.headers["location"])
+    assert after != token
+    return after
 
 
 @pytest.fixture

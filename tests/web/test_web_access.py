@@ -35,7 +35,7 @@ from secondlook.http.deps import SESSION_COOKIE
 from secondlook.store import care_records
 from secondlook.store.models import AuditEvent, Patient
 from secondlook.web import intake
-from secondlook.web.common import is_web_path
+from secondlook.web.common import CSRF_COOKIE, is_web_path
 
 CALLERS = (
     "anonymous",
@@ -458,8 +458,9 @@ def test_page_answers_browser_as_the_table_says(
     method, template = row.route.split(" ", 1)
     url = world.path(template, row.key)
     if caller == "anonymous":  # signed out, with a form's token (as the sign-in page gives)
-        token = factories.signed_in(browser, world.people["clinician"])
+        factories.signed_in(browser, world.people["clinician"])
         browser.cookies.delete(SESSION_COOKIE)
+        token = str(browser.cookies.get(CSRF_COOKIE))
     else:
         token = factories.signed_in(browser, world.people[caller])
     before = _last_event_id(web_engine)

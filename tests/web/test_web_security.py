@@ -67,13 +67,25 @@ def test_post_without_csrf_token_is_forbidden(path: str, clinician: tuple[TestCl
 
 
 @pytest.mark.parametrize("path", _post_paths())
-def test_post_with_a_wrong_token_or_no_cookie_is_forbidden(
+def test_post_with_a_wrong_or_unbound_token_is_forbidden(
     path: str, clinician: tuple[TestClient, str]
 ) -> None:
     client, token = clinician
     assert client.post(path, data={"csrf_token": token + "x"}).status_code == 403
+    # Signed in, the token is bound to the session: a token planted in the double-submit
+    # cookie (which a sibling subdomain could set) and sent again in the form is refused.
+    planted = "planted-token-" + "x" * 30
     client.cookies.delete(CSRF_COOKIE)
-    assert client.post(path, data={"csrf_token": token}).status_code == 403
+    client.cookies.set(CSRF_COOKIE, planted)
+    assert client.post(path, data={"csrf_token": planted}).status_code == 403
+
+
+def test_a_signed_out_form_needs_its_cookie(
+    browser: TestClient, csrf_of: Callable[..., str]
+) -> None:
+    token = csrf_of(browser)
+    browser.cookies.delete(CSRF_COOKIE)
+    assert browser.post("/login", data={"csrf_token": token}).status_code == 403
 
 
 def test_post_from_another_origin_is_forbidden(clinician: tuple[TestClient, str]) -> None:
@@ -84,6 +96,12 @@ def test_post_from_another_origin_is_forbidden(clinician: tuple[TestClient, str]
         headers={"Origin": "https://evil.example"},
     )
     assert response.status_code == 403
+    sandboxed = client.post(
+        "/clinic/patients/search",
+        data={"q": "Pat", "csrf_token": token},
+        headers={"Origin": "null"},
+    )
+    assert sandboxed.status_code == 403
     same = client.post(
         "/clinic/patients/search",
         data={"q": "Pat", "csrf_token": token},

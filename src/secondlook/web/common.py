@@ -3,10 +3,12 @@
 - Sessions are the API's: the `secondlook_session` cookie (HttpOnly, SameSite=Lax, Secure over
   https) resolved by `store.accounts.resolve_credential`; signing in and out here issues and
   revokes the same credentials as `POST/DELETE /api/v1/session`.
-- CSRF: double-submit token. Every page with a form gets a random token in the `secondlook_csrf`
-  cookie (HttpOnly, SameSite=Strict) and in a hidden `csrf_token` field; every unsafe request to
-  a page route must send both, equal, and (when the browser sends one) an Origin of this site;
-  anything else is 403.
+- CSRF: every unsafe request with the session cookie must come from this site
+  (`http/origin.py`, for the API too), and a page's form carries a token in a hidden
+  `csrf_token` field: signed in, an HMAC of the session secret (bound to the session); signed
+  out, a random token also kept in the `secondlook_csrf` cookie (HttpOnly, SameSite=Strict,
+  double submit). A missing or wrong token, or an Origin of another site (`null` included),
+  is 403.
 - Security headers on every page (not on the JSON API): a CSP without inline script
   (`script-src 'self'`, no `unsafe-inline`), `frame-ancestors 'none'`, nosniff, no referrer
   to other sites, and `Cache-Control: no-store` on pages, which carry patient data.
@@ -15,6 +17,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -178,26 +182,42 @@ def home_for(principal: Principal) -> str:
 
 
 def csrf_token(request: Request) -> str:
-    """The token of this browser (from its cookie), or a new one that `render` will set."""
+    """The form token for this browser. Signed in, it is derived from the session (an HMAC of
+    the session secret), so a token planted from elsewhere (a cookie set by a sibling
+    subdomain) is worth nothing and signing out voids it. Signed out (the sign-in form), it is
+    the random token of the `secondlook_csrf` cookie, or a new one that `render` sets."""
     token = getattr(request.state, "csrf_token", None)
     if token is None:
-        cookie = request.cookies.get(CSRF_COOKIE, "")
-        token = cookie if 20 <= len(cookie) <= 100 else secrets.token_urlsafe(32)
+        session_secret = request.cookies.get(SESSION_COOKIE)
+        if session_secret:
+            token = session_form_token(session_secret)
+        else:
+            cookie = request.cookies.get(CSRF_COOKIE, "")
+            token = cookie if 20 <= len(cookie) <= 100 else secrets.token_urlsafe(32)
         request.state.csrf_token = token
     return str(token)
 
 
+def session_form_token(session_secret: str) -> str:
+    digest = hmac.new(session_secret.encode(), b"secondlook form token", hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
+
+
 async def csrf_protect(request: Request) -> None:
-    """Router dependency: every unsafe request carries the token of its cookie, from this site."""
+    """Router dependency: every unsafe request carries the form token of this browser (bound to
+    its session when signed in), from this site."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     origin = request.headers.get("origin")
-    if origin not in (None, "null") and origin != _own_origin(request):
+    if origin is not None and origin != _own_origin(request):
         raise PageForbidden("The form was sent from another site.")
-    cookie = request.cookies.get(CSRF_COOKIE)
+    session_secret = request.cookies.get(SESSION_COOKIE)
+    expected = (
+        session_form_token(session_secret) if session_secret else request.cookies.get(CSRF_COOKIE)
+    )
     form = await request.form()
     sent = form.get(CSRF_FIELD)
-    if not cookie or not isinstance(sent, str) or not hmac.compare_digest(sent, cookie):
+    if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
         raise PageForbidden(
             "The form could not be accepted (its security token is missing or out of date). "
             "Go back, reload the page and try again."
