@@ -137,3 +137,29 @@ def test_the_trail_is_paginated_with_next_links(client: TestClient, world: World
 def test_reading_the_trail_is_recorded_too(client: TestClient, world: World) -> None:
     events(client, world)
     assert events(client, world, action="audit.read")
+
+
+def test_a_list_records_the_patients_it_showed_and_the_patient_filter_finds_it(
+    client: TestClient, world: World, patient_id: int
+) -> None:
+    bundle = client.get(
+        "/fhir/Patient", params={"_sort": "-_id", "_count": 50}, headers=world.auth("clinician")
+    ).json()
+    shown = {int(e["resource"]["id"]) for e in bundle["entry"]}
+    assert patient_id in shown and world.beta_patient not in shown
+    searches = [
+        e for e in events(client, world, patient_id=patient_id) if e["action"] == "fhir.search"
+    ]
+    assert searches, "the patient's trail shows the search that listed them"
+    assert set(searches[-1]["disclosed_patient_ids"]) == shown
+    assert searches[-1]["patient_id"] is None
+    # a refused list showed nobody
+    client.get("/fhir/Patient", headers=world.auth("admin"))
+    refused = [e for e in events(client, world, action="fhir.search") if e["outcome"] == "denied"]
+    assert refused and refused[-1]["disclosed_patient_ids"] == []
+
+
+def test_disclosures_cannot_be_changed(engine: Engine, client: TestClient, world: World) -> None:
+    client.get("/fhir/Patient", headers=world.auth("clinician"))
+    with engine.connect() as connection, pytest.raises(DatabaseError):
+        connection.execute(text("DELETE FROM audit_disclosures"))

@@ -296,6 +296,11 @@ class AuditEventOut(BaseModel):
     status: int
     client: str | None
     detail: str | None
+    disclosed_patient_ids: list[int] = Field(
+        default_factory=list,
+        description="the patients a list showed (patient list and search, worklists, cohort, "
+        "FHIR Patient search); `patient_id` filters match these too",
+    )
 
 
 class Health(BaseModel):

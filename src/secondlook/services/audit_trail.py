@@ -4,6 +4,7 @@ Reading the trail is itself an audited act (``audit.read``)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -25,9 +26,11 @@ def query(
     outcome: str | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-) -> list[AuditEvent]:
+) -> list[Entry]:
+    """The events, oldest first; with ``patient_id``, the patient's own records and every list
+    that showed the patient."""
     with audited(session, access, "audit.read"):
-        return audit.query(
+        events = audit.query(
             session,
             organization_id=access.organization_id,
             limit=limit,
@@ -39,3 +42,13 @@ def query(
             since=since,
             until=until,
         )
+        shown = audit.disclosures(session, event_ids=[e.id for e in events])
+        return [Entry(e, shown.get(e.id, [])) for e in events]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An audit event with the patients it showed in a list."""
+
+    event: AuditEvent
+    disclosed: list[int]

@@ -383,7 +383,7 @@ class Worklists:
 def worklists(session: Session, *, access: Access, discipline: str | None, limit: int) -> Worklists:
     day = today()
     org = access.organization_id
-    with audited(session, access, "care.worklist.read"):
+    with audited(session, access, "care.worklist.read") as scope:
         mine = care_worklists.worklist_my_tasks(
             session, organization_id=org, user_id=access.principal.user_id, limit=limit, after=None
         )
@@ -413,6 +413,12 @@ def worklists(session: Session, *, access: Access, discipline: str | None, limit
         names = care_worklists.patient_names(
             session, (t.patient_id for t in [*mine, *theirs, *overdue])
         )
+        scope.disclosed = [
+            *names,
+            *(q.patient_id for q in questionnaires),
+            *(f.patient_id for f in flags),
+            *(plan.patient_id for plan, _ in reviews),
+        ]
         return Worklists(
             today=day,
             limit=limit,
@@ -462,64 +468,98 @@ def worklist(
     """One worklist of the organization, as the API pages it and the command line prints it.
     ``limit`` rows at most (ask for one more to learn whether there is a next page)."""
     day = day or today()
-    org = access.organization_id
-    with audited(session, access, "care.worklist.read"):
-        if kind in ("my-tasks", "discipline", "overdue-tasks"):
-            if kind == "my-tasks":
-                tasks = care_worklists.worklist_my_tasks(
-                    session,
-                    organization_id=org,
-                    user_id=access.principal.user_id,
-                    limit=limit,
-                    after=after,
-                )
-            elif kind == "discipline":
-                if not discipline:
-                    raise Refused(422, "name the discipline", kind="request-invalid")
-                tasks = care_worklists.worklist_discipline(
-                    session, organization_id=org, discipline=discipline, limit=limit, after=after
-                )
-            else:
-                tasks = care_worklists.worklist_overdue(
-                    session,
-                    organization_id=org,
-                    today=day,
-                    limit=limit,
-                    after=after,
-                    discipline=discipline,
-                )
-            names = care_worklists.patient_names(session, (t.patient_id for t in tasks))
-            return WorklistPage(kind, tasks=tasks, patient_names=names)
-        if kind == "questionnaires":
-            rows: list[Any] = list(
-                care_worklists.worklist_questionnaires(
-                    session,
-                    organization_id=org,
-                    today=day,
-                    limit=limit,
-                    after_patient=after_patient,
-                    include_due=include_due,
-                )
-            )
-            return WorklistPage(kind, patients=rows)
-        if kind == "red-flags":
-            rows = list(
-                care_worklists.worklist_red_flags(
-                    session, organization_id=org, limit=limit, after_patient=after_patient
-                )
-            )
-            return WorklistPage(kind, patients=rows)
-        reviews = care_worklists.worklist_reviews(
+    with audited(session, access, "care.worklist.read") as scope:
+        page = _worklist_page(
             session,
-            organization_id=org,
-            until=min(day + dt.timedelta(days=review_within_days), dt.date(2199, 12, 31)),
-            limit=limit,
-            after=after,
+            access,
+            kind,
+            limit,
+            day,
+            discipline,
+            after,
+            after_patient,
+            include_due,
+            review_within_days,
         )
-        return WorklistPage(kind, reviews=list(reviews))
+        scope.disclosed = [
+            *(t.patient_id for t in page.tasks),
+            *(p.patient_id for p in page.patients),
+            *(plan.patient_id for plan, _ in page.reviews),
+        ]
+        return page
+
+
+def _worklist_page(
+    session: Session,
+    access: Access,
+    kind: WorklistKind,
+    limit: int,
+    day: dt.date,
+    discipline: str | None,
+    after: care_worklists.DueCursor | None,
+    after_patient: int,
+    include_due: bool,
+    review_within_days: int,
+) -> WorklistPage:
+    org = access.organization_id
+    if kind in ("my-tasks", "discipline", "overdue-tasks"):
+        if kind == "my-tasks":
+            tasks = care_worklists.worklist_my_tasks(
+                session,
+                organization_id=org,
+                user_id=access.principal.user_id,
+                limit=limit,
+                after=after,
+            )
+        elif kind == "discipline":
+            if not discipline:
+                raise Refused(422, "name the discipline", kind="request-invalid")
+            tasks = care_worklists.worklist_discipline(
+                session, organization_id=org, discipline=discipline, limit=limit, after=after
+            )
+        else:
+            tasks = care_worklists.worklist_overdue(
+                session,
+                organization_id=org,
+                today=day,
+                limit=limit,
+                after=after,
+                discipline=discipline,
+            )
+        names = care_worklists.patient_names(session, (t.patient_id for t in tasks))
+        return WorklistPage(kind, tasks=tasks, patient_names=names)
+    if kind == "questionnaires":
+        rows: list[Any] = list(
+            care_worklists.worklist_questionnaires(
+                session,
+                organization_id=org,
+                today=day,
+                limit=limit,
+                after_patient=after_patient,
+                include_due=include_due,
+            )
+        )
+        return WorklistPage(kind, patients=rows)
+    if kind == "red-flags":
+        rows = list(
+            care_worklists.worklist_red_flags(
+                session, organization_id=org, limit=limit, after_patient=after_patient
+            )
+        )
+        return WorklistPage(kind, patients=rows)
+    reviews = care_worklists.worklist_reviews(
+        session,
+        organization_id=org,
+        until=min(day + dt.timedelta(days=review_within_days), dt.date(2199, 12, 31)),
+        limit=limit,
+        after=after,
+    )
+    return WorklistPage(kind, reviews=list(reviews))
 
 
 def cohort(session: Session, *, access: Access) -> list[CohortRow]:
     """The organization's patients with a care plan, one row each (cohort reports)."""
-    with audited(session, access, "care.cohort.read"):
-        return care_cohort.cohort_rows(session, organization_id=access.organization_id)
+    with audited(session, access, "care.cohort.read") as scope:
+        rows = care_cohort.cohort_rows(session, organization_id=access.organization_id)
+        scope.disclosed = [int(row.patient_id) for row in rows]
+        return rows

@@ -190,6 +190,7 @@ def _search_patients(
                 query.order_by(*order, Patient.id).offset(offset).limit(count)
             ).all()
             found = [patient_resource(_records(session, row, False, mrn_system)) for row in rows]
+            scope.disclosed = [row.id for row in rows]
     return Found(found, total, offset, count, params)
 
 

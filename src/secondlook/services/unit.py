@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,8 @@ class Scope:
     patient: Patient | None = None
     patient_id: int | None = None
     status: int = 200
+    #: the patients a list showed (recorded with a successful act only: a failed one showed none)
+    disclosed: list[int] = field(default_factory=list)
 
 
 @contextmanager
@@ -103,6 +105,7 @@ def _write(
             patient_id=scope.patient_id,
             client=access.client,
             detail=detail[:500] if detail else None,
+            disclosed=scope.disclosed if outcome == "success" else (),
         )
         if commit:
             session.commit()

@@ -5,12 +5,13 @@ Events are only ever inserted; the database refuses UPDATE and DELETE on the tab
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from secondlook.platform.access import Principal
-from secondlook.store.models import AuditEvent, utcnow
+from secondlook.store.models import AuditDisclosure, AuditEvent, utcnow
 from secondlook.store.text import printable
 
 
@@ -27,7 +28,9 @@ def record(
     client: str | None = None,
     detail: str | None = None,
     username: str | None = None,
+    disclosed: Iterable[int] = (),
 ) -> AuditEvent:
+    """Record an act; ``disclosed`` are the patients a list showed (besides ``patient_id``)."""
     event = AuditEvent(
         at=utcnow(),
         organization_id=actor.organization_id if actor else organization_id,
@@ -44,7 +47,28 @@ def record(
     )
     session.add(event)
     session.flush()
+    shown = sorted(set(disclosed))
+    if shown:
+        session.execute(
+            insert(AuditDisclosure), [{"event_id": event.id, "patient_id": p} for p in shown]
+        )
     return event
+
+
+def disclosures(session: Session, *, event_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The patients each event showed in a list, by event id (events without: absent)."""
+    ids = list(set(event_ids))
+    out: dict[int, list[int]] = {}
+    if not ids:
+        return out
+    rows = session.execute(
+        select(AuditDisclosure.event_id, AuditDisclosure.patient_id)
+        .where(AuditDisclosure.event_id.in_(ids))
+        .order_by(AuditDisclosure.event_id, AuditDisclosure.patient_id)
+    )
+    for event_id, patient_id in rows:
+        out.setdefault(event_id, []).append(patient_id)
+    return out
 
 
 def query(
@@ -63,8 +87,15 @@ def query(
     statement = select(AuditEvent).where(
         AuditEvent.organization_id == organization_id, AuditEvent.id > after_id
     )
-    if patient_id is not None:
-        statement = statement.where(AuditEvent.patient_id == patient_id)
+    if patient_id is not None:  # the patient's own records, and the lists that showed them
+        statement = statement.where(
+            or_(
+                AuditEvent.patient_id == patient_id,
+                AuditEvent.id.in_(
+                    select(AuditDisclosure.event_id).where(AuditDisclosure.patient_id == patient_id)
+                ),
+            )
+        )
     if actor_user_id is not None:
         statement = statement.where(AuditEvent.actor_user_id == actor_user_id)
     if action is not None:

@@ -246,3 +246,15 @@ class AuditEvent(Base):
     status: Mapped[int] = mapped_column(Integer)
     client: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditDisclosure(Base):
+    """A patient whom an audited act showed among others (a patient list, a search, a
+    worklist, the cohort, a FHIR Patient search): the trail answers "who saw this patient"
+    for lists too. Append-only, like the events."""
+
+    __tablename__ = "audit_disclosures"
+    __table_args__ = (Index("ix_audit_disclosures_patient_id", "patient_id"),)
+
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -61,9 +61,15 @@ def query_audit(
         since=_aware(since),
         until=_aware(until),
     )
-    rows, next_page = page.cut(rows, request, lambda row: row.id)
+    rows, next_page = page.cut(rows, request, lambda row: row.event.id)
     return PageOf[AuditEventOut](
-        items=[AuditEventOut.model_validate(e, from_attributes=True) for e in rows], next=next_page
+        items=[
+            AuditEventOut.model_validate(e.event, from_attributes=True).model_copy(
+                update={"disclosed_patient_ids": e.disclosed}
+            )
+            for e in rows
+        ],
+        next=next_page,
     )
 
 
