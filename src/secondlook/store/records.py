@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, literal, select, union_all, update
+from sqlalchemy import CursorResult, literal, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -85,6 +85,26 @@ def list_patients(
     if only_id is not None:
         query = query.where(Patient.id == only_id)
     return list(session.scalars(query.order_by(Patient.id).limit(limit)))
+
+
+def search_patients(
+    session: Session, *, organization_id: int, query: str, limit: int
+) -> list[Patient]:
+    """Patients whose name contains `query` (any case) or whose MRN is `query`, by name."""
+    text = query.strip()
+    if not text:
+        return []
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    statement = (
+        select(Patient)
+        .where(
+            Patient.organization_id == organization_id,
+            or_(Patient.name.ilike(f"%{escaped}%", escape="\\"), Patient.mrn == text),
+        )
+        .order_by(Patient.name, Patient.id)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
 
 
 def update_patient(
@@ -270,6 +290,18 @@ def list_assessments(
             .limit(limit)
         )
     )
+
+
+def latest_assessment(
+    session: Session, *, organization_id: int, patient_id: int
+) -> Assessment | None:
+    """The patient's newest assessment, None before the first."""
+    return session.scalars(
+        select(Assessment)
+        .where(Assessment.organization_id == organization_id, Assessment.patient_id == patient_id)
+        .order_by(Assessment.id.desc())
+        .limit(1)
+    ).first()
 
 
 def case_version_numbers(session: Session, *, ids: Sequence[int]) -> dict[int, int]:

@@ -1,8 +1,10 @@
 """The clinician workspace: patient list and search, the patient page with the current
 assessment, the intake form, printable documents and the knowledge base as a book.
 
-Every read and write of patient data goes through the API's `Auditor`, so pages are authorised
-and audited exactly like the API (PERMISSIONS in platform/access.py)."""
+Every read and write of patient data goes through the services (``services.records``,
+``services.care``), so pages are authorised and audited exactly like the API (PERMISSIONS in
+platform/access.py). A page that shows several things under one audit event opens that event
+with the `Auditor` and reads with the services' ``*_in`` helpers."""
 
 from __future__ import annotations
 
@@ -14,17 +16,16 @@ from fastapi.responses import Response
 from markupsafe import Markup
 from starlette.datastructures import FormData
 
-from secondlook.http.deps import Auditor, SessionDep, path_id
+from secondlook.http.deps import Auditor, SessionDep, access_of, path_id
 from secondlook.http.problems import ApiProblem
 from secondlook.instruments import INSTRUMENTS, safety_text
 from secondlook.knowledge import book
-from secondlook.platform.access import Principal
+from secondlook.platform.access import Access, Principal
 from secondlook.platform.errors import Refused
 from secondlook.platform.ids import MAX_ID
 from secondlook.reports import charts as chart_svg
 from secondlook.reports import pdf
-from secondlook.services import care
-from secondlook.store import flows, records
+from secondlook.services import care, records
 from secondlook.store.models import Patient
 from secondlook.web import data, intake
 from secondlook.web.common import StaffUser, redirect, render
@@ -46,11 +47,9 @@ def patient_list(
     user: StaffUser,
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Response:
-    auditor = Auditor(session, user, request)
-    with auditor.operation("patient.list"):
-        rows = records.list_patients(
-            session, organization_id=user.organization_id, limit=PAGE_SIZE + 1, after_id=after
-        )
+    rows = records.list_patients(
+        session, access=access_of(request, user), limit=PAGE_SIZE + 1, after=after
+    )
     next_cursor = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
     return render(
         request,
@@ -64,13 +63,11 @@ async def patient_search(request: Request, session: SessionDep, user: StaffUser)
     """Search by a POSTed form, so that names never appear in a URL (or an access log)."""
     form = await request.form()
     query = str(form.get("q") or "")[:100]
-    auditor = Auditor(session, user, request)
-    with auditor.operation("patient.list"):
-        rows = data.search_patients(session, organization_id=user.organization_id, query=query)
+    rows = records.search_patients(session, access=access_of(request, user), query=query)
     return render(
         request,
         "clinic/patients.html",
-        {"patients": rows, "query": query, "limit": data.SEARCH_LIMIT, "next_cursor": None},
+        {"patients": rows, "query": query, "limit": records.SEARCH_LIMIT, "next_cursor": None},
     )
 
 
@@ -100,30 +97,17 @@ def _chart_list(outcome: care.Outcomes) -> list[dict[str, Any]]:
 
 
 def _load(session: SessionDep, user: Principal, patient: Patient) -> dict[str, Any]:
-    assessment = data.latest_assessment(
-        session, organization_id=user.organization_id, patient_id=patient.id
-    )
-    responses = data.responses(session, organization_id=user.organization_id, patient_id=patient.id)
-    document = assessment.document if assessment else None
-    assessed_on = ""
-    stale = False
-    if assessment is not None:
-        numbers = records.case_version_numbers(session, ids=[assessment.case_version_id])
-        number = numbers.get(assessment.case_version_id)
-        stale = number != patient.case_version
-        version = records.get_case_version(
-            session, organization_id=user.organization_id, patient_id=patient.id, number=number
-        )
-        if version is not None:
-            assessed_on = str(version.document.get("assessed_on", ""))
+    """What the patient's page and documents show of the record, inside their audited read."""
+    seen = records.overview_in(session, organization_id=user.organization_id, patient=patient)
+    document = seen.assessment.document if seen.assessment else None
     return {
         "patient": patient,
-        "assessment": assessment,
+        "assessment": seen.assessment,
         "a": document,
-        "assessed_on": assessed_on,
-        "stale": stale,
-        "responses": responses,
-        "response_alerts": data.alerts_from_responses(responses),
+        "assessed_on": seen.assessed_on,
+        "stale": seen.stale,
+        "responses": seen.responses,
+        "response_alerts": data.alerts_from_responses(seen.responses),
         "references": data.references_by_id(document or {}),
     }
 
@@ -168,15 +152,7 @@ def patient_page(
 def assess(
     patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
 ) -> Response:
-    auditor = Auditor(session, user, request)
-    with auditor.patient("assessment.create", patient_id) as scope:
-        scope.status = 201
-        flows.assess_and_store(
-            session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            user_id=user.user_id,
-        )
+    records.assess(session, access=access_of(request, user), patient_id=patient_id)
     return redirect(f"/clinic/patients/{patient_id}")
 
 
@@ -255,17 +231,10 @@ def _field_label(f: intake.Field) -> str:
     return f.label
 
 
-def _assess_if_clinician(auditor: Auditor, user: Principal, patient_id: int) -> None:
-    if user.role != "clinician":
+def _assess_if_clinician(session: SessionDep, access: Access, patient_id: int) -> None:
+    if access.principal.role != "clinician":
         return
-    with auditor.patient("assessment.create", patient_id) as scope:
-        scope.status = 201
-        flows.assess_and_store(
-            auditor.session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            user_id=user.user_id,
-        )
+    records.assess(session, access=access, patient_id=patient_id)
 
 
 @router.post("/patients/new")
@@ -278,16 +247,13 @@ async def create_patient(request: Request, session: SessionDep, user: StaffUser)
     identity: dict[str, list[str]] = {}
     if not name:
         identity["f-name"] = ["Enter the patient's name."]
-    auditor = Auditor(session, user, request)
+    access = access_of(request, user)
     patient_id = None
     if not (identity or checked.errors or checked.unplaced):
         try:
-            with auditor.operation("patient.create") as scope:
-                scope.status = 201
-                patient = records.create_patient(
-                    session, organization_id=user.organization_id, name=name, mrn=mrn or None
-                )
-                scope.patient_id = patient_id = patient.id
+            patient_id = records.create_patient(
+                session, access=access, name=name, mrn=mrn or None
+            ).id
         except Refused as problem:
             if problem.status != 409:
                 raise
@@ -305,17 +271,10 @@ async def create_patient(request: Request, session: SessionDep, user: StaffUser)
             mrn=mrn,
             status=422,
         )
-    with auditor.patient("case.write", patient_id) as scope:
-        scope.status = 201
-        flows.save_case(
-            session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            expected_version=0,
-            document=checked.document,
-            user_id=user.user_id,
-        )
-    _assess_if_clinician(auditor, user, patient_id)
+    records.save_case(
+        session, access=access, patient_id=patient_id, expected=0, document=checked.document
+    )
+    _assess_if_clinician(session, access, patient_id)
     return redirect(f"/clinic/patients/{patient_id}")
 
 
@@ -323,13 +282,9 @@ async def create_patient(request: Request, session: SessionDep, user: StaffUser)
 def edit_case_form(
     patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
 ) -> Response:
-    auditor = Auditor(session, user, request)
-    with auditor.patient("case.read", patient_id) as scope:
-        assert scope.patient is not None
-        patient = scope.patient
-        version = records.get_case_version(
-            session, organization_id=user.organization_id, patient_id=patient_id
-        )
+    patient, version = records.case_for_editing(
+        session, access=access_of(request, user), patient_id=patient_id
+    )
     left_out: list[str] = []
     if version is None:
         values: intake.FormValues = {"assessed_on": dt.date.today().isoformat()}
@@ -355,11 +310,9 @@ async def save_case(
         expected = int(str(form.get("expected_version") or "0"))
     except ValueError:
         expected = -1
-    auditor = Auditor(session, user, request)
+    access = access_of(request, user)
     checked = intake.check(values)
-    with auditor.patient("case.read", patient_id) as scope:
-        assert scope.patient is not None
-        patient = scope.patient
+    patient, _ = records.case_for_editing(session, access=access, patient_id=patient_id)
     if checked.errors or checked.unplaced:
         return _intake_page(
             request,
@@ -372,16 +325,13 @@ async def save_case(
             status=422,
         )
     try:
-        with auditor.patient("case.write", patient_id) as scope:
-            scope.status = 201
-            flows.save_case(
-                session,
-                organization_id=user.organization_id,
-                patient_id=patient_id,
-                expected_version=expected,
-                document=checked.document,
-                user_id=user.user_id,
-            )
+        records.save_case(
+            session,
+            access=access,
+            patient_id=patient_id,
+            expected=expected,
+            document=checked.document,
+        )
     except Refused as problem:
         if problem.status != 412:
             raise
@@ -399,7 +349,7 @@ async def save_case(
             expected_version=current,
             status=409,
         )
-    _assess_if_clinician(auditor, user, patient_id)
+    _assess_if_clinician(session, access, patient_id)
     return redirect(f"/clinic/patients/{patient_id}")
 
 

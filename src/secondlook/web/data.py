@@ -1,5 +1,6 @@
-"""Read-side helpers for the pages: search, the latest assessment, score trajectories, what is
-due, and the knowledge base's texts for a patient's plan. Every query filters by organization."""
+"""Read-side helpers for the pages: the latest assessment, what is due, and the knowledge base's
+texts for a patient's plan. The records themselves come from the services (every query filters
+by organization)."""
 
 from __future__ import annotations
 
@@ -8,61 +9,31 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from secondlook.care import vocabulary
 from secondlook.instruments import INSTRUMENTS
 from secondlook.knowledge import KnowledgeBase, default_knowledge
-from secondlook.store import care_records, records
-from secondlook.store.models import Assessment, Patient, QuestionnaireResponse
+from secondlook.services import care
+from secondlook.services import records as records_service
+from secondlook.store import care_records
+from secondlook.store.models import Assessment, QuestionnaireResponse
 
 # Instruments whose item text ships, in the order the portal offers them.
 PORTAL_INSTRUMENTS = ("nrs-pain", "phq-9", "gad-7")
 DUE_AFTER_DAYS = 28
-SEARCH_LIMIT = 50
 
 
 def knowledge() -> KnowledgeBase:
     return default_knowledge()
 
 
-def search_patients(
-    session: Session, *, organization_id: int, query: str, limit: int = SEARCH_LIMIT
-) -> list[Patient]:
-    """Patients whose name contains `query` (any case) or whose MRN is `query`."""
-    text = query.strip()
-    if not text:
-        return []
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    statement = (
-        select(Patient)
-        .where(
-            Patient.organization_id == organization_id,
-            or_(Patient.name.ilike(f"%{escaped}%", escape="\\"), Patient.mrn == text),
-        )
-        .order_by(Patient.name, Patient.id)
-        .limit(limit)
-    )
-    return list(session.scalars(statement))
-
-
 def latest_assessment(
     session: Session, *, organization_id: int, patient_id: int
 ) -> Assessment | None:
-    return session.scalars(
-        select(Assessment)
-        .where(Assessment.organization_id == organization_id, Assessment.patient_id == patient_id)
-        .order_by(Assessment.id.desc())
-        .limit(1)
-    ).first()
-
-
-def responses(
-    session: Session, *, organization_id: int, patient_id: int, limit: int = 1000
-) -> list[QuestionnaireResponse]:
-    return records.list_questionnaire_responses(
-        session, organization_id=organization_id, patient_id=patient_id, limit=limit
+    """The patient's newest assessment, inside a page's audited scope (the records service's)."""
+    return records_service.latest_assessment_in(
+        session, organization_id=organization_id, patient_id=patient_id
     )
 
 
@@ -201,18 +172,14 @@ def plan_tasks_in_plain_language(
 ) -> list[PlainTask] | None:
     """The tasks of the patient's current plan (the latest that is not a draft), care tasks
     first, each in plain words; None without a plan."""
-    plans = [
-        p
-        for p in care_records.list_plans(
-            session, organization_id=organization_id, patient_id=patient_id, limit=10_000
-        )
-        if p.status != "draft"
-    ]
-    if not plans:
+    plan = care.current_plan_in(session, organization_id=organization_id, patient_id=patient_id)
+    if plan is None:
         return None
+    # No care service lists all of a plan's tasks (the board keeps only care tasks), so the
+    # store is asked directly for them.
     rows = [
         r
-        for r in care_records.plan_tasks(session, plan_id=plans[-1].id)
+        for r in care_records.plan_tasks(session, plan_id=plan.id)
         if r.patient_id == patient_id and r.organization_id == organization_id
     ]
     kb = knowledge()

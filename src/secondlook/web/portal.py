@@ -12,15 +12,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from secondlook.http.deps import Auditor, SessionDep
+from secondlook.http.deps import Auditor, SessionDep, access_of
 from secondlook.http.problems import ApiProblem
 from secondlook.instruments import INSTRUMENTS, safety_text
 from secondlook.instruments.model import Instrument, ItemText
 from secondlook.platform import clock
 from secondlook.platform.access import Principal
 from secondlook.reports import pdf
-from secondlook.services import care
-from secondlook.store import flows
+from secondlook.services import care, records
 from secondlook.store.models import QuestionnaireResponse
 from secondlook.web import clinic, data
 from secondlook.web.common import PatientUser, redirect, render
@@ -51,8 +50,10 @@ def _own(
     org = user.organization_id
     auditor = Auditor(session, user, request)
     with auditor.patient("patient.read", patient_id):
-        assessment = data.latest_assessment(session, organization_id=org, patient_id=patient_id)
-        rows = data.responses(session, organization_id=org, patient_id=patient_id)
+        assessment = records.latest_assessment_in(
+            session, organization_id=org, patient_id=patient_id
+        )
+        rows = records.questionnaires_in(session, organization_id=org, patient_id=patient_id)
         tasks = outcome = None
         if with_plan:
             tasks = data.plan_tasks_in_plain_language(
@@ -132,18 +133,14 @@ def _store(
     request: Request, session: SessionDep, user: Principal, key: str, answers: list[int | None]
 ) -> QuestionnaireResponse:
     patient_id = _patient_id(user)
-    auditor = Auditor(session, user, request)
-    with auditor.patient("questionnaire.create", patient_id) as scope:
-        scope.status = 201
-        return flows.submit_questionnaire(
-            session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            instrument=key,
-            answers=answers,
-            answered_on=clock.today(),
-            user_id=user.user_id,
-        )
+    return records.submit_questionnaire(
+        session,
+        access=access_of(request, user),
+        patient_id=patient_id,
+        instrument=key,
+        answers=answers,
+        answered_on=clock.today(),
+    )
 
 
 @router.post("/questionnaires/{key}")

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Body, Request, Response
 
 from secondlook.api.schemas import AssessmentOut, AssessmentRequest, AssessmentSummary
 from secondlook.api.schemas import Page as PageOf
-from secondlook.http.deps import AuditDep, CurrentUser, Page, PatientId, path_id
-from secondlook.http.problems import ApiProblem, error_responses
-from secondlook.store import flows, records
-from secondlook.store.errors import NotFound
+from secondlook.http.deps import AccessDep, Page, PatientId, SessionDep, path_id
+from secondlook.http.problems import error_responses
+from secondlook.services import records
 from secondlook.store.models import Assessment
 
 router = APIRouter(prefix="/patients/{patient_id}/assessments", tags=["assessments"])
@@ -47,31 +46,19 @@ def full(assessment: Assessment, case_version: int) -> AssessmentOut:
 @router.post("", status_code=201, responses=error_responses(401, 403, 404, 409, 422))
 def run_assessment(
     patient_id: PatientId,
-    auditor: AuditDep,
-    user: CurrentUser,
+    session: SessionDep,
+    access: AccessDep,
     response: Response,
     body: Annotated[AssessmentRequest | None, Body()] = None,
 ) -> AssessmentOut:
     """Assess the current case version (or `case_version`) and store the assessment with the
     knowledge and engine versions that produced it."""
-    with auditor.patient("assessment.create", patient_id) as scope:
-        scope.status = 201
-        try:
-            assessment, version = flows.assess_and_store(
-                auditor.session,
-                organization_id=user.organization_id,
-                patient_id=patient_id,
-                user_id=user.user_id,
-                case_version_number=body.case_version if body else None,
-            )
-        except NotFound:
-            raise ApiProblem(
-                409,
-                f"patient {patient_id} has no case version to assess"
-                + (f" numbered {body.case_version}" if body and body.case_version else "")
-                + "; PUT a case document first",
-                kind="no-case",
-            ) from None
+    assessment, version = records.assess(
+        session,
+        access=access,
+        patient_id=patient_id,
+        case_version=body.case_version if body else None,
+    )
     out = full(assessment, version.number)
     response.headers["Location"] = out.href
     return out
@@ -79,23 +66,15 @@ def run_assessment(
 
 @router.get("", responses=error_responses(401, 403, 404, 422))
 def list_assessments(
-    patient_id: PatientId, auditor: AuditDep, user: CurrentUser, page: Page, request: Request
+    patient_id: PatientId, session: SessionDep, access: AccessDep, page: Page, request: Request
 ) -> PageOf[AssessmentSummary]:
     """The patient's assessments, oldest first (summaries; GET one for its document)."""
-    with auditor.patient("assessment.read", patient_id):
-        rows = records.list_assessments(
-            auditor.session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            limit=page.limit + 1,
-            after_id=page.position,
-        )
-        numbers = records.case_version_numbers(
-            auditor.session, ids=[a.case_version_id for a in rows]
-        )
-    rows, next_page = page.cut(rows, request, lambda row: row.id)
+    rows = records.assessments(
+        session, access=access, patient_id=patient_id, limit=page.limit + 1, after=page.position
+    )
+    rows, next_page = page.cut(rows, request, lambda row: row.assessment.id)
     return PageOf[AssessmentSummary](
-        items=[summary(a, numbers[a.case_version_id]) for a in rows], next=next_page
+        items=[summary(r.assessment, r.case_version) for r in rows], next=next_page
     )
 
 
@@ -103,17 +82,10 @@ def list_assessments(
 def read_assessment(
     patient_id: PatientId,
     assessment_id: Annotated[int, path_id("the assessment's id")],
-    auditor: AuditDep,
-    user: CurrentUser,
+    session: SessionDep,
+    access: AccessDep,
 ) -> AssessmentOut:
-    with auditor.patient("assessment.read", patient_id):
-        assessment = records.get_assessment(
-            auditor.session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            assessment_id=assessment_id,
-        )
-        if assessment is None:
-            raise ApiProblem(404, f"patient {patient_id} has no assessment {assessment_id}")
-        numbers = records.case_version_numbers(auditor.session, ids=[assessment.case_version_id])
-    return full(assessment, numbers[assessment.case_version_id])
+    found = records.read_assessment(
+        session, access=access, patient_id=patient_id, assessment_id=assessment_id
+    )
+    return full(found.assessment, found.case_version)

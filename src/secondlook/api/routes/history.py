@@ -7,15 +7,16 @@ from fastapi import APIRouter, Request
 from secondlook.api.routes import assessments, cases, questionnaires
 from secondlook.api.schemas import HistoryItem
 from secondlook.api.schemas import Page as PageOf
-from secondlook.http.deps import AuditDep, CurrentUser, Page, PatientId
+from secondlook.http.deps import AccessDep, Page, PatientId, SessionDep
 from secondlook.http.problems import error_responses
-from secondlook.store import records
+from secondlook.services import records
+from secondlook.services.records import HistoryEntry
 from secondlook.store.models import Assessment, CaseVersion, QuestionnaireResponse
 
 router = APIRouter(prefix="/patients/{patient_id}/history", tags=["history"])
 
 
-def item(entry: records.HistoryEntry, numbers: dict[int, int]) -> HistoryItem:
+def item(entry: HistoryEntry, numbers: dict[int, int]) -> HistoryItem:
     record = entry.record
     if isinstance(record, CaseVersion):
         return HistoryItem(
@@ -53,19 +54,12 @@ def item(entry: records.HistoryEntry, numbers: dict[int, int]) -> HistoryItem:
 
 @router.get("", responses=error_responses(401, 403, 404, 422))
 def read_history(
-    patient_id: PatientId, auditor: AuditDep, user: CurrentUser, page: Page, request: Request
+    patient_id: PatientId, session: SessionDep, access: AccessDep, page: Page, request: Request
 ) -> PageOf[HistoryItem]:
-    with auditor.patient("history.read", patient_id):
-        entries = records.history(
-            auditor.session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            limit=page.limit + 1,
-            offset=page.position,
-        )
-        numbers = records.case_version_numbers(
-            auditor.session,
-            ids=[e.record.case_version_id for e in entries if isinstance(e.record, Assessment)],
-        )
-    entries, next_page = page.cut(entries, request, lambda _: page.position + page.limit)
-    return PageOf[HistoryItem](items=[item(e, numbers) for e in entries], next=next_page)
+    found = records.history(
+        session, access=access, patient_id=patient_id, limit=page.limit + 1, offset=page.position
+    )
+    entries, next_page = page.cut(found.entries, request, lambda _: page.position + page.limit)
+    return PageOf[HistoryItem](
+        items=[item(e, found.case_versions) for e in entries], next=next_page
+    )

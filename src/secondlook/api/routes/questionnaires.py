@@ -6,10 +6,9 @@ from fastapi import APIRouter, Request, Response
 
 from secondlook.api.schemas import Page as PageOf
 from secondlook.api.schemas import QuestionnaireIn, QuestionnaireOut
-from secondlook.http.deps import AuditDep, CurrentUser, Page, PatientId
+from secondlook.http.deps import AccessDep, Page, PatientId, SessionDep
 from secondlook.http.problems import error_responses
-from secondlook.platform import clock
-from secondlook.store import flows, records
+from secondlook.services import records
 from secondlook.store.models import QuestionnaireResponse
 
 router = APIRouter(prefix="/patients/{patient_id}/questionnaires", tags=["questionnaires"])
@@ -42,23 +41,20 @@ def out(response: QuestionnaireResponse) -> QuestionnaireOut:
 def submit_questionnaire(
     patient_id: PatientId,
     body: QuestionnaireIn,
-    auditor: AuditDep,
-    user: CurrentUser,
+    session: SessionDep,
+    access: AccessDep,
     response: Response,
 ) -> QuestionnaireOut:
     """Score the answers and store them. `alerts` lists every safety alert the answers raise
     (for example `self-harm-risk` for any positive answer to PHQ-9 item 9)."""
-    with auditor.patient("questionnaire.create", patient_id) as scope:
-        scope.status = 201
-        stored = flows.submit_questionnaire(
-            auditor.session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            instrument=body.instrument,
-            answers=body.answers,
-            answered_on=body.answered_on or clock.today(),
-            user_id=user.user_id,
-        )
+    stored = records.submit_questionnaire(
+        session,
+        access=access,
+        patient_id=patient_id,
+        instrument=body.instrument,
+        answers=body.answers,
+        answered_on=body.answered_on,
+    )
     result = out(stored)
     response.headers["Location"] = result.href
     return result
@@ -66,15 +62,10 @@ def submit_questionnaire(
 
 @router.get("", responses=error_responses(401, 403, 404, 422))
 def list_questionnaires(
-    patient_id: PatientId, auditor: AuditDep, user: CurrentUser, page: Page, request: Request
+    patient_id: PatientId, session: SessionDep, access: AccessDep, page: Page, request: Request
 ) -> PageOf[QuestionnaireOut]:
-    with auditor.patient("questionnaire.read", patient_id):
-        rows = records.list_questionnaire_responses(
-            auditor.session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
-            limit=page.limit + 1,
-            after_id=page.position,
-        )
+    rows = records.questionnaires(
+        session, access=access, patient_id=patient_id, limit=page.limit + 1, after=page.position
+    )
     rows, next_page = page.cut(rows, request, lambda row: row.id)
     return PageOf[QuestionnaireOut](items=[out(r) for r in rows], next=next_page)
