@@ -23,7 +23,7 @@ from secondlook.platform.access import Access
 from secondlook.platform.errors import NotFound, Refused
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services.unit import audited
-from secondlook.store import flows, records
+from secondlook.store import care_records, flows, records
 from secondlook.store.models import Assessment, CaseVersion, Patient, QuestionnaireResponse
 from secondlook.store.records import HistoryEntry as HistoryEntry
 
@@ -279,8 +279,9 @@ def read_assessment(
 def latest_assessment_in(
     session: Session, *, organization_id: int, patient_id: int
 ) -> Assessment | None:
-    """The patient's newest assessment, None before the first."""
-    return records.latest_assessment(
+    """The patient's newest assessment, None before the first (the same one the conference and
+    plan pages work from: the care store keeps that query)."""
+    return care_records.latest_assessment(
         session, organization_id=organization_id, patient_id=patient_id
     )
 

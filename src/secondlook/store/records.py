@@ -292,18 +292,6 @@ def list_assessments(
     )
 
 
-def latest_assessment(
-    session: Session, *, organization_id: int, patient_id: int
-) -> Assessment | None:
-    """The patient's newest assessment, None before the first."""
-    return session.scalars(
-        select(Assessment)
-        .where(Assessment.organization_id == organization_id, Assessment.patient_id == patient_id)
-        .order_by(Assessment.id.desc())
-        .limit(1)
-    ).first()
-
-
 def case_version_numbers(session: Session, *, ids: Sequence[int]) -> dict[int, int]:
     """Case version id -> its number, for showing which version an assessment was made from."""
     if not ids:

@@ -1,6 +1,5 @@
-"""Read-side helpers for the pages: the latest assessment, what is due, and the knowledge base's
-texts for a patient's plan. The records themselves come from the services (every query filters
-by organization)."""
+"""Read-side helpers for the pages: what is due, and the knowledge base's texts for a patient's
+plan. The records themselves come from the services (services.records, services.care)."""
 
 from __future__ import annotations
 
@@ -15,9 +14,8 @@ from secondlook.care import vocabulary
 from secondlook.instruments import INSTRUMENTS
 from secondlook.knowledge import KnowledgeBase, default_knowledge
 from secondlook.services import care
-from secondlook.services import records as records_service
 from secondlook.store import care_records
-from secondlook.store.models import Assessment, QuestionnaireResponse
+from secondlook.store.models import QuestionnaireResponse
 
 # Instruments whose item text ships, in the order the portal offers them.
 PORTAL_INSTRUMENTS = ("nrs-pain", "phq-9", "gad-7")
@@ -26,15 +24,6 @@ DUE_AFTER_DAYS = 28
 
 def knowledge() -> KnowledgeBase:
     return default_knowledge()
-
-
-def latest_assessment(
-    session: Session, *, organization_id: int, patient_id: int
-) -> Assessment | None:
-    """The patient's newest assessment, inside a page's audited scope (the records service's)."""
-    return records_service.latest_assessment_in(
-        session, organization_id=organization_id, patient_id=patient_id
-    )
 
 
 def alerts_from_responses(rows: Sequence[QuestionnaireResponse]) -> list[QuestionnaireResponse]:
