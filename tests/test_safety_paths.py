@@ -93,3 +93,30 @@ def test_self_harm_alert_fires_even_when_the_total_cannot_be_scored() -> None:
     doc["questionnaires"] = [{"instrument": "phq-9", "date": "2026-03-02", "answers": answers}]
     a = assess(parse_case(doc))
     assert "self-harm-risk" in [s["id"] for s in a["safety_alerts"]]
+
+
+@pytest.mark.parametrize(("name", "doc"), CASES, ids=[c[0] for c in CASES])
+def test_patients_are_told_what_to_do_for_every_red_flag_and_alert(
+    name: str, doc: dict[str, Any]
+) -> None:
+    """The patient's instructions (portal and handout) name every red flag and safety alert
+    the assessment raised, emergencies first."""
+    from secondlook.care.warnings import SiteContacts, patient_warnings
+    from secondlook.knowledge import default_knowledge
+
+    result = assess(parse_case(doc))
+    warnings = patient_warnings(
+        red_flags=result["red_flags"],
+        alert_ids=[a["id"] for a in result["safety_alerts"]],
+        knowledge=default_knowledge(),
+        contacts=SiteContacts(),
+    )
+    told = {source for w in warnings for source in w.sources}
+    assert told == {f["id"] for f in result["red_flags"]} | {
+        a["id"] for a in result["safety_alerts"]
+    }
+    levels = [w.level for w in warnings]
+    assert levels == sorted(levels, key=["emergency", "urgent", "safety"].index)
+    emergencies = {f["id"] for f in result["red_flags"] if f["urgency"] == "emergency"}
+    if emergencies:
+        assert warnings[0].level == "emergency" and set(warnings[0].sources) == emergencies

@@ -25,16 +25,31 @@ def test_an_emergency_red_flag_tells_the_patient_to_go_to_an_emergency_departmen
         knowledge=KB,
         contacts=SiteContacts(),
     )
-    assert [(w.level, w.source) for w in warnings] == [
-        ("emergency", "cauda-equina"),
-        ("urgent", "infection"),
-        ("safety", "opioid-overdose-risk"),
+    assert [(w.level, w.sources) for w in warnings] == [
+        ("emergency", ("cauda-equina",)),
+        ("urgent", ("infection",)),
+        ("safety", ("opioid-overdose-risk",)),
     ]
     first = warnings[0]
     assert first.title == "Go to an emergency department now"
     assert "your local emergency number" in first.do
-    assert "bladder" in first.why  # the knowledge base's words for patients
+    assert "bladder" in first.why[0]  # the knowledge base's words for patients
     assert "care team today" in warnings[1].do
+
+
+def test_red_flags_of_one_urgency_share_one_instruction_naming_each_finding() -> None:
+    warnings = patient_warnings(
+        red_flags=[
+            {"id": "cauda-equina", "urgency": "emergency"},
+            {"id": "epidural-hematoma", "urgency": "emergency"},
+        ],
+        alert_ids=[],
+        knowledge=KB,
+        contacts=SiteContacts(),
+    )
+    assert len(warnings) == 1
+    assert warnings[0].sources == ("cauda-equina", "epidural-hematoma")
+    assert len(warnings[0].why) == 2
 
 
 def test_the_sites_numbers_are_shown_and_crisis_lines_only_after_a_self_harm_answer() -> None:
@@ -57,7 +72,7 @@ def test_the_sites_numbers_are_shown_and_crisis_lines_only_after_a_self_harm_ans
         knowledge=KB,
         contacts=contacts,
     )
-    by_source = {w.source: w for w in warnings}
+    by_source = {source: w for w in warnings for source in w.sources}
     assert "the emergency number (112)" in by_source["cauda-equina"].do
     assert by_source["self-harm-risk"].contacts == (
         "Crisis line 0800 111 0 111 (day and night)",
@@ -65,7 +80,7 @@ def test_the_sites_numbers_are_shown_and_crisis_lines_only_after_a_self_harm_ans
         "Your care team: Spine center nurses, 030 1234 5678.",
     )
     assert "Crisis line" not in " ".join(by_source["severe-depression"].contacts)
-    assert "Spine center nurses" in " ".join(by_source["cauda-equina"].contacts)
+    assert by_source["cauda-equina"].contacts == ()  # an emergency: go, do not phone around
 
 
 def test_an_unknown_red_flag_or_alert_is_still_shown_and_repeats_are_shown_once() -> None:
@@ -78,9 +93,9 @@ def test_an_unknown_red_flag_or_alert_is_still_shown_and_repeats_are_shown_once(
         knowledge=KB,
         contacts=SiteContacts(),
     )
-    assert [(w.level, w.source) for w in warnings] == [
-        ("emergency", "new-flag"),
-        ("safety", "new-alert"),
+    assert [(w.level, w.sources) for w in warnings] == [
+        ("emergency", ("new-flag",)),
+        ("safety", ("new-alert",)),
     ]
     assert all(w.do for w in warnings)
 

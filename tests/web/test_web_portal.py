@@ -4,13 +4,18 @@ safety message, my plan, education pages and the handout."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
+from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 from sqlalchemy import Engine, select
 
 import factories
+from secondlook.care.warnings import SiteContacts
 from secondlook.instruments import INSTRUMENTS, safety_text
 from secondlook.store.models import QuestionnaireResponse
 from secondlook.web import portal
@@ -140,3 +145,57 @@ def test_my_plan_and_learn_use_the_patient_texts(patient: tuple[TestClient, str]
         assert heading in learn
     handout = client.get("/portal/handout.pdf")
     assert handout.status_code == 200 and handout.content.startswith(b"%PDF-")
+
+
+@pytest.fixture
+def site_numbers(web_app: FastAPI) -> Iterator[SiteContacts]:
+    contacts = SiteContacts(
+        emergency="112",
+        crisis_lines=("Crisis line 0800 111 0 111, day and night",),
+        care_team="Spine center nurses 030 1234 5678",
+    )
+    before = web_app.state.site_contacts
+    web_app.state.site_contacts = contacts
+    yield contacts
+    web_app.state.site_contacts = before
+
+
+def test_a_patient_with_an_emergency_red_flag_is_told_first_to_go_to_an_emergency_department(
+    patient: tuple[TestClient, str], site_numbers: SiteContacts
+) -> None:
+    client, _ = patient  # the cauda-equina example, assessed
+    for path in ("/portal", "/portal/plan", "/portal/learn"):
+        html = client.get(path).text
+        main = html[html.index("<main") :]
+        first_banner = main.index('class="banner warning-emergency"')
+        assert first_banner < main.index("<h1") or path == "/portal", path
+        assert "Go to an emergency department now" in html
+        assert "the emergency number (112)" in html
+    home = client.get("/portal").text
+    assert home.index("Go to an emergency department now") < home.index("Questionnaires to fill in")
+
+
+def test_the_crisis_message_after_item_9_gives_the_sites_numbers(
+    patient: tuple[TestClient, str], site_numbers: SiteContacts
+) -> None:
+    client, token = patient
+    html = _answer(client, token, "phq-9", [0] * 8, 2)
+    assert "Please read this now" in html
+    assert "Crisis line 0800 111 0 111, day and night" in html
+    assert "Your care team: Spine center nurses 030 1234 5678." in html
+    assert html.index("Please read this now") < html.index("Your answer has been sent")
+    # ...and the alert stays before the patient on the start page afterwards
+    assert "Crisis line 0800 111 0 111, day and night" in client.get("/portal").text
+
+
+def test_the_handout_starts_with_what_to_do_now(
+    patient: tuple[TestClient, str], site_numbers: SiteContacts
+) -> None:
+    client, _ = patient
+    response = client.get("/portal/handout.pdf")
+    assert response.status_code == 200
+    text = " ".join(
+        " ".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages).split()
+    )
+    assert text.index("Go to an emergency department now") < text.index("Treatments in your plan")
+    assert "the emergency number (112)" in text

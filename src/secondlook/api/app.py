@@ -30,6 +30,7 @@ from secondlook.api.routes import (
 from secondlook.api.routes.fhir import DEFAULT_BASE_URL, FhirCors, FhirErrors
 from secondlook.api.routes.fhir import router as fhir_router
 from secondlook.api.routes.fhir_cds import cds_routes
+from secondlook.care.warnings import ContactsInvalid, site_contacts
 from secondlook.fhir.cds_config import ENVIRONMENT_VARIABLE as CDS_CONFIG_VARIABLE
 from secondlook.fhir.cds_config import CdsConfig, load_cds_config
 from secondlook.http import problems
@@ -74,9 +75,13 @@ def _origins(value: str) -> tuple[str, ...]:
 
 
 def check_environment() -> None:
-    """Refuse unusable SECONDLOOK_BASE_URL / SECONDLOOK_CORS_ORIGINS before anything starts."""
+    """Refuse unusable settings (base URL, CORS origins, site contacts) before anything starts."""
     _base_url(os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL)
     _origins(os.environ.get(CORS_VARIABLE, ""))
+    try:
+        site_contacts(os.environ)
+    except ContactsInvalid as exc:
+        raise SettingInvalid(str(exc)) from None
 
 
 def create_app(
@@ -117,6 +122,8 @@ def create_app(
     app.state.public_base_url = base_url
     app.state.mrn_system = mrn_system
     app.state.cors = cors_origins
+    # The numbers patients are given when a red flag or safety alert is found (care/warnings.py).
+    app.state.site_contacts = site_contacts(os.environ)
     problems.install(app)
     app.add_middleware(problems.GuardQuery)
     # Bodies are bounded and checked before any route reads them (api/limits.py).

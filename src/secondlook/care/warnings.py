@@ -81,13 +81,15 @@ def site_contacts(environ: Mapping[str, str]) -> SiteContacts:
 @dataclass(frozen=True)
 class PatientWarning:
     """One thing the patient must act on: ``do`` is the instruction, ``why`` the plain words
-    about what was found, ``contacts`` the numbers that go with it."""
+    about each finding behind it, ``contacts`` the numbers that go with it. The red flags of one
+    urgency share one warning (one instruction, each finding named); each safety alert has its
+    own."""
 
     level: Level
-    source: str  # the red flag or safety alert id
+    sources: tuple[str, ...]  # the red flag or safety alert ids
     title: str
     do: str
-    why: str
+    why: tuple[str, ...] = ()
     contacts: tuple[str, ...] = ()
 
 
@@ -100,48 +102,48 @@ def patient_warnings(
     texts: Mapping[str, SafetyText] = DEFAULT_SAFETY_TEXTS,
 ) -> list[PatientWarning]:
     """The warnings for an assessment's red flags (``{"id", "urgency"}``) and the safety
-    alerts raised (by the assessment or by questionnaires since), most urgent first, one per
-    red flag or alert. An unknown red flag or alert is still shown, with generic words: a
-    warning is never dropped because its text is missing."""
-    found: list[PatientWarning] = []
-    seen: set[str] = set()
+    alerts raised (by the assessment or by questionnaires since), most urgent first. An unknown
+    red flag or alert is still shown, with generic words: a warning is never dropped because
+    its text is missing; a finding raised twice is shown once."""
     team = (f"Your care team: {contacts.care_team}.",) if contacts.care_team else ()
+    flags: dict[str, dict[str, str]] = {"emergency": {}, "urgent": {}}
     for flag in red_flags:
         flag_id = str(flag.get("id", ""))
-        if not flag_id or flag_id in seen:
+        level = "emergency" if flag.get("urgency") == "emergency" else "urgent"
+        if not flag_id or any(flag_id in found for found in flags.values()):
             continue
-        seen.add(flag_id)
         record = next((r for r in knowledge.red_flags if r.id == flag_id), None)
-        why = (
+        flags[level][flag_id] = (
             record.patient
             if record is not None and record.patient
-            else ("Your care team's evaluation found a sign that needs to be checked quickly.")
+            else "Your care team's evaluation found a sign that needs to be checked quickly."
         )
-        if flag.get("urgency") == "emergency":
-            found.append(
-                PatientWarning(
-                    "emergency",
-                    flag_id,
-                    "Go to an emergency department now",
-                    f"Go to the nearest emergency department now, or call "
-                    f"{contacts.emergency_words}. Do not wait for your next appointment. "
-                    "Take this page or your plan with you.",
-                    why,
-                    team,
-                )
+    found: list[PatientWarning] = []
+    if flags["emergency"]:
+        found.append(
+            PatientWarning(
+                "emergency",
+                tuple(flags["emergency"]),
+                "Go to an emergency department now",
+                f"Go to the nearest emergency department now, or call "
+                f"{contacts.emergency_words}. Do not wait for your next appointment. "
+                "Take this page or your plan with you.",
+                tuple(flags["emergency"].values()),
             )
-        else:
-            found.append(
-                PatientWarning(
-                    "urgent",
-                    flag_id,
-                    "Contact your care team today",
-                    "Contact your care team today. If you cannot reach them, or you get worse, "
-                    f"go to an emergency department or call {contacts.emergency_words}.",
-                    why,
-                    team,
-                )
+        )
+    if flags["urgent"]:
+        found.append(
+            PatientWarning(
+                "urgent",
+                tuple(flags["urgent"]),
+                "Contact your care team today",
+                "Contact your care team today. If you cannot reach them, or you get worse, "
+                f"go to an emergency department or call {contacts.emergency_words}.",
+                tuple(flags["urgent"].values()),
+                team,
             )
+        )
+    seen: set[str] = set()
     for alert_id in alert_ids:
         if alert_id in seen:
             continue
@@ -151,15 +153,14 @@ def patient_warnings(
         found.append(
             PatientWarning(
                 "safety",
-                alert_id,
+                (alert_id,),
                 "Please read this now" if alert_id == SELF_HARM_RISK else "Important",
                 text.patient
                 if text is not None
                 else "Please contact your care team soon about your answers. If you are in "
                 f"danger now, call {contacts.emergency_words}.",
-                "",
+                (),
                 (*crisis, *team),
             )
         )
-    order = {level: n for n, level in enumerate(LEVELS)}
-    return sorted(found, key=lambda w: order[w.level])
+    return found

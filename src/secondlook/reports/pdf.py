@@ -120,7 +120,7 @@ _HANDOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 evaluation for pain that has lasted after spine surgery. Please bring it to your next
 visit, and ask about anything that is unclear.</p>
 {% for w in warnings %}<section class="alert warning-{{ w.level }}"><h2>{{ w.title }}</h2>
-<p><strong>{{ w.do }}</strong></p>{% if w.why %}<p>{{ w.why }}</p>{% endif %}
+<p><strong>{{ w.do }}</strong></p>{% for why in w.why %}<p>{{ why }}</p>{% endfor %}
 {% for c in w.contacts %}<p>{{ c }}</p>{% endfor %}</section>{% endfor %}
 <h2>Treatments in your plan</h2>
 {% for t in treatments %}<h3>{{ t.name }}</h3><p>{{ t.text }}</p>

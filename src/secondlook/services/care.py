@@ -56,6 +56,21 @@ def current_plan_in(session: Session, *, organization_id: int, patient_id: int) 
     )
 
 
+def current_plan_tasks_in(
+    session: Session, *, organization_id: int, patient_id: int
+) -> tuple[CarePlan, list[CareTask]] | None:
+    """The current plan with all its tasks (care tasks and questionnaires); None without one."""
+    plan = current_plan_in(session, organization_id=organization_id, patient_id=patient_id)
+    if plan is None:
+        return None
+    tasks = [
+        t
+        for t in care_records.plan_tasks(session, plan_id=plan.id)
+        if t.patient_id == patient_id and t.organization_id == organization_id
+    ]
+    return plan, tasks
+
+
 # -- outcomes -------------------------------------------------------------------------------------
 
 

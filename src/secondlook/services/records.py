@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from secondlook.care.warnings import PatientWarning, SiteContacts, patient_warnings
+from secondlook.knowledge import default_knowledge
 from secondlook.platform import clock
 from secondlook.platform.access import Access
 from secondlook.platform.errors import NotFound, Refused
@@ -38,14 +40,16 @@ def list_patients(session: Session, *, access: Access, limit: int, after: int = 
     record (an account that links to none sees none)."""
     principal = access.principal
     only_id = (principal.patient_id or 0) if principal.role == "patient" else None
-    with audited(session, access, "patient.list"):
-        return records.list_patients(
+    with audited(session, access, "patient.list") as scope:
+        rows = records.list_patients(
             session,
             organization_id=access.organization_id,
             limit=limit,
             after_id=after,
             only_id=only_id,
         )
+        scope.disclosed = [p.id for p in rows]
+        return rows
 
 
 def search_patients(
@@ -54,12 +58,13 @@ def search_patients(
     """Patients whose name contains ``query`` (any case) or whose MRN is ``query``; audited as
     a list of patients (a search is one)."""
     principal = access.principal
-    with audited(session, access, "patient.list"):
+    with audited(session, access, "patient.list") as scope:
         rows = records.search_patients(
             session, organization_id=access.organization_id, query=query, limit=limit
         )
         if principal.role == "patient":
-            return [p for p in rows if p.id == principal.patient_id]
+            rows = [p for p in rows if p.id == principal.patient_id]
+        scope.disclosed = [p.id for p in rows]
         return rows
 
 
@@ -316,6 +321,41 @@ def overview_in(session: Session, *, organization_id: int, patient: Patient) -> 
         if version is not None:
             assessed_on = str(version.document.get("assessed_on", ""))
     return Overview(patient, assessment, assessed_on, stale, responses)
+
+
+#: How far back a questionnaire's safety alert is still put before the patient. The PHQ-9 asks
+#: about the last two weeks (Kroenke 2001); a month covers that period twice over.
+RECENT_ANSWERS_DAYS = 30
+
+
+def patient_warnings_in(
+    session: Session,
+    *,
+    organization_id: int,
+    patient_id: int,
+    contacts: SiteContacts,
+    today: dt.date | None = None,
+) -> list[PatientWarning]:
+    """What the patient must be told to do now (``care.warnings``): the newest assessment's
+    red flags and safety alerts, and the safety alerts of the questionnaires answered in the
+    last :data:`RECENT_ANSWERS_DAYS` days, which an assessment may not have seen."""
+    assessment = latest_assessment_in(
+        session, organization_id=organization_id, patient_id=patient_id
+    )
+    document = assessment.document if assessment is not None else {}
+    since = (today or clock.today()) - dt.timedelta(days=RECENT_ANSWERS_DAYS)
+    alert_ids = [str(a.get("id")) for a in document.get("safety_alerts") or [] if a.get("id")]
+    for response in reversed(
+        questionnaires_in(session, organization_id=organization_id, patient_id=patient_id)
+    ):
+        if response.answered_on >= since:
+            alert_ids += [str(a) for a in response.alerts]
+    return patient_warnings(
+        red_flags=[f for f in document.get("red_flags") or [] if isinstance(f, dict)],
+        alert_ids=alert_ids,
+        knowledge=default_knowledge(),
+        contacts=contacts,
+    )
 
 
 # -- questionnaires -------------------------------------------------------------------------------

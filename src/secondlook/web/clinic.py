@@ -28,7 +28,7 @@ from secondlook.reports import pdf
 from secondlook.services import care, records
 from secondlook.store.models import Patient
 from secondlook.web import data, intake
-from secondlook.web.common import StaffUser, redirect, render
+from secondlook.web.common import StaffUser, redirect, render, site_contacts_of
 
 router = APIRouter(prefix="/clinic")
 PAGE_SIZE = 50
@@ -404,6 +404,12 @@ def _document_context(
         outcome = care.outcomes_in(
             session, organization_id=user.organization_id, patient_id=patient_id
         )
+        context["warnings"] = records.patient_warnings_in(
+            session,
+            organization_id=user.organization_id,
+            patient_id=patient_id,
+            contacts=site_contacts_of(request),
+        )
     return context, outcome
 
 
@@ -441,6 +447,7 @@ def handout_pdf(
         tests=tests,
         charts=pdf_charts(outcome),
         plan=pdf_plan(outcome),
+        warnings=context["warnings"],
     )
     return _pdf_response(content, f"patient-handout-{patient_id}.pdf")
 

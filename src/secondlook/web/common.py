@@ -31,6 +31,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from secondlook.care import vocabulary as care_vocabulary
+from secondlook.care.warnings import SiteContacts
 from secondlook.http.deps import SESSION_COOKIE, SessionDep
 from secondlook.platform.access import Principal
 from secondlook.services.unit import path_patient_id, record_refusal
@@ -262,3 +263,9 @@ def redirect(url: str) -> RedirectResponse:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def site_contacts_of(request: Request) -> SiteContacts:
+    """The site's numbers for patients (set by the app from its settings)."""
+    found = getattr(request.app.state, "site_contacts", None)
+    return found if isinstance(found, SiteContacts) else SiteContacts()

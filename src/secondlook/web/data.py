@@ -14,7 +14,6 @@ from secondlook.care import vocabulary
 from secondlook.instruments import INSTRUMENTS
 from secondlook.knowledge import KnowledgeBase, default_knowledge
 from secondlook.services import care
-from secondlook.store import care_records
 from secondlook.store.models import QuestionnaireResponse
 
 # Instruments whose item text ships, in the order the portal offers them.
@@ -161,16 +160,12 @@ def plan_tasks_in_plain_language(
 ) -> list[PlainTask] | None:
     """The tasks of the patient's current plan (the latest that is not a draft), care tasks
     first, each in plain words; None without a plan."""
-    plan = care.current_plan_in(session, organization_id=organization_id, patient_id=patient_id)
-    if plan is None:
+    found = care.current_plan_tasks_in(
+        session, organization_id=organization_id, patient_id=patient_id
+    )
+    if found is None:
         return None
-    # No care service lists all of a plan's tasks (the board keeps only care tasks), so the
-    # store is asked directly for them.
-    rows = [
-        r
-        for r in care_records.plan_tasks(session, plan_id=plan.id)
-        if r.patient_id == patient_id and r.organization_id == organization_id
-    ]
+    _, rows = found
     kb = knowledge()
     by_key = {r.task_key: r for r in rows}
     out = []

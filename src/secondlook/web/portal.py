@@ -12,17 +12,19 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from secondlook.care.warnings import patient_warnings
 from secondlook.http.deps import Auditor, SessionDep, access_of
 from secondlook.http.problems import ApiProblem
-from secondlook.instruments import INSTRUMENTS, safety_text
+from secondlook.instruments import INSTRUMENTS
 from secondlook.instruments.model import Instrument, ItemText
+from secondlook.knowledge import default_knowledge
 from secondlook.platform import clock
 from secondlook.platform.access import Principal
 from secondlook.reports import pdf
 from secondlook.services import care, records
 from secondlook.store.models import QuestionnaireResponse
 from secondlook.web import clinic, data
-from secondlook.web.common import PatientUser, redirect, render
+from secondlook.web.common import PatientUser, redirect, render, site_contacts_of
 
 router = APIRouter(prefix="/portal")
 
@@ -54,6 +56,9 @@ def _own(
             session, organization_id=org, patient_id=patient_id
         )
         rows = records.questionnaires_in(session, organization_id=org, patient_id=patient_id)
+        warnings = records.patient_warnings_in(
+            session, organization_id=org, patient_id=patient_id, contacts=site_contacts_of(request)
+        )
         tasks = outcome = None
         if with_plan:
             tasks = data.plan_tasks_in_plain_language(
@@ -63,6 +68,7 @@ def _own(
     return {
         "a": assessment.document if assessment else None,
         "responses": rows,
+        "warnings": warnings,
         "tasks": tasks,
         "outcome": outcome,
     }
@@ -75,7 +81,11 @@ def home(request: Request, session: SessionDep, user: PatientUser) -> Response:
         (key, INSTRUMENTS[key].item_text.title)  # type: ignore[union-attr]  # portal ships text
         for key in data.due_instruments(own["responses"], clock.today())
     ]
-    return render(request, "portal/home.html", {"due": due, "has_plan": own["a"] is not None})
+    return render(
+        request,
+        "portal/home.html",
+        {"due": due, "has_plan": own["a"] is not None, "warnings": own["warnings"]},
+    )
 
 
 def _parse_answers(raw: object, instrument: Instrument) -> list[int] | None:
@@ -189,17 +199,19 @@ async def continue_questionnaire(key: str, request: Request, user: PatientUser) 
 def _safety_page(
     request: Request, key: str, alerts: list[str], answers: list[int], *, remaining: bool
 ) -> Response:
-    texts = []
-    for alert in alerts:
-        try:
-            texts.append(safety_text(alert).patient)
-        except KeyError:
-            continue
+    # Every alert the answers raised, with the site's crisis lines after a self-harm answer; an
+    # alert without a patient text still gets generic words (care.warnings never drops one).
+    warnings = patient_warnings(
+        red_flags=[],
+        alert_ids=alerts,
+        knowledge=default_knowledge(),
+        contacts=site_contacts_of(request),
+    )
     return render(
         request,
         "portal/safety.html",
         {
-            "texts": texts,
+            "warnings": warnings,
             "instrument": key,
             "answers": ",".join(str(a) for a in answers),
             "remaining": remaining,
@@ -220,6 +232,7 @@ def my_plan(request: Request, session: SessionDep, user: PatientUser) -> Respons
             "care_tasks": [t for t in tasks or [] if not t.questionnaire],
             "questionnaires": [t for t in tasks or [] if t.questionnaire],
             "has_stored_plan": tasks is not None,
+            "warnings": own["warnings"],
         },
     )
 
@@ -236,6 +249,7 @@ def learn(request: Request, session: SessionDep, user: PatientUser) -> Response:
             "all_causes": data.all_patient_texts("etiology"),
             "tests": plan["tests"],
             "treatments": plan["treatments"],
+            "warnings": own["warnings"],
         },
     )
 
@@ -253,6 +267,7 @@ def handout(request: Request, session: SessionDep, user: PatientUser) -> Respons
         tests=tests,
         charts=clinic.pdf_charts(outcome),
         plan=clinic.pdf_plan(outcome),
+        warnings=own["warnings"],
     )
     return Response(
         content,
