@@ -13,7 +13,7 @@ import json
 from http import HTTPStatus
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from secondlook.platform.errors import Refused
@@ -40,6 +40,12 @@ def install(app: FastAPI) -> None:
     """Add the web application to `app` (after the API routers)."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    # Browsers ask for /favicon.ico on their own (a PDF download, say); answer with the icon
+    # the pages name, not a 404.
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def _favicon() -> Response:
+        return RedirectResponse("/static/favicon.svg", status_code=301)
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(LoginRequired)
