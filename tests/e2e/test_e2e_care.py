@@ -50,6 +50,11 @@ def test_clinician_builds_a_plan(
     page.get_by_role("link", name="Build a care plan").click()
     expect(page.get_by_role("heading", name="Suggested items")).to_be_visible()
 
+    # Options to consider start undecided: the team chooses each one (here: not now).
+    considered = page.locator("fieldset.plan-item.rec-consider")
+    for n in range(considered.count()):
+        expect(considered.nth(n).locator("input[type=radio]:checked")).to_have_count(0)
+        considered.nth(n).get_by_label("Reject", exact=True).check()
     mri = page.locator("fieldset.plan-item", has_text="MRI").first
     mri.get_by_label("Accept", exact=True).check()
     psych = page.locator("fieldset.plan-item", has_text="Psychological evaluation").first

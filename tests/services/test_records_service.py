@@ -3,6 +3,7 @@ and that every act, allowed or not, leaves its audit event."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -250,3 +251,37 @@ def test_assessments_questionnaires_and_history_carry_the_case_version_numbers(
         "questionnaire.read",
         "history.read",
     ]
+
+
+def test_questionnaires_entered_at_intake_reach_the_outcomes(
+    engine: Engine, session: Session, clinic: factories.Clinic
+) -> None:
+    """The case's questionnaires (entered at intake, imported) are the plan's baselines, so the
+    outcome charts show them, counted once even when the same answers were also stored."""
+    from secondlook.examples import load_example
+    from secondlook.services import care
+
+    case = load_example("scs-candidate")
+    with factories.committed(engine) as setup:
+        patient = factories.patient(setup, organization_id=clinic.id, document=case, assessed=True)
+        first = next(
+            q for q in case["questionnaires"] if q["instrument"] == "phq-9" and "answers" in q
+        )
+        factories.questionnaire_response(
+            setup,
+            organization_id=clinic.id,
+            patient_id=patient.id,
+            instrument=first["instrument"],
+            answers=first["answers"],
+            answered_on=dt.date.fromisoformat(first["date"]),
+        )
+    found = care.outcomes_in(session, organization_id=clinic.id, patient_id=patient.id)
+    charted = {(c.instrument, day) for c in found.charts for day, _ in c.points}
+    expected = {
+        (q["instrument"], dt.date.fromisoformat(q["date"]))
+        for q in case["questionnaires"]
+        if q["instrument"] in {c.instrument for c in found.charts}
+    }
+    assert expected and expected <= charted
+    points = [p for c in found.charts if c.instrument == "phq-9" for p in c.points]
+    assert len(points) == len({p[0] for p in points}) >= 1  # the stored copy is not counted twice

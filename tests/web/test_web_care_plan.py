@@ -26,9 +26,13 @@ def cervical(web_engine: Engine, clinic: factories.Clinic) -> int:
         ).id
 
 
-def form_defaults(html: str, token: str) -> dict[str, str]:
-    """What a browser would send for the plan form as the page shows it."""
+def form_defaults(html: str, token: str, considered: str | None = "reject") -> dict[str, str]:
+    """What a browser would send for the plan form as the page shows it, with the items left
+    undecided (options to consider) decided as ``considered`` (None: left undecided)."""
     values: dict[str, str] = {"csrf_token": token}
+    if considered is not None:
+        for name in re.findall(r'name="(action-\d+)" value="accept"', html):
+            values[name] = considered
     for name, value in re.findall(r'name="(action-\d+)" value="(\w+)" checked', html):
         values[name] = value
     for name, value in re.findall(r'name="(goal-\d+-keep)" value="(yes)" checked', html):
@@ -224,3 +228,36 @@ def test_another_organizations_clinician_gets_404(
     assert response.status_code == 404
     assert events(web_engine, "care.plan.propose", pid) == [("denied", 404)]
     assert events(web_engine, "care.task.update", pid) == [("denied", 404)]
+
+
+def test_an_option_to_consider_enters_the_plan_only_by_a_choice(
+    clinician: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
+) -> None:
+    """Spinal cord stimulation ("consider") is not pre-accepted: creating the plan as the page
+    comes asks for a decision on it, at the item; choosing one creates the plan."""
+    client, token = clinician
+    with factories.committed(web_engine) as session:
+        pid = factories.patient(
+            session, organization_id=clinic.id, example="scs-candidate", assessed=True
+        ).id
+    html = client.get(f"/clinic/patients/{pid}/plan").text
+    considered = re.findall(
+        r'id="item-(\d+)">\s*<legend>([^<]+) <span class="tag">[a-z]+</span> '
+        r'<span class="tag">consider</span>',
+        html,
+    )
+    assert considered, "the example has options to consider"
+    form = form_defaults(html, token, considered=None)
+    for n, name in considered:
+        assert f"action-{n}" not in form, f"{name} is pre-selected"
+    response = client.post(f"/clinic/patients/{pid}/plan", data=form)
+    assert response.status_code == 422
+    n, _ = considered[0]
+    fieldset = response.text.split(f'id="item-{n}">', 1)[1].split("</fieldset>", 1)[0]
+    assert "no decision" in fieldset
+    with Session(web_engine) as session:
+        assert session.scalar(select(CarePlan.id).where(CarePlan.patient_id == pid)) is None
+    for n, _ in considered:
+        form[f"action-{n}"] = "reject"
+    response = client.post(f"/clinic/patients/{pid}/plan", data=form)
+    assert response.status_code == 303, response.text[:3000]

@@ -246,3 +246,18 @@ def test_a_record_you_may_not_see_is_a_page_not_json(
     api = client.get(f"/api/v1/patients/{elsewhere}")
     assert api.status_code == 404
     assert api.headers["content-type"] == "application/problem+json"
+
+
+def test_the_banner_says_when_its_red_flags_come_from_an_assessment_older_than_the_case(
+    clinician: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
+) -> None:
+    client, _ = clinician
+    page = client.get(f"/clinic/patients/{clinic.patient.id}").text
+    banner = page.split('class="banner"', 1)[1].split("</section>", 1)[0]
+    assert "Cauda equina" in banner and "From an older assessment" not in banner
+    with factories.committed(web_engine) as session:
+        factories.case_version(session, organization_id=clinic.id, patient_id=clinic.patient.id)
+    page = client.get(f"/clinic/patients/{clinic.patient.id}").text
+    banner = page.split('class="banner"', 1)[1].split("</section>", 1)[0]
+    assert "Cauda equina" in banner  # still shown: an old red flag is not a resolved one
+    assert "From an older assessment" in banner and "Assess again" in banner

@@ -56,6 +56,7 @@ from secondlook.care.plan import (
     propose_plan,
     reason_required,
     suggest_goals,
+    suggested_action,
 )
 from secondlook.care.schedule import (
     QUESTIONNAIRE_SETS,
@@ -152,6 +153,7 @@ __all__ = [
     "responder_status",
     "slow_taper",
     "suggest_goals",
+    "suggested_action",
     "taper_follow_ups",
     "taper_schedule",
     "tasks_for",

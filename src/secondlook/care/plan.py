@@ -235,6 +235,18 @@ def reason_required(item: PlanItem, action: Action) -> bool:
     return item.recommendation in ("not-recommended", "contraindicated")
 
 
+def suggested_action(item: PlanItem) -> Action | None:
+    """What the plan builder pre-selects for an item: accept what the engine recommends, reject
+    what it does not recommend or finds contraindicated, and leave every "consider" item
+    undecided, so that an optional treatment (spinal cord stimulation, an injection, a
+    revision) enters the plan only by a choice someone made, never by a click on "Create"."""
+    if item.recommendation == "recommended":
+        return "accept"
+    if item.recommendation in ("not-recommended", "contraindicated"):
+        return "reject"
+    return None
+
+
 # -- deciding -------------------------------------------------------------------------------------
 
 

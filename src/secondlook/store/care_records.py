@@ -112,7 +112,10 @@ def latest_assessment(
 def instrument_results(
     session: Session, *, organization_id: int, patient_id: int
 ) -> list[InstrumentResult]:
-    """The patient's scored questionnaires, oldest first."""
+    """The patient's scored questionnaires, oldest first: every stored response, and the
+    questionnaires of the case as the newest assessment scored them (entered at intake or
+    imported), which are the plan's baselines. A case score with the same instrument, date and
+    score as a stored response is the same questionnaire, counted once."""
     rows = session.execute(
         select(
             QuestionnaireResponse.instrument,
@@ -126,7 +129,26 @@ def instrument_results(
         )
         .order_by(QuestionnaireResponse.answered_on, QuestionnaireResponse.id)
     )
-    return [InstrumentResult(r.instrument, r.answered_on, float(r.score)) for r in rows]
+    stored = [InstrumentResult(r.instrument, r.answered_on, float(r.score)) for r in rows]
+    assessment = latest_assessment(session, organization_id=organization_id, patient_id=patient_id)
+    from_case = case_scores(assessment.document) if assessment is not None else []
+    seen = {(r.instrument, r.date, r.score) for r in stored}
+    merged = stored + [r for r in from_case if (r.instrument, r.date, r.score) not in seen]
+    return sorted(merged, key=lambda r: r.date)
+
+
+def case_scores(document: Mapping[str, Any]) -> list[InstrumentResult]:
+    """The scores an assessment document lists (its case's questionnaires), oldest first."""
+    out = []
+    for entry in document.get("scores") or []:
+        if not isinstance(entry, Mapping) or entry.get("score") is None:
+            continue
+        try:
+            day = dt.date.fromisoformat(str(entry.get("date")))
+        except ValueError:
+            continue  # a score without a date cannot be placed on a trajectory
+        out.append(InstrumentResult(str(entry["instrument"]), day, float(entry["score"])))
+    return sorted(out, key=lambda r: r.date)
 
 
 def goal_checks(session: Session, *, plan_id: int) -> list[GoalCheck]:

@@ -28,6 +28,7 @@ from secondlook.care import (
     Goal,
     PlanDraft,
     reason_required,
+    suggested_action,
 )
 from secondlook.care.vocabulary import OWNERS, TASK_STATUSES
 from secondlook.http.deps import SessionDep, access_of, path_id
@@ -197,9 +198,7 @@ def _plan_page(
     draft = builder.draft
     items = []
     for i, item in enumerate(draft.items):
-        default = (
-            "reject" if item.recommendation in ("not-recommended", "contraindicated") else "accept"
-        )
+        default = suggested_action(item) or ""
         items.append(
             {
                 "n": i,
@@ -324,6 +323,8 @@ def _plan_decisions(form: FormData, draft: PlanDraft) -> list[Decision]:
     decisions = []
     for i, item in enumerate(draft.items):
         action = _text(form, f"action-{i}", 10)
+        if not action:  # left undecided: the care domain names the item (no decision)
+            continue
         edit = None
         if action == "edit":
             owner = _text(form, f"owner-{i}", 40) or None
