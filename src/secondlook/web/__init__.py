@@ -46,6 +46,7 @@ def install(app: FastAPI) -> None:
     @app.get("/favicon.ico", include_in_schema=False)
     async def _favicon() -> Response:
         return RedirectResponse("/static/favicon.svg", status_code=301)
+
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(LoginRequired)
