@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DatabaseError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from care_api_support import decisions_for, odi_answers, scs_case, shift_dates
+from care_api_support import decisions_for, scs_case, shift_dates
 
 from secondlook.examples import load_example
 from secondlook.store import accounts, db, records
@@ -210,26 +210,28 @@ def test_plan_review_and_questionnaire_worklists(team: Team, journey: dict[str, 
     )
     assert plan["id"] in {p["plan_id"] for p in due}
 
-    # Baseline questionnaires (due at the start, 2024-09-11): due now, then overdue.
+    # Baseline questionnaires (due at the start, 2024-09-11): the ODI, PHQ-9 and DN4 of the
+    # intake case answer theirs; the NRS and STarT Back are due now, then overdue.
     url = "/api/v1/care/worklists/questionnaires?as_of="
     near = team.all_pages("nurse", url + "2024-09-15&state=not-completed")
     entry = next(p for p in near if p["patient_id"] == journey["pid"])
-    assert entry["due"] == 5 and entry["overdue"] == 0  # odi, nrs, phq-9, start-back, dn4
+    assert entry["due"] == 2 and entry["overdue"] == 0
+    assert entry["instruments"] == ["nrs-pain", "start-back"]
     assert journey["pid"] not in {
         p["patient_id"] for p in team.all_pages("nurse", url + "2024-09-15&state=overdue")
     }
     late = team.all_pages("nurse", url + "2024-10-15&state=overdue")
-    assert next(p for p in late if p["patient_id"] == journey["pid"])["overdue"] == 5
+    assert next(p for p in late if p["patient_id"] == journey["pid"])["overdue"] == 2
     team.ok(
         "lead",
         "POST",
         f"/api/v1/patients/{journey['pid']}/questionnaires",
         201,
-        json={"instrument": "odi", "answers": odi_answers(40), "answered_on": "2024-09-20"},
+        json={"instrument": "nrs-pain", "answers": [5], "answered_on": "2024-09-20"},
     )
     late = team.all_pages("nurse", url + "2024-10-15&state=overdue")
     entry = next(p for p in late if p["patient_id"] == journey["pid"])
-    assert entry["overdue"] == 4 and "odi" not in entry["instruments"]
+    assert entry["overdue"] == 1 and entry["instruments"] == ["start-back"]
 
 
 def test_task_transitions_refused_at_their_edges_and_failure_cascades(team: Team) -> None:

@@ -290,3 +290,37 @@ def test_a_conference_decision_problem_is_located_in_the_body(
         for e in events(session, organization_id=clinic.id, action="care.conference.create")
     ]
     assert statuses == [("failed", 422), ("success", 201)]
+
+
+def test_the_portal_asks_for_what_the_plans_schedule_and_the_worklist_say_is_due(
+    session: Session, clinic: factories.Clinic
+) -> None:
+    """One judgement of what is due: the portal offers the plan's due and overdue
+    questionnaires that it can show, the same the team's worklist lists for the patient."""
+    import datetime as dt
+
+    from secondlook.services import care
+
+    patient_id = clinic.patient.id
+    before_plan = care.portal_due_in(session, organization_id=clinic.id, patient_id=patient_id)
+    assert before_plan  # no plan: the periodic check-in
+    plan = factories.plan(session, organization_id=clinic.id, patient_id=patient_id)
+    session.commit()
+    seen: set[str] = set()
+    for offset in (0, 40, 100, 200, 400):
+        day = plan.start_on + dt.timedelta(days=offset)
+        offered = care.portal_due_in(
+            session, organization_id=clinic.id, patient_id=patient_id, on=day
+        )
+        listed = care.worklist(
+            session,
+            access=access(session, clinic.clinician),
+            kind="questionnaires",
+            limit=10_000,
+            day=day,
+        ).patients
+        mine = next((p for p in listed if p.patient_id == patient_id), None)
+        on_worklist = set(mine.instruments) if mine is not None else set()
+        assert set(offered) == on_worklist & {"nrs-pain", "phq-9", "gad-7"}, (offset, offered)
+        seen.update(offered)
+    assert seen, "some portal questionnaire falls due over the year"

@@ -22,8 +22,10 @@ from secondlook.care import (
     Goal,
     GoalCheck,
     InstrumentResult,
+    ScheduledQuestionnaire,
     TaskStatus,
     completion_status,
+    due_and_overdue,
     goal_status,
     goal_target,
     moves,
@@ -33,7 +35,7 @@ from secondlook.care import (
 from secondlook.care.models import OWNERS, Region
 from secondlook.care.outcomes import GoalStatus, ResponderStatus
 from secondlook.care.plan import REVIEW_NOTICE_DAYS, CompletionStatus
-from secondlook.care.vocabulary import TASK_MOVE_LABELS, TASK_STATUSES
+from secondlook.care.vocabulary import OPEN_TASK_STATUSES, TASK_MOVE_LABELS, TASK_STATUSES
 from secondlook.instruments import INSTRUMENTS, improved_at
 from secondlook.instruments.model import TrajectoryPoint
 from secondlook.platform.access import Access
@@ -69,6 +71,42 @@ def current_plan_tasks_in(
         if t.patient_id == patient_id and t.organization_id == organization_id
     ]
     return plan, tasks
+
+
+#: Without a plan, a portal questionnaire is offered again four weeks after its last answer: a
+#: check-in cadence (the PHQ-9 and GAD-7 ask about the last two weeks), not a clinical rule.
+CHECK_IN_DAYS = 28
+
+
+def portal_due_in(
+    session: Session, *, organization_id: int, patient_id: int, on: dt.date | None = None
+) -> list[str]:
+    """The questionnaires a patient can answer in the portal (those whose item text ships)
+    that are due or overdue on ``on``: by the current plan's questionnaire schedule, the same
+    judgement the plan's schedule and the team's worklist make; without a plan, those not
+    answered in the last :data:`CHECK_IN_DAYS` days."""
+    day = on or today()
+    offered = [k for k, i in INSTRUMENTS.items() if i.item_text is not None]
+    results = care_records.instrument_results(
+        session, organization_id=organization_id, patient_id=patient_id
+    )
+    plan = current_plan_in(session, organization_id=organization_id, patient_id=patient_id)
+    if plan is None:
+        last: dict[str, dt.date] = {}
+        for r in results:
+            last[r.instrument] = max(r.date, last.get(r.instrument, r.date))
+        return [k for k in offered if k not in last or (day - last[k]).days >= CHECK_IN_DAYS]
+    rows = care_records.list_plan_tasks(
+        session, plan_id=plan.id, limit=10_000, kind="questionnaire"
+    )
+    schedule = [
+        ScheduledQuestionnaire(str(r.id), str(r.time_point), str(r.instrument), r.due, None)
+        for r in rows
+        if r.status in OPEN_TASK_STATUSES
+    ]
+    report = due_and_overdue(schedule, results, day)
+    wanted = {s.item.instrument for s in (*report.due, *report.overdue)}
+    return [k for k in offered if k in wanted]
 
 
 # -- outcomes -------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from secondlook.care import (
     PRIMARY_INSTRUMENT,
     CohortRow,
-    InstrumentResult,
     responder_status,
 )
 from secondlook.care.models import add_months
@@ -23,8 +22,10 @@ from secondlook.care.outcomes import RESPONDER_WINDOW_DAYS
 from secondlook.store.care_models import (
     CarePlan,
 )
+from secondlook.store.care_records import distinct_results
 from secondlook.store.models import (
     Assessment,
+    CaseScore,
     CaseVersion,
     QuestionnaireResponse,
 )
@@ -37,7 +38,7 @@ def cohort_rows(session: Session, *, organization_id: int) -> list[CohortRow]:
     etiology from the plan's assessment, responders at 6 and 12 months on the region's primary
     instrument, work status from the plan's case version (baseline) and from the case version
     assessed nearest to 12 months after the plan's start (within the responder window of 45
-    days; the later version on a tie). Four queries for the whole organization."""
+    days; the later version on a tie). Five queries for the whole organization."""
     latest = (
         select(func.max(CarePlan.id).label("id"))
         .where(CarePlan.organization_id == organization_id, CarePlan.status != "draft")
@@ -61,23 +62,19 @@ def cohort_rows(session: Session, *, organization_id: int) -> list[CohortRow]:
     if not plans:
         return []
     patient_ids = [p.patient_id for p in plans]
-    results: dict[int, list[InstrumentResult]] = {}
-    for r in session.execute(
-        select(
-            QuestionnaireResponse.patient_id,
-            QuestionnaireResponse.instrument,
-            QuestionnaireResponse.answered_on,
-            QuestionnaireResponse.score,
-        ).where(
-            QuestionnaireResponse.organization_id == organization_id,
-            QuestionnaireResponse.patient_id.in_(patient_ids),
-            QuestionnaireResponse.instrument.in_(set(PRIMARY_INSTRUMENT.values())),
-            QuestionnaireResponse.score.is_not(None),
-        )
-    ):
-        results.setdefault(r.patient_id, []).append(
-            InstrumentResult(r.instrument, r.answered_on, float(r.score))
-        )
+    # The same results as one patient's outcomes: stored responses and the cases' scores.
+    rows: dict[int, list[Any]] = {}
+    for source in (QuestionnaireResponse, CaseScore):
+        for r in session.execute(
+            select(source.patient_id, source.instrument, source.answered_on, source.score).where(
+                source.organization_id == organization_id,
+                source.patient_id.in_(patient_ids),
+                source.instrument.in_(set(PRIMARY_INSTRUMENT.values())),
+                source.score.is_not(None),
+            )
+        ):
+            rows.setdefault(r.patient_id, []).append(r)
+    results = {pid: distinct_results(found) for pid, found in rows.items()}
     versions: dict[int, list[tuple[dt.date, Any]]] = {}
     for v in session.execute(
         select(

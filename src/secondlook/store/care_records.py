@@ -67,6 +67,7 @@ from secondlook.store.care_models import (
 from secondlook.store.errors import NotFound, StaleVersion
 from secondlook.store.models import (
     Assessment,
+    CaseScore,
     CaseVersion,
     QuestionnaireResponse,
     utcnow,
@@ -113,42 +114,37 @@ def instrument_results(
     session: Session, *, organization_id: int, patient_id: int
 ) -> list[InstrumentResult]:
     """The patient's scored questionnaires, oldest first: every stored response, and the
-    questionnaires of the case as the newest assessment scored them (entered at intake or
-    imported), which are the plan's baselines. A case score with the same instrument, date and
-    score as a stored response is the same questionnaire, counted once."""
-    rows = session.execute(
+    questionnaires of the case as its assessments scored them (entered at intake or imported:
+    the plan's baselines). The same instrument, date and score twice is one questionnaire."""
+    stored = session.execute(
         select(
             QuestionnaireResponse.instrument,
             QuestionnaireResponse.answered_on,
             QuestionnaireResponse.score,
-        )
-        .where(
+        ).where(
             QuestionnaireResponse.organization_id == organization_id,
             QuestionnaireResponse.patient_id == patient_id,
             QuestionnaireResponse.score.is_not(None),
         )
-        .order_by(QuestionnaireResponse.answered_on, QuestionnaireResponse.id)
+    ).all()
+    from_case = session.execute(
+        select(CaseScore.instrument, CaseScore.answered_on, CaseScore.score).where(
+            CaseScore.organization_id == organization_id, CaseScore.patient_id == patient_id
+        )
+    ).all()
+    return distinct_results([*stored, *from_case])
+
+
+def distinct_results(rows: Iterable[Any]) -> list[InstrumentResult]:
+    """(instrument, answered_on, score) rows as results, oldest first, each once."""
+    found = {
+        (str(r.instrument), r.answered_on, float(r.score)): None
+        for r in rows
+        if r.score is not None
+    }
+    return sorted(
+        (InstrumentResult(i, day, value) for i, day, value in found), key=lambda r: r.date
     )
-    stored = [InstrumentResult(r.instrument, r.answered_on, float(r.score)) for r in rows]
-    assessment = latest_assessment(session, organization_id=organization_id, patient_id=patient_id)
-    from_case = case_scores(assessment.document) if assessment is not None else []
-    seen = {(r.instrument, r.date, r.score) for r in stored}
-    merged = stored + [r for r in from_case if (r.instrument, r.date, r.score) not in seen]
-    return sorted(merged, key=lambda r: r.date)
-
-
-def case_scores(document: Mapping[str, Any]) -> list[InstrumentResult]:
-    """The scores an assessment document lists (its case's questionnaires), oldest first."""
-    out = []
-    for entry in document.get("scores") or []:
-        if not isinstance(entry, Mapping) or entry.get("score") is None:
-            continue
-        try:
-            day = dt.date.fromisoformat(str(entry.get("date")))
-        except ValueError:
-            continue  # a score without a date cannot be placed on a trajectory
-        out.append(InstrumentResult(str(entry["instrument"]), day, float(entry["score"])))
-    return sorted(out, key=lambda r: r.date)
 
 
 def goal_checks(session: Session, *, plan_id: int) -> list[GoalCheck]:

@@ -31,6 +31,7 @@ from secondlook.store.care_models import (
 )
 from secondlook.store.models import (
     Assessment,
+    CaseScore,
     Patient,
     QuestionnaireResponse,
 )
@@ -122,16 +123,19 @@ def worklist_questionnaires(
     not answered in their window, by patient id. Two queries: the page of patients, then their
     open questionnaires."""
     grace = dt.timedelta(days=GRACE_DAYS)
-    # Unanswered and open: answered means a response of the instrument inside the window.
-    answered = exists().where(
-        QuestionnaireResponse.patient_id == CareTask.patient_id,
-        QuestionnaireResponse.instrument == CareTask.instrument,
-        QuestionnaireResponse.answered_on >= CareTask.window_opens,
-        or_(
-            CareTask.window_closes.is_(None),
-            QuestionnaireResponse.answered_on < CareTask.window_closes,
-        ),
-        QuestionnaireResponse.answered_on <= today,
+    # Unanswered and open: answered means a result of the instrument inside the window
+    # (a stored response or a score of the case: the results outcomes are judged by).
+    answered = or_(
+        *(
+            exists().where(
+                source.patient_id == CareTask.patient_id,
+                source.instrument == CareTask.instrument,
+                source.answered_on >= CareTask.window_opens,
+                or_(CareTask.window_closes.is_(None), source.answered_on < CareTask.window_closes),
+                source.answered_on <= today,
+            )
+            for source in (QuestionnaireResponse, CaseScore)
+        )
     )
     cutoff = today + grace if include_due else today - grace
     pending = and_(

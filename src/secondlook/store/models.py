@@ -200,6 +200,23 @@ class Assessment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class CaseScore(Base):
+    """A questionnaire score of a case (entered at intake, imported) as its assessment scored
+    it, kept beside the stored responses so that outcomes, schedules and worklists judge what
+    was answered from one set of results. Written with the assessment; append-only."""
+
+    __tablename__ = "case_scores"
+    __table_args__ = (Index("ix_case_scores_patient_id_instrument", "patient_id", "instrument"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"), index=True)
+    instrument: Mapped[str] = mapped_column(String(40))
+    answered_on: Mapped[dt.date] = mapped_column(Date)
+    score: Mapped[float] = mapped_column(Float)
+
+
 class QuestionnaireResponse(Base):
     __tablename__ = "questionnaire_responses"
     __table_args__ = (Index("ix_questionnaire_responses_patient_id_id", "patient_id", "id"),)

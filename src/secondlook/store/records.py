@@ -4,7 +4,7 @@ so a caller cannot reach another organization's data by passing an id."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from secondlook.store.errors import Conflict, NotFound, StaleVersion
 from secondlook.store.models import (
     Assessment,
+    CaseScore,
     CaseVersion,
     Organization,
     Patient,
@@ -260,7 +261,39 @@ def store_assessment(
     )
     session.add(assessment)
     session.flush()
+    for instrument, day, value in case_scores(document):
+        session.add(
+            CaseScore(
+                organization_id=organization_id,
+                patient_id=patient_id,
+                assessment_id=assessment.id,
+                instrument=instrument,
+                answered_on=day,
+                score=value,
+            )
+        )
+    session.flush()
     return assessment
+
+
+def case_scores(document: Mapping[str, Any]) -> list[tuple[str, dt.date, float]]:
+    """(instrument, date, score) of each score an assessment document lists; one without a
+    date or a number cannot be placed on a trajectory and is left out."""
+    out = []
+    for entry in document.get("scores") or []:
+        if not isinstance(entry, Mapping):
+            continue
+        try:
+            out.append(
+                (
+                    str(entry["instrument"]),
+                    dt.date.fromisoformat(str(entry.get("date"))),
+                    float(entry["score"]),
+                )
+            )
+        except (TypeError, ValueError, KeyError):
+            continue
+    return out
 
 
 def get_assessment(

@@ -1,9 +1,8 @@
-"""Read-side helpers for the pages: what is due, and the knowledge base's texts for a patient's
-plan. The records themselves come from the services (services.records, services.care)."""
+"""Read-side helpers for the pages: the knowledge base's texts for a patient's plan. The
+records themselves come from the services (services.records, services.care)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +15,8 @@ from secondlook.knowledge import KnowledgeBase, default_knowledge
 from secondlook.services import care
 from secondlook.store.models import QuestionnaireResponse
 
-# Instruments whose item text ships, in the order the portal offers them.
-PORTAL_INSTRUMENTS = ("nrs-pain", "phq-9", "gad-7")
-DUE_AFTER_DAYS = 28
+# Instruments whose item text ships (CLINICAL.md section 6), the ones the portal can show.
+PORTAL_INSTRUMENTS = tuple(k for k, i in INSTRUMENTS.items() if i.item_text is not None)
 
 
 def knowledge() -> KnowledgeBase:
@@ -28,19 +26,6 @@ def knowledge() -> KnowledgeBase:
 def alerts_from_responses(rows: Sequence[QuestionnaireResponse]) -> list[QuestionnaireResponse]:
     """Responses that raised a safety alert, newest first."""
     return sorted((r for r in rows if r.alerts), key=lambda r: (r.answered_on, r.id), reverse=True)
-
-
-def due_instruments(rows: Sequence[QuestionnaireResponse], today: dt.date) -> list[str]:
-    """Portal questionnaires not answered in the last DUE_AFTER_DAYS days."""
-    last: dict[str, dt.date] = {}
-    for row in rows:
-        if row.instrument not in last or row.answered_on > last[row.instrument]:
-            last[row.instrument] = row.answered_on
-    return [
-        key
-        for key in PORTAL_INSTRUMENTS
-        if key not in last or (today - last[key]).days >= DUE_AFTER_DAYS
-    ]
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ def _own(
             session, organization_id=org, patient_id=patient_id
         )
         rows = records.questionnaires_in(session, organization_id=org, patient_id=patient_id)
+        due = care.portal_due_in(session, organization_id=org, patient_id=patient_id)
         warnings = records.patient_warnings_in(
             session, organization_id=org, patient_id=patient_id, contacts=site_contacts_of(request)
         )
@@ -69,6 +70,7 @@ def _own(
         "a": assessment.document if assessment else None,
         "responses": rows,
         "warnings": warnings,
+        "due": due,
         "tasks": tasks,
         "outcome": outcome,
     }
@@ -79,7 +81,7 @@ def home(request: Request, session: SessionDep, user: PatientUser) -> Response:
     own = _own(request, session, user)
     due = [
         (key, INSTRUMENTS[key].item_text.title)  # type: ignore[union-attr]  # portal ships text
-        for key in data.due_instruments(own["responses"], clock.today())
+        for key in own["due"]
     ]
     return render(
         request,
