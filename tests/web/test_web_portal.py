@@ -199,7 +199,10 @@ def test_the_handout_starts_with_what_to_do_now(
     text = " ".join(
         " ".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages).split()
     )
-    assert text.index("Go to an emergency department now") < text.index("Treatments in your plan")
+    # no plan yet: the handout says the options are the evaluation's, to be talked through
+    assert "Your care team has not made a plan with you yet" in text
+    emergency = text.index("Go to an emergency department now")
+    assert emergency < text.index("Treatments your team may discuss with you")
     assert "the emergency number (112)" in text
 
 
@@ -221,7 +224,8 @@ def test_the_handout_shows_the_teams_decisions_not_the_engines_suggestions(
 
     def name(entry: dict[str, Any]) -> str:
         kind = "workup" if entry["item"]["kind"] == "workup" else "treatment"
-        return str(kb.records[f"{kind}:{entry['item']['ref']}"][1].name)
+        record = kb.records[f"{kind}:{entry['item']['ref']}"][1]
+        return str(record.name)  # type: ignore[attr-defined]  # records are typed as BaseModel
 
     rejected = [name(e) for e in entries if e["action"] == "reject"]
     accepted = [name(e) for e in entries if e["action"] != "reject"]

@@ -459,6 +459,7 @@ def handout_pdf(
         charts=pdf_charts(outcome),
         plan=pdf_plan(outcome),
         warnings=context["warnings"],
+        from_plan=context["decided"] is not None,
     )
     return _pdf_response(content, f"patient-handout-{patient_id}.pdf")
 

@@ -272,6 +272,7 @@ def handout(request: Request, session: SessionDep, user: PatientUser) -> Respons
         charts=clinic.pdf_charts(outcome),
         plan=clinic.pdf_plan(outcome),
         warnings=own["warnings"],
+        from_plan=own["decided"] is not None,
     )
     return Response(
         content,
