@@ -7,6 +7,7 @@ import dataclasses
 import io
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from sqlalchemy import Engine, select
 import factories
 from secondlook.care.warnings import SiteContacts
 from secondlook.instruments import INSTRUMENTS, safety_text
+from secondlook.knowledge import default_knowledge
 from secondlook.store.models import QuestionnaireResponse
 from secondlook.web import portal
 
@@ -197,5 +199,43 @@ def test_the_handout_starts_with_what_to_do_now(
     text = " ".join(
         " ".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages).split()
     )
-    assert text.index("Go to an emergency department now") < text.index("Treatments in your plan")
+    # no plan yet: the handout says the options are the evaluation's, to be talked through
+    assert "Your care team has not made a plan with you yet" in text
+    emergency = text.index("Go to an emergency department now")
+    assert emergency < text.index("Treatments your team may discuss with you")
     assert "the emergency number (112)" in text
+
+
+def test_the_handout_shows_the_teams_decisions_not_the_engines_suggestions(
+    patient: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
+) -> None:
+    """The team rejected every suggested test: the handout ("the plan your care team made
+    with you") lists the treatments it accepted and none of the rejected tests."""
+    client, _ = patient
+    with factories.committed(web_engine) as session:
+        plan = factories.plan(
+            session,
+            organization_id=clinic.id,
+            patient_id=clinic.patient.id,
+            accept=lambda item: item.kind == "treatment" and item.recommendation == "consider",
+        )
+        entries = list(plan.entries)
+    kb = default_knowledge()
+
+    def name(entry: dict[str, Any]) -> str:
+        kind = "workup" if entry["item"]["kind"] == "workup" else "treatment"
+        record = kb.records[f"{kind}:{entry['item']['ref']}"][1]
+        return str(record.name)  # type: ignore[attr-defined]  # records are typed as BaseModel
+
+    rejected = [name(e) for e in entries if e["action"] == "reject"]
+    accepted = [name(e) for e in entries if e["action"] != "reject"]
+    assert rejected and accepted
+    response = client.get("/portal/handout.pdf")
+    text = " ".join(
+        " ".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages).split()
+    )
+    plan_part = text.split("Treatments in your plan", 1)[1].split("When to get help at once")[0]
+    for found in accepted:
+        assert found in plan_part, found
+    for found in rejected:
+        assert found not in plan_part, found

@@ -116,13 +116,17 @@ _HANDOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Your care plan</title><style>{{ css }}</style></head><body>
 <h1>Your care plan</h1>
 <p class="meta">For {{ patient_label }} · printed {{ today }}</p>
-<p>This handout explains, in plain words, the plan your care team made with you after your
-evaluation for pain that has lasted after spine surgery. Please bring it to your next
-visit, and ask about anything that is unclear.</p>
+{% if from_plan %}<p>This handout explains, in plain words, the plan your care team made with
+you after your evaluation for pain that has lasted after spine surgery. Please bring it to your next
+visit, and ask about anything that is unclear.</p>{% else %}<p>This handout explains, in plain
+words, what the evaluation of your pain after spine surgery suggests. Your care team has not
+made a plan with you yet: they will talk these options through with you. Please bring it to
+your next visit, and ask about anything that is unclear.</p>{% endif %}
 {% for w in warnings %}<section class="alert warning-{{ w.level }}"><h2>{{ w.title }}</h2>
 <p><strong>{{ w.do }}</strong></p>{% for why in w.why %}<p>{{ why }}</p>{% endfor %}
 {% for c in w.contacts %}<p>{{ c }}</p>{% endfor %}</section>{% endfor %}
-<h2>Treatments in your plan</h2>
+<h2>{% if from_plan %}Treatments in your plan{% else %}Treatments your team may discuss with
+you{% endif %}</h2>
 {% for t in treatments %}<h3>{{ t.name }}</h3><p>{{ t.text }}</p>
 {% if t.note %}<p class="note">{{ t.note }}</p>{% endif %}
 {% else %}<p>Your care team will talk with you about treatment.</p>{% endfor %}
@@ -236,6 +240,7 @@ def handout_html(
     warnings: Sequence[PatientWarning] = (),
     today: dt.date | None = None,
     plan: PlanSummary | None = None,
+    from_plan: bool = True,
 ) -> str:
     return _env.get_template("handout.html").render(
         plan=plan,
@@ -247,6 +252,7 @@ def handout_html(
         tests=list(tests),
         charts=_safe_charts(charts),
         warnings=list(warnings),
+        from_plan=from_plan,
         today=(today or dt.date.today()).isoformat(),
         disclaimer="This handout explains your plan; it does not replace talking with your "
         "care team.",
@@ -262,6 +268,7 @@ def patient_handout_pdf(
     warnings: Sequence[PatientWarning] = (),
     today: dt.date | None = None,
     plan: PlanSummary | None = None,
+    from_plan: bool = True,
 ) -> bytes:
     """The patient's handout: first what to do now if a red flag or safety alert was found
     (``care.warnings``), then the plan in plain language (the knowledge base's patient texts),
@@ -274,6 +281,7 @@ def patient_handout_pdf(
             charts=charts,
             warnings=warnings,
             today=today,
+            from_plan=from_plan,
             plan=plan,
         )
     )

@@ -34,7 +34,7 @@ from secondlook.care import (
 )
 from secondlook.care.models import OWNERS, Region
 from secondlook.care.outcomes import GoalStatus, ResponderStatus
-from secondlook.care.plan import REVIEW_NOTICE_DAYS, CompletionStatus
+from secondlook.care.plan import REVIEW_NOTICE_DAYS, CompletionStatus, PlanEntry
 from secondlook.care.vocabulary import OPEN_TASK_STATUSES, TASK_MOVE_LABELS, TASK_STATUSES
 from secondlook.instruments import INSTRUMENTS, improved_at
 from secondlook.instruments.model import TrajectoryPoint
@@ -71,6 +71,46 @@ def current_plan_tasks_in(
         if t.patient_id == patient_id and t.organization_id == organization_id
     ]
     return plan, tasks
+
+
+@dataclass(frozen=True)
+class DecidedItems:
+    """What the team put in the current plan and still stands: the accepted work-up and
+    treatments, with the decision (and any edit) on each."""
+
+    plan: CarePlan
+    tests: list[PlanEntry]
+    treatments: list[PlanEntry]
+
+
+def decided_items_in(
+    session: Session, *, organization_id: int, patient_id: int
+) -> DecidedItems | None:
+    """The current plan's accepted items, less those whose every task was cancelled or did not
+    go ahead (a cancelled examination is no longer "in your plan"); None without a plan, when
+    the engine's suggestions are all there is to show."""
+    found = current_plan_tasks_in(session, organization_id=organization_id, patient_id=patient_id)
+    if found is None:
+        return None
+    row, tasks = found
+    by_item: dict[str, list[str]] = {}
+    for task in tasks:
+        if task.plan_item_id:
+            by_item.setdefault(task.plan_item_id, []).append(task.status)
+    standing = [
+        entry
+        for entry in care_json.plan_of(row).entries
+        if entry.accepted
+        and not (
+            by_item.get(entry.item.id)
+            and all(status in ("cancelled", "failed") for status in by_item[entry.item.id])
+        )
+    ]
+    return DecidedItems(
+        row,
+        tests=[e for e in standing if e.item.kind == "workup"],
+        treatments=[e for e in standing if e.item.kind == "treatment"],
+    )
 
 
 #: Without a plan, a portal questionnaire is offered again four weeks after its last answer: a

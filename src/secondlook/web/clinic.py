@@ -383,8 +383,16 @@ def pdf_plan(outcome: care.Outcomes) -> pdf.PlanSummary | None:
     )
 
 
-def handout_items(document: dict[str, Any]) -> tuple[list[pdf.HandoutItem], list[pdf.HandoutItem]]:
-    plain = data.plan_in_plain_language(document)
+def handout_items(
+    document: dict[str, Any], decided: care.DecidedItems | None
+) -> tuple[list[pdf.HandoutItem], list[pdf.HandoutItem]]:
+    """The handout's treatments and tests: the team's plan where there is one (what it
+    accepted and still stands), else the assessment's suggestions."""
+    plain = (
+        data.decided_in_plain_language(decided)
+        if decided is not None
+        else data.plan_in_plain_language(document)
+    )
     treatments = [pdf.HandoutItem(i.name, i.text, i.note) for i in plain["treatments"]]
     tests = [pdf.HandoutItem(i.name, i.text, i.note) for i in plain["tests"]]
     return treatments, tests
@@ -402,6 +410,9 @@ def _document_context(
         if context["a"] is None:
             raise ApiProblem(404, "this patient has no assessment yet")
         outcome = care.outcomes_in(
+            session, organization_id=user.organization_id, patient_id=patient_id
+        )
+        context["decided"] = care.decided_items_in(
             session, organization_id=user.organization_id, patient_id=patient_id
         )
         context["warnings"] = records.patient_warnings_in(
@@ -440,7 +451,7 @@ def handout_pdf(
     patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
 ) -> Response:
     context, outcome = _document_context(patient_id, request, session, user)
-    treatments, tests = handout_items(context["a"])
+    treatments, tests = handout_items(context["a"], context["decided"])
     content = pdf.patient_handout_pdf(
         patient_label=context["patient"].name,
         treatments=treatments,
@@ -448,6 +459,7 @@ def handout_pdf(
         charts=pdf_charts(outcome),
         plan=pdf_plan(outcome),
         warnings=context["warnings"],
+        from_plan=context["decided"] is not None,
     )
     return _pdf_response(content, f"patient-handout-{patient_id}.pdf")
 

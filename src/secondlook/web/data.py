@@ -77,6 +77,24 @@ def plan_in_plain_language(document: Mapping[str, Any]) -> dict[str, list[PlainI
     return {"treatments": treatments, "tests": tests, "causes": causes}
 
 
+def decided_in_plain_language(decided: care.DecidedItems) -> dict[str, list[PlainItem]]:
+    """The team's plan (what it accepted and still stands), in the knowledge base's patient
+    texts: the same shape as ``plan_in_plain_language``, for the handout and the portal."""
+    kb = knowledge()
+
+    def plain(entry: Any, kind: str) -> PlainItem:
+        found = _patient_text(kb, kind, entry.item.ref)
+        name, text = found if found else (entry.item.name, "")
+        note = entry.edit.note if entry.edit is not None and entry.edit.note else ""
+        return PlainItem(entry.item.ref, name, text, note)
+
+    return {
+        "treatments": [plain(e, "treatment") for e in decided.treatments],
+        "tests": [plain(e, "workup") for e in decided.tests],
+        "causes": [],
+    }
+
+
 def all_patient_texts(kind: str) -> list[PlainItem]:
     kb = knowledge()
     out = []

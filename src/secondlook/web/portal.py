@@ -60,8 +60,9 @@ def _own(
         warnings = records.patient_warnings_in(
             session, organization_id=org, patient_id=patient_id, contacts=site_contacts_of(request)
         )
-        tasks = outcome = None
+        tasks = outcome = decided = None
         if with_plan:
+            decided = care.decided_items_in(session, organization_id=org, patient_id=patient_id)
             tasks = data.plan_tasks_in_plain_language(
                 session, organization_id=org, patient_id=patient_id
             )
@@ -71,6 +72,7 @@ def _own(
         "responses": rows,
         "warnings": warnings,
         "due": due,
+        "decided": decided,
         "tasks": tasks,
         "outcome": outcome,
     }
@@ -261,7 +263,7 @@ def handout(request: Request, session: SessionDep, user: PatientUser) -> Respons
     own = _own(request, session, user, with_plan=True)
     if own["a"] is None:
         raise ApiProblem(404, "your care team has not made a plan yet")
-    treatments, tests = clinic.handout_items(own["a"])
+    treatments, tests = clinic.handout_items(own["a"], own["decided"])
     outcome = own["outcome"]
     content = pdf.patient_handout_pdf(
         patient_label=user.username,
@@ -270,6 +272,7 @@ def handout(request: Request, session: SessionDep, user: PatientUser) -> Respons
         charts=clinic.pdf_charts(outcome),
         plan=clinic.pdf_plan(outcome),
         warnings=own["warnings"],
+        from_plan=own["decided"] is not None,
     )
     return Response(
         content,
