@@ -34,6 +34,7 @@ from secondlook.care.warnings import ContactsInvalid, site_contacts
 from secondlook.fhir.cds_config import ENVIRONMENT_VARIABLE as CDS_CONFIG_VARIABLE
 from secondlook.fhir.cds_config import CdsConfig, load_cds_config
 from secondlook.http import problems
+from secondlook.http.logs import redact_access_log
 from secondlook.http.origin import SameOrigin
 from secondlook.store import db, migrate
 
@@ -117,6 +118,7 @@ def create_app(
         description="Errors are RFC 9457 problem details. Writes to existing resources need "
         "If-Match with the ETag you read. See docs/api.md.",
     )
+    redact_access_log()  # no MRN or searched name in the access log (http/logs.py)
     app.state.engine = engine
     app.state.sessionmaker = db.make_sessionmaker(engine)
     app.state.public_base_url = base_url
