@@ -127,3 +127,20 @@ def test_user_updates_need_if_match_too(client: TestClient, world: World) -> Non
         client.patch(url, json={"active": True}, headers={**auth, "If-Match": etag}).status_code
         == 412
     )
+
+
+def test_the_openapi_document_says_if_match_is_required_where_428_enforces_it(
+    client: TestClient,
+) -> None:
+    doc = client.get("/openapi.json").json()
+    found = {
+        (method, path): parameter.get("required", False)
+        for path, item in doc["paths"].items()
+        for method, operation in item.items()
+        for parameter in operation.get("parameters", [])
+        if parameter["name"].lower() == "if-match"
+    }
+    assert found[("patch", "/api/v1/patients/{patient_id}")] is True
+    assert found[("patch", "/api/v1/patients/{patient_id}/care/tasks/{task_id}")] is True
+    # the first case version is written with If-None-Match: * instead
+    assert found[("put", "/api/v1/patients/{patient_id}/case")] is False

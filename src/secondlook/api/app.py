@@ -166,11 +166,32 @@ def create_app(
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = problems.document_problems(schema)
+            app.openapi_schema = require_if_match(problems.document_problems(schema))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def require_if_match(schema: dict[str, Any]) -> dict[str, Any]:
+    """Say in the OpenAPI document what the routes enforce: If-Match is required (428 without
+    it) wherever it is taken, except where If-None-Match: * may stand in for it (the first
+    case version)."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            parameters = operation.get("parameters", [])
+            names = {str(p.get("name", "")).lower() for p in parameters}
+            if "if-none-match" in names:
+                continue
+            for parameter in parameters:
+                if parameter.get("in") == "header" and str(parameter.get("name")).lower() == (
+                    "if-match"
+                ):
+                    parameter["required"] = True
+                    parameter["schema"] = {"type": "string", "maxLength": 100}
+    return schema
 
 
 def app_from_environment() -> FastAPI:
