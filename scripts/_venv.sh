@@ -1,6 +1,6 @@
 # Sourced by scripts/run and scripts/test: make .venv and install the project into it from the
 # lock files (requirements/runtime.txt, or requirements/dev.txt for the tests), every package
-# pinned and checked against its hash; docs/deployment.md says how to update them.
+# pinned and checked against its hash; requirements/README.md says how to update them.
 # Re-installs only when pyproject.toml or the lock changed, so repeated runs start quickly.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
