@@ -5,10 +5,9 @@ authorization, and the rule that a draft is never the patient's current plan."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import factories
@@ -17,22 +16,8 @@ from secondlook.platform.access import Access
 from secondlook.platform.errors import Refused
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services import care, plans
-from secondlook.store import accounts, db, migrate
+from secondlook.store import accounts
 from secondlook.store.models import AuditEvent
-
-
-@pytest.fixture(scope="module")
-def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = db.make_engine(f"sqlite:///{tmp_path_factory.mktemp('plans')}/secondlook.db")
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(sqlite_engine: Engine) -> Iterator[Session]:
-    with db.make_sessionmaker(sqlite_engine)() as session:
-        yield session
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ and that every act, allowed or not, leaves its audit event."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, select
@@ -15,22 +14,12 @@ from secondlook.platform.access import Access, Principal
 from secondlook.platform.errors import Refused
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services import records
-from secondlook.store import db, migrate
 from secondlook.store.models import AuditEvent, Patient
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = db.make_engine(f"sqlite:///{tmp_path_factory.mktemp('services')}/records.db")
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
 @pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with db.make_sessionmaker(engine)() as session:
-        yield session
+def engine(service_engine: Engine) -> Engine:
+    return service_engine
 
 
 @pytest.fixture
