@@ -32,7 +32,7 @@ from secondlook.fhir import export_bundle, relative_references
 from secondlook.fhir.cds_config import load_cds_config
 from secondlook.store import db
 from secondlook.store.cds_models import CdsCard, CdsFeedback, CdsPatientLink, CdsSeenJti
-from secondlook.store.models import Organization
+from secondlook.store.models import AuditEvent, Organization
 
 if TYPE_CHECKING:
     from conftest import World
@@ -269,6 +269,18 @@ def test_the_mrn_of_the_configured_system_with_agreeing_demographics_links(
     # ... but never when the demographics then contradict it.
     contradicted = {"name": patient["name"], "birthDate": "1990-01-01"}
     assert link_of(call(client, ehr, contradicted)) == f"{APP_BASE}/"
+    # Each look at the SecondLook patient is on the audit trail, under the EHR as client.
+    with db.make_sessionmaker(site.engine)() as session:
+        trail = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "cds.patient-link", AuditEvent.patient_id == patient_id)
+            .order_by(AuditEvent.id)
+        ).all()
+    assert [(e.outcome, e.client) for e in trail] == [
+        ("success", ISSUER),
+        ("success", ISSUER),
+        ("denied", ISSUER),
+    ]
 
 
 @pytest.mark.parametrize(

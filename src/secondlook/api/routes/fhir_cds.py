@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from secondlook.fhir.cds import IssuedCard, PatientLink, cds_router, unconfigured_cds_router
 from secondlook.fhir.cds_config import CdsConfig
-from secondlook.store import records
+from secondlook.store import audit, records
 from secondlook.store.cds_models import CdsCard, CdsFeedback, CdsPatientLink, CdsSeenJti
 from secondlook.store.models import Patient
 
@@ -200,7 +200,11 @@ def _find(
         ).first()
         if linked is not None:
             if _demographics(linked, patient) == "disagree":
+                _audit_link(
+                    session, org.id, issuer, linked.id, "denied", "birth date or name differs"
+                )
                 return None, "the linked SecondLook patient's birth date or name differs"
+            _audit_link(session, org.id, issuer, linked.id, "success", "linked EHR patient")
             return linked.id, ""
         mrns = _mrns(patient, config.mrn_system)
         if not mrns:
@@ -212,7 +216,11 @@ def _find(
             return None, "no SecondLook patient with this MRN"
         (candidate,) = candidates
         if _demographics(candidate, patient) != "agree":
+            _audit_link(
+                session, org.id, issuer, candidate.id, "denied", "birth date or name differs"
+            )
             return None, "a SecondLook patient has this MRN, but the birth date or name differs"
+        _audit_link(session, org.id, issuer, candidate.id, "success", "matched by MRN, linked")
         session.add(
             CdsPatientLink(
                 organization_id=org.id,
@@ -226,6 +234,27 @@ def _find(
         except IntegrityError:  # another worker linked it at the same moment
             session.rollback()
         return candidate.id, ""
+
+
+def _audit_link(
+    session: Session, organization_id: int, issuer: str, patient_id: int, outcome: str, why: str
+) -> None:
+    """Looking a SecondLook patient up for the EHR reads their MRN, name and birth date: on the
+    audit trail like any access to patient data, under the EHR (the token's issuer) as client.
+    Committed at once; the link, when one is made, commits after it."""
+    audit.record(
+        session,
+        actor=None,
+        action="cds.patient-link",
+        resource="POST /cds-services (patient link)",
+        outcome=outcome,
+        status=200 if outcome == "success" else 409,
+        patient_id=patient_id,
+        organization_id=organization_id,
+        client=issuer[:100],
+        detail=why,
+    )
+    session.commit()
 
 
 def _mrns(patient: Mapping[str, Any] | None, system: str) -> list[str]:
