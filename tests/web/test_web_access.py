@@ -233,7 +233,7 @@ TABLE: list[Row] = [
     ),
     Row(
         "GET /account",
-        expect({"anonymous": TO_LOGIN, **dict.fromkeys(CALLERS[1:], ok())}),
+        expect({"anonymous": TO_LOGIN, **dict.fromkeys(CALLERS[1:], ok(success("token.read")))}),
         patient="none",
     ),
     # The clinician workspace.

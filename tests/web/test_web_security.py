@@ -333,3 +333,19 @@ def test_repeated_failed_sign_ins_are_rate_limited(
             "/login", data={"username": username, "password": "x", "csrf_token": token}
         ).text
     )
+
+
+def test_the_account_page_speaks_to_the_role_and_lists_ones_own_tokens(
+    clinician: tuple[TestClient, str], clinic: factories.Clinic
+) -> None:
+    client, _ = clinician
+    page = client.get("/account")
+    assert page.status_code == 200
+    html = page.text
+    assert clinic.clinician.username in html and "Clinician" in html
+    assert "Administrators manage" not in html  # no admin text for other roles
+    assert "Your API tokens" in html and "active" in html  # the factory's token, by prefix only
+    assert clinic.clinician.token not in html
+    factories.signed_in(client, clinic.patient_user)
+    other = client.get("/account").text
+    assert 'href="/portal"' in other and "Administrators manage" not in other

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from secondlook.http.deps import SESSION_COOKIE, SessionDep, access_of
 from secondlook.http.signin import SignInRefused, set_session_cookie, sign_in
+from secondlook.platform.access import ROLE_LABELS
 from secondlook.services import accounts
 from secondlook.web.common import (
     home_for,
@@ -67,17 +70,20 @@ def logout(request: Request, session: SessionDep) -> Response:
 
 @router.get("/account")
 def account(request: Request, session: SessionDep) -> Response:
+    """Who is signed in, where to go, and one's API tokens (read: ``token.read``)."""
     principal = session_principal(request, session)
     if principal is None:
         return redirect("/login")
     request.state.principal = principal
+    tokens = accounts.list_tokens(
+        session, access=access_of(request, principal), limit=100, after_id=0
+    )
     return render(
         request,
-        "message.html",
+        "account.html",
         {
-            "title": "Your account",
-            "message": "Administrators manage users and read the audit trail through the API "
-            "(/api/v1/users, /api/v1/audit; see docs/api.md). Clinical pages are not "
-            "available to this role.",
+            "role_label": ROLE_LABELS.get(principal.role, principal.role),  # type: ignore[call-overload]
+            "tokens": tokens,
+            "now": dt.datetime.now(dt.UTC),
         },
     )
