@@ -328,26 +328,22 @@ def overview_in(session: Session, *, organization_id: int, patient: Patient) -> 
 RECENT_ANSWERS_DAYS = 30
 
 
-def patient_warnings_in(
-    session: Session,
+def patient_warnings_of(
     *,
-    organization_id: int,
-    patient_id: int,
+    document: Mapping[str, Any] | None,
+    responses: Sequence[QuestionnaireResponse],
     contacts: SiteContacts,
     today: dt.date | None = None,
 ) -> list[PatientWarning]:
-    """What the patient must be told to do now (``care.warnings``): the newest assessment's
-    red flags and safety alerts, and the safety alerts of the questionnaires answered in the
-    last :data:`RECENT_ANSWERS_DAYS` days, which an assessment may not have seen."""
-    assessment = latest_assessment_in(
-        session, organization_id=organization_id, patient_id=patient_id
-    )
-    document = assessment.document if assessment is not None else {}
+    """What the patient must be told to do now (``care.warnings``), from what a page already
+    read of the record (:func:`latest_assessment_in`, :func:`questionnaires_in`): the newest
+    assessment's red flags and safety alerts, and the safety alerts of the questionnaires
+    answered in the last :data:`RECENT_ANSWERS_DAYS` days, which an assessment may not have
+    seen."""
+    document = document or {}
     since = (today or clock.today()) - dt.timedelta(days=RECENT_ANSWERS_DAYS)
     alert_ids = [str(a.get("id")) for a in document.get("safety_alerts") or [] if a.get("id")]
-    for response in reversed(
-        questionnaires_in(session, organization_id=organization_id, patient_id=patient_id)
-    ):
+    for response in reversed(responses):
         if response.answered_on >= since:
             alert_ids += [str(a) for a in response.alerts]
     return patient_warnings(

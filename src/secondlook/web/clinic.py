@@ -415,10 +415,9 @@ def _document_context(
         context["decided"] = care.decided_items_in(
             session, organization_id=user.organization_id, patient_id=patient_id
         )
-        context["warnings"] = records.patient_warnings_in(
-            session,
-            organization_id=user.organization_id,
-            patient_id=patient_id,
+        context["warnings"] = records.patient_warnings_of(
+            document=context["a"],
+            responses=context["responses"],
             contacts=site_contacts_of(request),
         )
     return context, outcome

@@ -57,8 +57,10 @@ def _own(
         )
         rows = records.questionnaires_in(session, organization_id=org, patient_id=patient_id)
         due = care.portal_due_in(session, organization_id=org, patient_id=patient_id)
-        warnings = records.patient_warnings_in(
-            session, organization_id=org, patient_id=patient_id, contacts=site_contacts_of(request)
+        warnings = records.patient_warnings_of(
+            document=assessment.document if assessment else None,
+            responses=rows,
+            contacts=site_contacts_of(request),
         )
         tasks = outcome = decided = None
         if with_plan:
