@@ -22,7 +22,6 @@ from secondlook.care import (
     Goal,
     GoalCheck,
     InstrumentResult,
-    ScheduledQuestionnaire,
     TaskStatus,
     completion_status,
     due_and_overdue,
@@ -139,11 +138,7 @@ def portal_due_in(
     rows = care_records.list_plan_tasks(
         session, plan_id=plan.id, limit=10_000, kind="questionnaire"
     )
-    schedule = [
-        ScheduledQuestionnaire(str(r.id), str(r.time_point), str(r.instrument), r.due, None)
-        for r in rows
-        if r.status in OPEN_TASK_STATUSES
-    ]
+    schedule = [care_json.scheduled_of(r) for r in rows if r.status in OPEN_TASK_STATUSES]
     report = due_and_overdue(schedule, results, day)
     wanted = {s.item.instrument for s in (*report.due, *report.overdue)}
     return [k for k in offered if k in wanted]

@@ -25,7 +25,6 @@ from secondlook.care import (
     Decision,
     Goal,
     PlanDraft,
-    ScheduledQuestionnaire,
     TaperSchedule,
     conference_agenda,
     due_and_overdue,
@@ -388,10 +387,7 @@ def questionnaire_schedule(
         results = care_records.instrument_results(
             session, organization_id=access.organization_id, patient_id=patient_id
         )
-    schedule = [
-        ScheduledQuestionnaire(str(r.id), str(r.time_point), str(r.instrument), r.due, None)
-        for r in rows
-    ]
+    schedule = [care_json.scheduled_of(r) for r in rows]
     report = due_and_overdue(schedule, results, as_of)
     states = {
         s.item.id: s for s in (*report.completed, *report.due, *report.overdue, *report.upcoming)

@@ -18,6 +18,7 @@ from secondlook.care import (
     Plan,
     PlanEntry,
     PlanItem,
+    ScheduledQuestionnaire,
     Task,
     TaskStatus,
 )
@@ -149,6 +150,13 @@ def task_of(row: CareTask) -> Task:
         note=row.note,
         status_on=row.status_on,
         status_reason=row.status_reason,
+    )
+
+
+def scheduled_of(row: CareTask) -> ScheduledQuestionnaire:
+    """A stored questionnaire task as the schedule judges it (``care.due_and_overdue``)."""
+    return ScheduledQuestionnaire(
+        str(row.id), str(row.time_point), str(row.instrument), row.due, None
     )
 
 
