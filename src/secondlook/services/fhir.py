@@ -26,8 +26,8 @@ from secondlook.fhir.server import (
 )
 from secondlook.platform.access import Access
 from secondlook.services.unit import audited
-from secondlook.store import records
-from secondlook.store.models import Assessment, CaseVersion, Patient, QuestionnaireResponse
+from secondlook.store import care_records, records
+from secondlook.store.models import CaseVersion, Patient, QuestionnaireResponse
 
 Params = rules.Params
 
@@ -204,12 +204,9 @@ def _records(
     case = records.get_case_version(session, organization_id=org, patient_id=patient.id)
     found: dict[str, Any] = {}
     if full:
-        assessment = session.scalars(
-            select(Assessment)
-            .where(Assessment.organization_id == org, Assessment.patient_id == patient.id)
-            .order_by(Assessment.id.desc())
-            .limit(1)
-        ).first()
+        assessment = care_records.latest_assessment(
+            session, organization_id=org, patient_id=patient.id
+        )
         if assessment is not None:
             assessed = session.get(CaseVersion, assessment.case_version_id)
             found.update(
