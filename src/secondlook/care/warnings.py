@@ -25,7 +25,6 @@ from secondlook.instruments.safety import DEFAULT_SAFETY_TEXTS, SafetyText
 from secondlook.knowledge.loader import KnowledgeBase
 
 Level = Literal["emergency", "urgent", "safety"]
-LEVELS: Final[tuple[Level, ...]] = ("emergency", "urgent", "safety")
 
 #: The environment variables a site sets its numbers with (docs/web.md, "Site contacts").
 EMERGENCY_VARIABLE: Final = "SECONDLOOK_EMERGENCY_NUMBER"
