@@ -14,7 +14,7 @@ from secondlook.platform.access import Access, Principal
 from secondlook.platform.errors import Refused
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services import records
-from secondlook.store.models import AuditEvent, Patient
+from secondlook.store.models import AuditEvent, Patient, QuestionnaireResponse
 
 
 @pytest.fixture
@@ -274,3 +274,25 @@ def test_questionnaires_entered_at_intake_reach_the_outcomes(
     assert expected and expected <= charted
     points = [p for c in found.charts if c.instrument == "phq-9" for p in c.points]
     assert len(points) == len({p[0] for p in points}) >= 1  # the stored copy is not counted twice
+
+
+def test_a_questionnaire_alert_is_put_before_the_patient_for_30_days() -> None:
+    """The PHQ-9 asks about the last two weeks; its self-harm alert stays among the patient's
+    warnings for RECENT_ANSWERS_DAYS (30) days after the answer, and not after."""
+    from secondlook.care.warnings import SiteContacts
+
+    today = dt.date(2026, 12, 2)
+
+    def told(answered_on: dt.date) -> set[str]:
+        response = QuestionnaireResponse(
+            instrument="phq-9", answered_on=answered_on, alerts=["self-harm-risk"]
+        )
+        found = records.patient_warnings_of(
+            document=None, responses=[response], contacts=SiteContacts(), today=today
+        )
+        return {source for w in found for source in w.sources}
+
+    assert records.RECENT_ANSWERS_DAYS == 30
+    assert told(today) == {"self-harm-risk"}
+    assert told(today - dt.timedelta(days=30)) == {"self-harm-risk"}
+    assert told(today - dt.timedelta(days=31)) == set()
