@@ -783,7 +783,7 @@ SURGICAL_REVIEW: dict[str, tuple[Patch, Patch, str, str]] = {
         RECURRENT_DISC,
         NOTHING_ON_MRI,
         "routine",
-        "cause is likely (recurrent-disc",
+        "cause is likely (recurrent disc herniation",
     ),
     "revision-option": (RECURRENT_DISC, NOTHING_ON_MRI, "routine", "revision surgery is among"),
     "neurological-deficit": (
@@ -908,7 +908,7 @@ def test_an_imaging_study_with_uncoded_findings_says_so_and_is_not_no_findings()
     study = {"date": "2026-01-10", "modality": "mri", "findings": [], "findings_coded": False}
     result = run(case(imaging=[{**study, "report": "Recurrent disc L4-L5 on the left."}]))
     spine = _perspective(result, "spine-anatomy")
-    assert any("not coded" in f and "mri" in f for f in spine)
+    assert any("not coded" in f and "MRI" in f for f in spine)
     # Unknown is not "no": a recurrent disc is not made unlikely by an uncoded MRI.
     coded_empty = run(case(imaging=[{**study, "findings_coded": True}]))
     assert not any("not coded" in f for f in _perspective(coded_empty, "spine-anatomy"))
@@ -925,3 +925,20 @@ def test_pain_management_names_an_unknown_opioid_dose() -> None:
     )
     assert any("30" in f and "MME/day" in f for f in known)
     assert not any("not known" in f for f in known)
+
+
+def test_the_medical_perspective_names_the_risk_factors_present_and_only_those() -> None:
+    result = run(case(patient={"diabetes": True, "smoker": True, "osteoporosis": False}))
+    medical = _perspective(result, "medical")
+    [line] = [f for f in medical if f.startswith("Comorbidities")]
+    assert line == "Comorbidities and risk factors present: diabetes, smoking."
+    # none present (false or not given): no line, and nothing said of the ones not given
+    quiet = run(case(patient={"diabetes": False, "smoker": False}))
+    assert not [f for f in _perspective(quiet, "medical") if f.startswith("Comorbidities")]
+
+
+def test_perspectives_read_codes_as_words() -> None:
+    result = run(case(patient={"work_status": "modified-duty"}))
+    functional = _perspective(result, "functional")
+    assert "Work status: modified duty." in functional
+    assert not any("modified-duty" in f for p in result["perspectives"] for f in p["findings"])

@@ -121,6 +121,16 @@ PATIENT_FLAGS = (
     "cancer_history",
     "iv_drug_use",
 )
+# The comorbidities and risk factors the medical perspective names, from the patient flags that
+# raise them (perspectives.yaml), so a clinician reads which ones are present.
+MEDICAL_RISK_FACTORS = {
+    "diabetes": "diabetes",
+    "immunosuppressed": "immunosuppression",
+    "osteoporosis": "osteoporosis",
+    "long_term_steroids": "long-term-steroids",
+    "cancer_history": "cancer-history",
+    "smoker": "smoking",
+}
 PAIN_FLAGS = (
     "neurogenic_claudication",
     "rest_or_night_pain",
@@ -203,6 +213,13 @@ def _specs() -> dict[str, FactSpec]:
     for flag in PATIENT_FLAGS:
         add(flag, b, f"patient: {flag.replace('_', ' ')}")
     add("work_status", c, "work status", WORK_STATUSES)
+    add(
+        "medical_risk_factors",
+        cs,
+        "comorbidities and risk factors present (diabetes, immunosuppression, osteoporosis, "
+        "long-term steroids, cancer history, smoking)",
+        MEDICAL_RISK_FACTORS.values(),
+    )
     # surgery
     add("index_procedure", c, "procedure of the most recent surgery", PROCEDURES)
     add("index_is_fusion", b, "the index surgery was a fusion")
@@ -442,6 +459,10 @@ def derive_facts(case: Case) -> CaseFacts:
         put("bmi", round(p.weight_kg / (p.height_cm / 100) ** 2, 1))
     for flag in (*PATIENT_FLAGS, "work_status"):
         put(flag, getattr(p, flag))
+    # Only those present: the perspective names them. A flag not given is not "no", so the
+    # finding says "present", never that the others are absent.
+    present = [code for flag, code in MEDICAL_RISK_FACTORS.items() if getattr(p, flag) is True]
+    put("medical_risk_factors", sorted(present))
 
     put("index_procedure", index.procedure)
     if index.procedure != "other":

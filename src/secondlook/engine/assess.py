@@ -22,12 +22,13 @@ from typing import Any, Final, TypeVar
 
 from secondlook.case.facts import FACTS, CaseFacts, FactValue, derive_facts
 from secondlook.case.models import Case
+from secondlook.case.words import word
 from secondlook.instruments import SafetyText, safety_text, trajectory
 from secondlook.knowledge.expressions import Condition, ConditionError, Context
 from secondlook.knowledge.loader import KnowledgeBase, default_knowledge
 from secondlook.knowledge.models import PERSPECTIVES, Criterion, Etiology, Treatment, Workup
 
-ENGINE_VERSION: Final = "1.0.0"
+ENGINE_VERSION: Final = "1.1.0"
 ASSESSMENT_SCHEMA: Final = "secondlook.assessment/1"
 
 CONDITIONS: Final = {
@@ -58,7 +59,7 @@ def assess(
     """
     kb = kb or default_knowledge()
     facts = derive_facts(case)
-    ev = _Evaluator(facts.values)
+    ev = _Evaluator(facts.values, _names_of(kb))
     cited = _Citations()
 
     red_flags = _red_flags(kb, ev, cited)
@@ -111,8 +112,11 @@ _FACT_DOCS: Final = {name: spec.doc for name, spec in FACTS.items()}
 class _Evaluator:
     """Evaluates conditions against one case, each at most once."""
 
-    def __init__(self, facts: Mapping[str, FactValue]) -> None:
+    def __init__(
+        self, facts: Mapping[str, FactValue], names: Mapping[str, Mapping[str, str]] | None = None
+    ) -> None:
         self.facts: dict[str, FactValue] = dict(facts)
+        self.names: Mapping[str, Mapping[str, str]] = names or {}
         self.context = Context(self.facts)
         self._cache: dict[str, bool | None] = {}
 
@@ -160,7 +164,7 @@ class _Evaluator:
         return held, unknown
 
     def explain(self, criterion: Criterion) -> str:
-        return render(criterion.because, self.facts)
+        return render(criterion.because, self.facts, self.names)
 
     def unknown_facts(self, unjudged: Iterable[Criterion]) -> list[str]:
         """What is not known for criteria that could not be judged, in readable words."""
@@ -185,12 +189,22 @@ class _Citations:
         return refs
 
 
-def render(template: str, facts: Mapping[str, FactValue]) -> str:
-    """Fill `{fact}` placeholders with this case's values, in words a clinician reads."""
+def render(
+    template: str,
+    facts: Mapping[str, FactValue],
+    names: Mapping[str, Mapping[str, str]] | None = None,
+) -> str:
+    """Fill `{fact}` placeholders with this case's values, in words a clinician reads: the
+    knowledge base's names for the ids a fact holds (``names``, per fact: its red flags, causes,
+    treatments), the case vocabulary's words for its codes."""
     parts = _parsed(template)
     if len(parts) == 1 and parts[0][1] is None:
         return template
-    return "".join(literal + (_show(facts.get(name)) if name else "") for literal, name in parts)
+    names = names or {}
+    return "".join(
+        literal + (_show(facts.get(name), names.get(name, {})) if name else "")
+        for literal, name in parts
+    )
 
 
 @functools.cache
@@ -198,16 +212,39 @@ def _parsed(template: str) -> tuple[tuple[str, str | None], ...]:
     return tuple((lit, name) for lit, name, _s, _c in string.Formatter().parse(template))
 
 
-def _show(value: FactValue | None) -> str:
+def _show(value: FactValue | None, names: Mapping[str, str]) -> str:
     if value is None:
         return "unknown"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:g}"
+    # Ids and codes read as words ("Recurrent disc herniation", "modified duty").
     if isinstance(value, tuple):
-        return ", ".join(value) if value else "none"
-    return value
+        return ", ".join(names.get(v) or word(v) for v in value) if value else "none"
+    return names.get(value) or word(value)
+
+
+_Names = dict[str, dict[str, str]]
+_NAMES: dict[int, tuple[KnowledgeBase, _Names]] = {}
+
+
+def _names_of(kb: KnowledgeBase) -> _Names:
+    """For each fact that holds ids of the knowledge base, their names (an id such as
+    "infection" is both a red flag and a cause, so the names go by fact). Built once per
+    loaded knowledge base and kept with it, so an id is never reused while its entry lives."""
+    entry = _NAMES.get(id(kb))
+    if entry is None or entry[0] is not kb:
+        causes = {e.id: e.name for e in kb.etiologies}
+        names: _Names = {
+            "red_flags": {f.id: f.name for f in kb.red_flags},
+            "safety_alerts": {a.id: a.name for a in kb.safety_alerts},
+            "likely_causes": causes,
+            "possible_causes": causes,
+            "treatment_candidates": {t.id: t.name for t in kb.treatments},
+        }
+        entry = _NAMES[id(kb)] = (kb, names)
+    return entry[1]
 
 
 def _fired(ev: _Evaluator, criteria: Sequence[C]) -> list[C]:

@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from secondlook.case.words import word as case_word
+from secondlook.engine.words import word
+from secondlook.knowledge import default_knowledge
+
 DISCLAIMER = "SecondLook supports clinicians' decisions; it does not make them."
 
 
@@ -31,7 +35,7 @@ def render_text(a: dict[str, Any]) -> str:
     for d in a["differential"]:
         if d["likelihood"] == "unlikely":
             continue
-        w(f"  {d['rank']}. {d['name']}: {d['likelihood']}")
+        w(f"  {d['rank']}. {d['name']}: {word('likelihood', d['likelihood'])}")
         for s in d["supporting"]:
             w(f"     + {s}")
         for s in d["against"]:
@@ -39,18 +43,19 @@ def render_text(a: dict[str, Any]) -> str:
         if d.get("not_known"):
             w(f"     ? not known: {'; '.join(d['not_known'])}")
         if d["discriminating_tests"]:
-            w(f"     tests: {', '.join(d['discriminating_tests'])}")
+            w(f"     tests: {', '.join(_test_names(a, d['discriminating_tests']))}")
     unlikely = [d["name"] for d in a["differential"] if d["likelihood"] == "unlikely"]
     if unlikely:
         w(f"  Unlikely on present information: {', '.join(unlikely)}.")
     w("")
     w("WORK-UP")
     for item in a["workup"]:
-        w(f"  {item['priority']:<9} {item['name']}: {' '.join(item['because'])}")
+        w(f"  {word('urgency', item['priority']):<9} {item['name']}: {' '.join(item['because'])}")
     w("")
     w("TREATMENT OPTIONS")
     for t in a["treatment_options"]:
-        w(f"  {t['recommendation']:<16} {t['name']}: {' '.join(t['because'])}")
+        level = word("recommendation", t["recommendation"])
+        w(f"  {level:<16} {t['name']}: {' '.join(t['because'])}")
         for p in t["prerequisites"]:
             w(f"{'':19}prerequisite: {p}")
         if t.get("evidence_conflict"):
@@ -58,12 +63,12 @@ def render_text(a: dict[str, Any]) -> str:
                 w(f"{'':19}evidence {e['stance']}: {e['summary']}")
     w("")
     s = a["surgical_review"]
-    verdict = f"indicated ({s['urgency']})" if s["indicated"] else "not indicated"
+    verdict = _verdict(s)
     w(f"SURGICAL REVIEW: {verdict}. {' '.join(s['because'])}")
     w("")
     w("PERSPECTIVES")
     for p in a["perspectives"]:
-        w(f"  {p['id']}:")
+        w(f"  {word('perspective', p['id'])}:")
         for f in p["findings"]:
             w(f"     {f}")
         for n in p["needs"]:
@@ -95,30 +100,40 @@ def render_markdown(a: dict[str, Any]) -> str:
     w("")
     w("## Differential")
     w("")
-    w("| # | cause | likelihood | for | against |")
-    w("|---|---|---|---|---|")
-    for d in a["differential"]:
+    shown = [d for d in a["differential"] if d["likelihood"] != "unlikely"]
+    if shown:
+        w("| # | cause | likelihood | for | against |")
+        w("|---|---|---|---|---|")
+    for d in shown:
         w(
-            f"| {d['rank']} | {d['name']} | {d['likelihood']} | "
+            f"| {d['rank']} | {d['name']} | {word('likelihood', d['likelihood'])} | "
             f"{'<br>'.join(d['supporting']) or '-'} | {'<br>'.join(d['against']) or '-'} |"
         )
+    # The causes judged unlikely are one line, as on the terminal: a table of eighteen rows
+    # of dashes would hide the few that matter.
+    unlikely = [d["name"] for d in a["differential"] if d["likelihood"] == "unlikely"]
+    if unlikely:
+        w("")
+        w(f"Unlikely on present information: {', '.join(unlikely)}.")
     w("")
     w("## Work-up")
     w("")
     for item in a["workup"]:
-        w(f"- **{item['name']}** ({item['priority']}): {' '.join(item['because'])}")
+        priority = word("urgency", item["priority"])
+        w(f"- **{item['name']}** ({priority}): {' '.join(item['because'])}")
     w("")
     w("## Treatment options")
     w("")
     for t in a["treatment_options"]:
-        w(f"- **{t['name']}**: *{t['recommendation']}*. {' '.join(t['because'])}")
+        level = word("recommendation", t["recommendation"])
+        w(f"- **{t['name']}**: *{level}*. {' '.join(t['because'])}")
         for p in t["prerequisites"]:
             w(f"  - prerequisite: {p}")
         for e in t["evidence"]:
             w(f"  - evidence ({e['stance']}): {e['summary']} [{', '.join(e['references'])}]")
     w("")
     s = a["surgical_review"]
-    verdict = f"indicated ({s['urgency']})" if s["indicated"] else "not indicated"
+    verdict = _verdict(s)
     w(f"## Surgical review: {verdict}")
     w("")
     w(" ".join(s["because"]))
@@ -126,7 +141,7 @@ def render_markdown(a: dict[str, Any]) -> str:
     w("## Perspectives")
     w("")
     for p in a["perspectives"]:
-        w(f"### {p['id']}")
+        w(f"### {word('perspective', p['id'])}")
         w("")
         for f in p["findings"]:
             w(f"- {f}")
@@ -153,30 +168,52 @@ def render_markdown(a: dict[str, Any]) -> str:
 
 
 def _alerts(a: dict[str, Any], w: Callable[[str], None], *, text: bool) -> None:
-    head = (lambda t: t.upper()) if text else (lambda t: f"## {t.removeprefix('!! ')}")
+    # In Markdown each flag is a list item with its reasons nested under it: indented lines
+    # alone would run into one paragraph when the document is rendered.
+    def head(title: str) -> str:
+        return title.upper() if text else f"## {title.removeprefix('!! ')}\n"
+
+    item, reason = ("  ", "      because ") if text else ("- ", "  - because ")
     if a["red_flags"]:
         w(head("!! Red flags: act first"))
         for f in a["red_flags"]:
-            w(f"  [{f['urgency'].upper()}] {f['name']}: {f['action']}")
+            urgency = f["urgency"].upper()
+            tag = f"[{urgency}]" if text else f"**{urgency}**"
+            w(f"{item}{tag} {f['name']}: {f['action']}")
             for b in f["because"]:
-                w(f"      because {b}")
+                w(f"{reason}{b}")
     else:
         screen = any(m["id"] == "red-flag-screen" for m in a["missing_information"])
         note = " (the red-flag screen is incomplete: see missing information)" if screen else ""
         w(f"No red flags in the facts given{note}.")
     if a["safety_alerts"]:
+        if not text:
+            w("")
         w(head("!! Safety alerts"))
         for s in a["safety_alerts"]:
-            w(f"  {s['name']}: {s['action']}")
+            name = s["name"] if text else f"**{s['name']}**"
+            w(f"{item}{name}: {s['action']}")
             for b in s["because"]:
-                w(f"      because {b}")
+                w(f"{reason}{b}")
     w("")
+
+
+def _test_names(a: dict[str, Any], ids: list[str]) -> list[str]:
+    """The names of the work-up items that tell a cause apart: from this assessment's work-up,
+    else the knowledge base's, else the id as it is (never dropped)."""
+    names = {item["id"]: item["name"] for item in a["workup"]}
+    known = default_knowledge().workup
+    return [names.get(i) or (known[i].name if i in known else case_word(i)) for i in ids]
+
+
+def _verdict(s: dict[str, Any]) -> str:
+    return f"indicated ({word('urgency', s['urgency'])})" if s["indicated"] else "not indicated"
 
 
 def _classification_line(c: dict[str, Any]) -> str:
     chronic = "chronic, PSPS type 2" if c["chronic"] else "not yet chronic"
     return (
-        f"{c['condition']}; {chronic}; course {c['course']}; "
+        f"{word('condition', c['condition'])}; {chronic}; {word('course', c['course'])}; "
         f"{c['months_since_surgery']:g} months since the index surgery"
     )
 
