@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from secondlook.commands.demo import DEMO_PASSWORD
 from secondlook.commands.server import register
-from secondlook.store import db, migrate
+from secondlook.store import db, migrate, records
 from secondlook.store.models import Assessment, CaseVersion, Patient, QuestionnaireResponse, User
 from secondlook.store.pgtemp import free_port
 
@@ -186,3 +186,21 @@ def test_the_uvicorn_factory_migrates_the_database_named_by_the_environment(
     with TestClient(app_from_environment()) as client:
         assert client.get("/readyz").json() == {"status": "ok"}
     assert (tmp_path / "factory" / "secondlook.db").exists()
+
+
+def test_a_mistyped_organization_is_refused_not_created(cli: typer.Typer, tmp_path: Path) -> None:
+    data = str(tmp_path)
+    first = ["users", "create", "--role", "admin", "--username", "a", "--data-dir", data]
+    run(cli, *first, "--org", "spine")  # the first organization needs no flag
+    typo = ["users", "create", "--role", "clinician", "--username", "b", "--data-dir", data]
+    result = CliRunner().invoke(cli, [*typo, "--org", "spnie"])
+    assert result.exit_code == 2
+    assert "no organization 'spnie'; did you mean 'spine'?" in result.output
+    assert "--new-org" in result.output
+    engine = db.make_engine(db.database_url(data_dir_path=tmp_path))
+    with db.make_sessionmaker(engine)() as session:
+        assert records.organization_slugs(session) == ["spine"]
+        assert session.scalar(select(User).where(User.username == "b")) is None
+    engine.dispose()
+    # asked for by name, a second organization is created
+    assert "created clinician 'b'" in run(cli, *typo, "--org", "spnie", "--new-org")

@@ -4,6 +4,7 @@ demo-data. `register(app)` adds them to the project's typer app."""
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -109,6 +110,12 @@ def users_create(
     org_name: Annotated[
         str | None, typer.Option(help="name for a new organization (default: the slug)")
     ] = None,
+    new_org: Annotated[
+        bool,
+        typer.Option(
+            "--new-org", help="create the organization --org names (needed once one exists)"
+        ),
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Create a user (without --password-stdin the user can only use API tokens)."""
@@ -119,6 +126,18 @@ def users_create(
     with db.make_sessionmaker(engine)() as session:
         organization = records.organization_by_slug(session, slug=org)
         if organization is None:
+            # A mistyped slug must not quietly start a second organization: once there is one,
+            # a new one is asked for by name. The very first one needs no flag.
+            slugs = records.organization_slugs(session)
+            if slugs and not new_org:
+                close = difflib.get_close_matches(org, slugs, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                typer.echo(
+                    f"error: no organization {org!r}; {hint}(known: {', '.join(slugs)}; "
+                    "--new-org creates it)",
+                    err=True,
+                )
+                raise typer.Exit(2)
             organization = records.create_organization(session, slug=org, name=org_name or org)
             typer.echo(f"created organization {org!r}", err=True)
         try:

@@ -35,6 +35,10 @@ def organization_by_slug(session: Session, *, slug: str) -> Organization | None:
     return session.scalars(select(Organization).where(Organization.slug == slug)).first()
 
 
+def organization_slugs(session: Session) -> list[str]:
+    return list(session.scalars(select(Organization.slug).order_by(Organization.slug)))
+
+
 def create_patient(
     session: Session,
     *,
