@@ -942,3 +942,15 @@ def test_perspectives_read_codes_as_words() -> None:
     functional = _perspective(result, "functional")
     assert "Work status: modified duty." in functional
     assert not any("modified-duty" in f for p in result["perspectives"] for f in p["findings"])
+
+
+def test_missing_information_names_the_part_not_known() -> None:
+    neuro = {"saddle_anesthesia": False, "urinary_retention": False}
+    result = run(case(neuro=neuro))
+    [item] = [m for m in result["missing_information"] if m["id"] == "red-flag-screen"]
+    assert item["item"] == (
+        "Bladder, bowel and saddle sensation (not known: urinary incontinence, bowel dysfunction)"
+    )
+    # nothing given: the item as it is
+    [whole] = [m for m in run(case())["missing_information"] if m["id"] == "red-flag-screen"]
+    assert whole["item"] == "Bladder, bowel and saddle sensation"

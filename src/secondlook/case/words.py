@@ -4,8 +4,8 @@ Codes are the contract: documents, the API and FHIR keep them. Text the engine w
 clinician (a perspective's finding, a reason) and the pages show these words instead, so nobody
 reads "modified-duty" or "mri-gadolinium". A code that is already a plain word ("sitting",
 "left") is its own word; every other code of the case vocabulary has an entry here, which a test
-checks. Spelling is British, as in the knowledge base ("anaesthesia", "haematoma" excepted where
-the knowledge base names an entity as "hematoma").
+checks. Spelling is American, as in the knowledge base and the case's field names
+("anesthesia", "hematoma").
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ WORDS: Final[dict[str, str]] = {
     "discitis-osteomyelitis": "discitis or osteomyelitis",
     "dynamic-instability": "dynamic instability",
     "epidural-abscess": "epidural abscess",
-    "epidural-hematoma": "epidural haematoma",
+    "epidural-hematoma": "epidural hematoma",
     "facet-arthropathy": "facet arthropathy",
     "fluid-collection": "fluid collection",
     "hardware-breakage": "broken hardware",

@@ -618,11 +618,18 @@ def _perspectives(
 def _missing(kb: KnowledgeBase, ev: _Evaluator) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for item in kb.missing_information:
-        if all(f in ev.facts for f in item.facts):
+        unknown = [f for f in item.facts if f not in ev.facts]
+        if not unknown:
             continue
         if item.condition is not None and ev(item.condition) is False:
             continue
-        out.append({"id": item.id, "item": item.item, "why_it_matters": item.why_it_matters})
+        text = item.item
+        if len(unknown) < len(item.facts):
+            # Part of it was given: say which part is missing, or "bladder, bowel and saddle
+            # sensation" reads as if none of them had been asked.
+            parts = [_FACT_DOCS[f].rpartition(": ")[2] for f in unknown]
+            text = f"{item.item} (not known: {', '.join(parts)})"
+        out.append({"id": item.id, "item": text, "why_it_matters": item.why_it_matters})
     return out
 
 
