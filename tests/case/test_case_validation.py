@@ -48,6 +48,27 @@ def test_every_problem_is_reported_at_once_with_its_path() -> None:
     assert "lumbr" in found["$.region"]
 
 
+def test_a_questionnaire_problem_is_reported_with_the_structural_ones_in_one_pass() -> None:
+    doc = base()
+    doc["patient"]["age"] = "40"
+    doc["questionnaires"] = [
+        {"instrument": "phq-9", "date": "2026-01-10", "answers": [1] * 8},
+        {"instrument": "odi", "date": "2099-01-01", "score": 30},
+        {"instrument": "gad-7", "date": "2026-01-10", "answers": "many"},
+    ]
+    found = problems(doc)
+    paths = [path for path, _ in found]
+    assert "$.patient.age" in paths
+    assert ("$.questionnaires[0].answers", "phq-9: expected 9 answers, got 8") in found
+    assert any(p == "$.questionnaires[1].date" and "after assessed_on" in m for p, m in found)
+    # the malformed entry is reported once, by its structure
+    assert paths.count("$.questionnaires[2].answers") == 1
+    # and a document without structural problems reports the same questionnaire problem
+    doc["patient"]["age"] = 40
+    del doc["questionnaires"][1:]
+    assert problems(doc) == [("$.questionnaires[0].answers", "phq-9: expected 9 answers, got 8")]
+
+
 def test_unknown_code_hint_suggests_the_close_one() -> None:
     doc = base()
     doc["surgeries"][0]["procedure"] = "microdiscetomy"

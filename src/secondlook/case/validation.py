@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Union
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from secondlook.case.models import LEVEL_RE, Case
+from secondlook.case.models import LEVEL_RE, Case, IsoDate, Questionnaire
 from secondlook.case.strict_json import loads_strict
 from secondlook.case.vocabulary import ARM_DISTRIBUTIONS, SCHEMA_ID
 from secondlook.instruments import AnswersInvalid, score, score_total
@@ -101,7 +101,11 @@ def parse_case(data: object, *, today: date | None = None) -> Case:
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:
-        raise CaseInvalid([_problem_from_error(err, data) for err in exc.errors()]) from None
+        problems = [_problem_from_error(err, data) for err in exc.errors()]
+        # Report in the same pass what can be judged of the parts that are well formed (a
+        # PHQ-9 with eight answers), rather than after the other problems are fixed.
+        problems += _problems_of_valid_parts(data, today or date.today())
+        raise CaseInvalid(problems) from None
     problems = list(_semantic_problems(case, today or date.today()))
     if problems:
         raise CaseInvalid(problems)
@@ -247,6 +251,40 @@ def _semantic_problems(case: Case, today: date) -> Iterator[Problem]:
     yield from _medication_problems(case)
     for i, q in enumerate(case.questionnaires or []):
         yield from _questionnaire_problems(i, q.instrument, q.answers, q.score)
+
+
+_ISO_DATE: TypeAdapter[date] = TypeAdapter(IsoDate)
+
+
+def _problems_of_valid_parts(data: dict[str, Any], today: date) -> list[Problem]:
+    """The document-wide checks that need only one entry (a questionnaire's answers, an entry's
+    date against assessed_on), for the entries that are well formed in a document that is not.
+    Checks that need the whole case (the index surgery, the pain's timing) wait for it."""
+    try:
+        on: date | None = _ISO_DATE.validate_python(data.get("assessed_on"))
+    except ValidationError:
+        on = None  # reported with the structural problems
+    out: list[Problem] = []
+    if on is not None and on > today:
+        out.append(
+            Problem("$.assessed_on", f"{on} is in the future", "use the date of the evaluation")
+        )
+    entries = data.get("questionnaires")
+    for i, raw in enumerate(entries if isinstance(entries, list) else []):
+        try:
+            q = Questionnaire.model_validate(raw)
+        except ValidationError:
+            continue  # its own problems are already reported
+        if on is not None and q.date > on:
+            out.append(
+                Problem(
+                    f"$.questionnaires[{i}].date",
+                    f"{q.date} is after assessed_on ({on})",
+                    "a case describes what was known then",
+                )
+            )
+        out.extend(_questionnaire_problems(i, q.instrument, q.answers, q.score))
+    return out
 
 
 def _medication_problems(case: Case) -> Iterator[Problem]:
