@@ -38,3 +38,26 @@ def test_a_500_on_the_api_stays_a_problem_document(
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert "secret internals" not in response.text
+
+
+@pytest.mark.parametrize("path", ["/clinic/nothing-here", "/admin", "/portal/xyz", "/nothing"])
+def test_a_mistyped_address_in_a_browser_is_a_page_with_a_way_back(
+    web_app: FastAPI, path: str
+) -> None:
+    with TestClient(web_app) as client:
+        response = client.get(path, headers={"Accept": "text/html,application/xhtml+xml"})
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<h1>Page not found</h1>" in response.text
+    assert 'href="/"' in response.text
+    assert "default-src" in response.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nothing", "/fhir/Nothing/1", "/cds-services/x"])
+def test_programs_keep_their_problem_documents_for_a_wrong_address(
+    web_app: FastAPI, path: str
+) -> None:
+    with TestClient(web_app) as client:
+        response = client.get(path, headers={"Accept": "text/html"})
+    assert response.status_code in (401, 404, 405)
+    assert "text/html" not in response.headers["content-type"]

@@ -15,11 +15,13 @@ from http import HTTPStatus
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from secondlook.platform.errors import Refused
 from secondlook.web import auth, care, clinic, portal
 from secondlook.web.common import (
     HERE,
+    SECURITY_HEADERS,
     LoginRequired,
     PageForbidden,
     SecurityHeaders,
@@ -28,6 +30,10 @@ from secondlook.web.common import (
     redirect,
     render,
 )
+
+# Addresses for programs: their errors stay problem documents whatever the Accept header says.
+MACHINE_PREFIXES = ("/api/", "/fhir", "/cds-services", "/docs", "/redoc", "/openapi.json")
+MACHINE_PREFIXES += ("/healthz", "/readyz", "/metrics", "/.well-known/")
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 router.include_router(auth.router)
@@ -92,6 +98,29 @@ def install(app: FastAPI) -> None:
             return render(request, "message.html", {"title": title, "message": message}, status)
         except Exception:  # the page itself failed: plain text, never a trace
             return PlainTextResponse(f"{title}. {message}", status_code=status)
+
+    http_problem_handler = app.exception_handlers[StarletteHTTPException]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _not_found(request: Request, exc: Exception) -> Response:
+        """A mistyped address in a browser gets a page with a way back, not a JSON document;
+        programs (the API, FHIR, CDS Hooks) keep their problem documents."""
+        path = request.url.path
+        browser = "text/html" in request.headers.get("accept", "")
+        page = is_web_path(path) or (browser and not path.startswith(MACHINE_PREFIXES))
+        status = getattr(exc, "status_code", 500)
+        if page and status in (404, 405):
+            title = "Page not found" if status == 404 else HTTPStatus(status).phrase
+            message = (
+                "There is no page at this address. It may have been mistyped, or the link "
+                "may be out of date."
+            )
+            answer = render(request, "message.html", {"title": title, "message": message}, status)
+            for name, value in {**SECURITY_HEADERS, "cache-control": "no-store"}.items():
+                answer.headers.setdefault(name, value)
+            return answer
+        result = http_problem_handler(request, exc)
+        return await result if inspect.isawaitable(result) else result
 
     @app.exception_handler(PageForbidden)
     async def _forbidden(request: Request, exc: PageForbidden) -> Response:
