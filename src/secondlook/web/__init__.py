@@ -32,8 +32,10 @@ from secondlook.web.common import (
 )
 
 # Addresses for programs: their errors stay problem documents whatever the Accept header says.
-MACHINE_PREFIXES = ("/api/", "/fhir", "/cds-services", "/docs", "/redoc", "/openapi.json")
-MACHINE_PREFIXES += ("/healthz", "/readyz", "/metrics", "/.well-known/")
+MACHINE_PREFIXES = (
+    *("/api/", "/fhir", "/cds-services", "/docs", "/redoc", "/openapi.json"),
+    *("/healthz", "/readyz", "/metrics", "/.well-known/"),
+)
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 router.include_router(auth.router)
