@@ -113,3 +113,34 @@ def test_roles_and_patient_links_are_checked(
             role=role,
             patient_id=world.patient_one if linked else None,
         )
+
+
+def test_search_finds_names_in_any_order_without_accents_and_partial_mrns(
+    session: Any, world: World
+) -> None:
+    org = world.gamma
+    add = records.create_patient
+    maria = add(session, organization_id=org, name="María José García-Núñez", mrn="SRCH-00421")
+    add(session, organization_id=org, name="Mario Garcia", mrn="SRCH-777")
+    add(session, organization_id=world.beta, name="María García", mrn="SRCH-00421")
+
+    def found(query: str) -> list[str]:
+        rows = records.search_patients(session, organization_id=org, query=query, limit=10)
+        return [p.name for p in rows]
+
+    assert found("garcia maria") == ["María José García-Núñez"]
+    assert found("GARCÍA-NÚÑEZ") == ["María José García-Núñez"]
+    assert found("nunez   jose") == ["María José García-Núñez"]
+    assert found("00421") == ["María José García-Núñez"]  # part of an MRN
+    assert found("garcia") == ["Mario Garcia", "María José García-Núñez"]
+    assert found("%") == [] and found("_") == [] and found("   ") == []
+    # a renamed patient is found by the new name only
+    records.update_patient(
+        session,
+        organization_id=org,
+        patient_id=maria.id,
+        expected_version=1,
+        changes={"name": "Maria Lopez"},
+    )
+    assert found("nunez") == []
+    assert found("lopez 00421") == ["Maria Lopez"]

@@ -110,6 +110,8 @@ class Patient(Base):
     name: Mapped[str] = mapped_column(String(200))
     mrn: Mapped[str | None] = mapped_column(String(64))
     birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    # Name and MRN as a search compares them (store.text.search_key), kept with every change.
+    search_text: Mapped[str] = mapped_column(String(300), default="", server_default="")
     # Optimistic concurrency: `version` guards the patient's own fields, `case_version` is the
     # number of the current case document (0 = none yet) and guards the case resource.
     version: Mapped[int] = mapped_column(Integer, default=1)

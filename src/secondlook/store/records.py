@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, literal, or_, select, union_all, update
+from sqlalchemy import CursorResult, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,7 @@ from secondlook.store.models import (
     QuestionnaireResponse,
     utcnow,
 )
+from secondlook.store.text import search_key
 
 
 def create_organization(session: Session, *, slug: str, name: str) -> Organization:
@@ -53,6 +54,7 @@ def create_patient(
         name=name,
         mrn=mrn,
         birth_date=birth_date,
+        search_text=search_key(name, mrn),
         version=1,
         case_version=0,
         created_at=now,
@@ -95,21 +97,26 @@ def list_patients(
 def search_patients(
     session: Session, *, organization_id: int, query: str, limit: int
 ) -> list[Patient]:
-    """Patients whose name contains `query` (any case) or whose MRN is `query`, by name."""
-    text = query.strip()
-    if not text:
+    """Patients whose name and MRN contain every word of `query`, in any order, whatever
+    the case and accents ("garcia maria" finds "María García"; "0042" finds MRN "A-00421"),
+    by name."""
+    words = search_key(query).split()
+    if not words:
         return []
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     statement = (
         select(Patient)
         .where(
             Patient.organization_id == organization_id,
-            or_(Patient.name.ilike(f"%{escaped}%", escape="\\"), Patient.mrn == text),
+            *(Patient.search_text.like(f"%{_like_escaped(w)}%", escape="\\") for w in words),
         )
         .order_by(Patient.name, Patient.id)
         .limit(limit)
     )
     return list(session.scalars(statement))
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def update_patient(
@@ -147,6 +154,9 @@ def update_patient(
     patient = get_patient(session, organization_id=organization_id, patient_id=patient_id)
     assert patient is not None
     session.refresh(patient)
+    if {"name", "mrn"} & set(changes):
+        patient.search_text = search_key(patient.name, patient.mrn)
+        session.flush()
     return patient
 
 

@@ -3,6 +3,8 @@ input is refused up front (as a validation problem) rather than failing at the d
 
 from __future__ import annotations
 
+import unicodedata
+
 NUL = "\x00"
 
 
@@ -26,3 +28,13 @@ def nul_paths(value: object, path: str = "$") -> list[str]:
 def printable(value: str | None) -> str | None:
     """`value` with NUL shown as an escape, for records that must be written whatever came in."""
     return None if value is None else value.replace(NUL, "\\x00")
+
+
+def search_key(*parts: str | None) -> str:
+    """What a search compares: the words of ``parts`` without accents or case, one space apart
+    ("Zoë  O'Brien", "MRN-0042" -> "zoe o'brien mrn-0042"), so "obrien"-like typing aside, a
+    name is found whatever its diacritics and whichever order its words are typed in."""
+    text = " ".join(p for p in parts if p)
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.casefold().split())
