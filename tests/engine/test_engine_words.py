@@ -28,6 +28,7 @@ def _codes(annotation: Any) -> set[str]:
         ("urgency", document.SurgicalReviewOut, "urgency"),
         ("recommendation", document.TreatmentOut, "recommendation"),
         ("neuropathic-grade", document.NeuropathicPainOut, "grade"),
+        ("stance", document.EvidenceOut, "stance"),
     ],
 )
 def test_every_code_of_the_document_has_a_word(vocabulary: str, model: Any, field: str) -> None:

@@ -7,7 +7,11 @@ document can carry has its word here.
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from secondlook.case.words import word as case_word
+from secondlook.knowledge import default_knowledge
 
 CONDITION: Final[dict[str, str]] = {
     "failed-back-surgery-syndrome": "Failed back surgery syndrome",
@@ -44,6 +48,11 @@ NEUROPATHIC_GRADE: Final[dict[str, str]] = {
     "probable": "probable",
     "definite": "definite",
 }
+STANCE: Final[dict[str, str]] = {
+    "for": "For",
+    "against": "Against",
+    "mixed": "Mixed",
+}
 PERSPECTIVE: Final[dict[str, str]] = {
     "spine-anatomy": "Spine anatomy",
     "pain-management": "Pain management",
@@ -61,9 +70,18 @@ WORDS: Final[dict[str, dict[str, str]]] = {
     "recommendation": RECOMMENDATION,
     "neuropathic-grade": NEUROPATHIC_GRADE,
     "perspective": PERSPECTIVE,
+    "stance": STANCE,
 }
 
 
 def word(vocabulary: str, code: str) -> str:
     """The word for ``code``; a code without one is shown as it is, never hidden."""
     return WORDS[vocabulary].get(code, code)
+
+
+def test_names(assessment: Mapping[str, Any], ids: Sequence[str]) -> list[str]:
+    """The names of the work-up items that tell a cause apart: from this assessment's work-up,
+    else the knowledge base's, else the code's words (an item is never dropped)."""
+    names = {item["id"]: item["name"] for item in assessment.get("workup", [])}
+    known = default_knowledge().workup
+    return [names.get(i) or (known[i].name if i in known else case_word(i)) for i in ids]

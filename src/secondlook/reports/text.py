@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from secondlook.case.words import word as case_word
-from secondlook.engine.words import word
-from secondlook.knowledge import default_knowledge
+from secondlook.engine.words import test_names, word
 
 DISCLAIMER = "SecondLook supports clinicians' decisions; it does not make them."
 
@@ -43,7 +41,7 @@ def render_text(a: dict[str, Any]) -> str:
         if d.get("not_known"):
             w(f"     ? not known: {'; '.join(d['not_known'])}")
         if d["discriminating_tests"]:
-            w(f"     tests: {', '.join(_test_names(a, d['discriminating_tests']))}")
+            w(f"     tests: {', '.join(test_names(a, d['discriminating_tests']))}")
     unlikely = [d["name"] for d in a["differential"] if d["likelihood"] == "unlikely"]
     if unlikely:
         w(f"  Unlikely on present information: {', '.join(unlikely)}.")
@@ -196,14 +194,6 @@ def _alerts(a: dict[str, Any], w: Callable[[str], None], *, text: bool) -> None:
             for b in s["because"]:
                 w(f"{reason}{b}")
     w("")
-
-
-def _test_names(a: dict[str, Any], ids: list[str]) -> list[str]:
-    """The names of the work-up items that tell a cause apart: from this assessment's work-up,
-    else the knowledge base's, else the id as it is (never dropped)."""
-    names = {item["id"]: item["name"] for item in a["workup"]}
-    known = default_knowledge().workup
-    return [names.get(i) or (known[i].name if i in known else case_word(i)) for i in ids]
 
 
 def _verdict(s: dict[str, Any]) -> str:

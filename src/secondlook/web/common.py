@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from secondlook.care import vocabulary as care_vocabulary
 from secondlook.care.warnings import SiteContacts
+from secondlook.engine import words as engine_words
 from secondlook.http.deps import SESSION_COOKIE, SessionDep
 from secondlook.platform.access import Principal
 from secondlook.services.unit import path_patient_id, record_refusal
@@ -71,6 +72,9 @@ SECURITY_HEADERS = {
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 # Codes are shown in the words of their vocabulary (care/vocabulary.py), never re-labelled here.
 templates.env.filters["label"] = lambda code, vocabulary: care_vocabulary.label(vocabulary, code)
+# The assessment document's codes (condition, course, likelihood...) in the engine's words.
+templates.env.filters["words"] = lambda code, vocabulary: engine_words.word(vocabulary, code)
+templates.env.globals["test_names"] = engine_words.test_names
 
 
 def is_web_path(path: str) -> bool:
