@@ -954,3 +954,45 @@ def test_missing_information_names_the_part_not_known() -> None:
     # nothing given: the item as it is
     [whole] = [m for m in run(case())["missing_information"] if m["id"] == "red-flag-screen"]
     assert whole["item"] == "Bladder, bowel and saddle sensation"
+
+
+def _imaging_with_sides(*findings: tuple[str, str]) -> Patch:
+    return {
+        "imaging": [
+            {
+                "date": "2026-01-10",
+                "modality": "mri",
+                "findings": [{"finding": f, "level": "L4-L5", "side": s} for f, s in findings],
+            }
+        ]
+    }
+
+
+OTHER_SIDE = "on the other side from the limb symptoms"
+
+
+@pytest.mark.parametrize(
+    ("etiology_id", "finding"),
+    [
+        ("recurrent-disc-herniation", "recurrent-disc-herniation"),
+        ("retained-disc-fragment", "residual-disc-fragment"),
+        ("inadequate-decompression", "foraminal-stenosis"),
+        ("same-level-recurrent-compression", "lateral-recess-stenosis"),
+    ],
+)
+def test_a_root_lesion_on_the_other_side_counts_against_and_a_matching_one_does_not(
+    etiology_id: str, finding: str
+) -> None:
+    leg = {"pain": {"limb_side": "right", "limb_nrs": 7}}
+    opposite = run(case(**leg, **_imaging_with_sides((finding, "left"))))
+    assert any(OTHER_SIDE in a for a in _row(opposite, etiology_id)["against"])
+    assert "Boden" in next(a for a in _row(opposite, etiology_id)["against"] if OTHER_SIDE in a)
+    for side in ("right", "bilateral", "central"):
+        matching = run(case(**leg, **_imaging_with_sides((finding, side))))
+        assert not any(OTHER_SIDE in a for a in _row(matching, etiology_id)["against"]), side
+    # the same lesion on both sides matches; pain in both legs is not judged by side
+    both = run(case(**leg, **_imaging_with_sides((finding, "left"), (finding, "right"))))
+    assert not any(OTHER_SIDE in a for a in _row(both, etiology_id)["against"])
+    bilateral_pain = {"pain": {"limb_side": "bilateral", "limb_nrs": 7}}
+    judged = run(case(**bilateral_pain, **_imaging_with_sides((finding, "left"))))
+    assert not any(OTHER_SIDE in a for a in _row(judged, etiology_id)["against"])

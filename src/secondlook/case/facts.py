@@ -308,6 +308,12 @@ def _specs() -> dict[str, FactSpec]:
     add(
         "findings_at_other_levels", cs, "findings at levels neither operated nor adjacent", FINDINGS
     )
+    add(
+        "root_lesions_on_other_side_only",
+        cs,
+        "nerve-root lesions on imaging only on the side opposite the one-sided limb symptoms",
+        ROOT_LESION_FINDINGS,
+    )
     add("t_score", n, "lowest DEXA T-score")
     # labs
     add("crp_mg_l", n, "C-reactive protein, mg/L")
@@ -713,6 +719,28 @@ def _imaging_facts(case: Case, put: Put) -> None:
         put("findings_at_operated_levels", sorted(at_op))
         put("findings_at_adjacent_levels", sorted(adjacent))
         put("findings_at_other_levels", sorted(other))
+    put("root_lesions_on_other_side_only", _other_side_only(case, since))
+
+
+def _other_side_only(case: Case, since: list[Imaging]) -> list[str] | None:
+    """Nerve-root lesions seen only on the side away from one-sided limb symptoms: a left
+    foraminal stenosis does not explain right leg pain. Imaging findings are common without
+    symptoms, so a lesion counts where it matches them (Boden 1990). Judged only when the limb
+    pain is on one side; a lesion without a side, central or on both sides can match it."""
+    symptoms = case.pain.limb_side
+    if symptoms not in ("left", "right"):
+        return None
+    matching: set[str] = set()
+    opposite: set[str] = set()
+    for img in since:
+        for f in img.findings:
+            if f.finding not in ROOT_LESION_FINDINGS:
+                continue
+            if f.side in ("left", "right") and f.side != symptoms:
+                opposite.add(f.finding)
+            else:
+                matching.add(f.finding)
+    return sorted(opposite - matching)
 
 
 def _solid_everywhere(case: Case, cts: list[Imaging]) -> bool:
