@@ -67,6 +67,43 @@ def test_one_item_per_screen(patient: tuple[TestClient, str]) -> None:
     assert 'name="answers" value="1"' in second
 
 
+def test_back_returns_to_the_question_before_with_its_answer_chosen_and_stores_nothing(
+    patient: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
+) -> None:
+    client, token = patient
+    before = len(_responses(web_engine, clinic.patient.id, "gad-7"))
+    third = _answer(client, token, "gad-7", [2], 3)
+    assert "Question 3 of 7" in third and ">Back<" in third
+    back = client.post(
+        "/portal/questionnaires/gad-7",
+        data={"csrf_token": token, "answers": "2,3", "item": "3", "back": "1"},
+    )
+    assert back.status_code == 200
+    assert "Question 2 of 7" in back.text
+    assert 'name="answers" value="2"' in back.text
+    assert re.search(r'value="3" required checked', back.text)
+    # from the first question, Back leaves the questionnaire
+    leave = client.post(
+        "/portal/questionnaires/gad-7",
+        data={"csrf_token": token, "answers": "", "item": "1", "back": "1"},
+        follow_redirects=False,
+    )
+    assert leave.status_code in (302, 303) and leave.headers["location"].endswith("/portal")
+    assert len(_responses(web_engine, clinic.patient.id, "gad-7")) == before
+
+
+def test_the_portal_greets_the_patient_by_name_and_shows_no_clinicians_text(
+    patient: tuple[TestClient, str], clinic: factories.Clinic
+) -> None:
+    client, _ = patient
+    html = client.get("/portal").text
+    first = clinic.patient.name.split()[0]
+    assert f"<h1>Hello, {first}</h1>" in html
+    assert clinic.patient.name in html  # in the header, not the account name and role
+    assert "(patient)" not in html
+    assert "supports clinicians' decisions" not in html
+
+
 def test_no_answer_asks_again(patient: tuple[TestClient, str]) -> None:
     client, token = patient
     response = client.post(

@@ -135,3 +135,27 @@ def test_pdfs_show_the_plan_goals_and_responder_status(
         (p.extract_text() or "") for p in pypdf.PdfReader(io.BytesIO(handout.content)).pages
     )
     assert "Walk to the market and back without stopping" in " ".join(hand.split())
+
+
+def test_the_schedule_shows_the_next_three_and_folds_the_rest(
+    patient: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
+) -> None:
+    client, _ = patient
+    plan_id = _plan(web_engine, clinic.id, clinic.patient.id)
+    with Session(web_engine) as session:
+        rows = care_records.plan_tasks(session, plan_id=plan_id)
+    scheduled = [r for r in rows if r.kind == "questionnaire"]
+    assert len(scheduled) > 3
+    html = client.get("/portal/plan").text
+    section = html.split('id="my-questionnaires"', 1)[1].split("</section>", 1)[0]
+    coming, _, later = section.partition("<details>")
+    assert coming.count("<li>") == 3
+    assert f"Later ({len(scheduled) - 3} more)" in later
+    assert later.count("<li>") == len(scheduled) - 3
+    # the factory's plan schedules the ODI and STarT Back, which the portal cannot offer (their
+    # item text is licensed): they are said to be asked at a visit, the others are not
+    offered = set(data.PORTAL_INSTRUMENTS)
+    visit_only = {"odi", "start-back"}
+    assert {r.instrument for r in scheduled} - offered == visit_only
+    at_visit = section.count("your care team will ask you at a visit")
+    assert at_visit == sum(r.instrument in visit_only for r in scheduled)

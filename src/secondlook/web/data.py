@@ -130,6 +130,10 @@ class PlainTask:
     status: str
     after: list[str]
     questionnaire: bool = False
+    # Still to be done (not completed, cancelled or missed).
+    open: bool = True
+    # A questionnaire the patient can answer here (the others are asked at a visit).
+    in_portal: bool = False
 
 
 def _lower_first(name: str) -> str:
@@ -189,6 +193,8 @@ def plan_tasks_in_plain_language(
                 status=vocabulary.words_for_patients("task-status", row.status) or "planned",
                 after=after,
                 questionnaire=row.kind == "questionnaire",
+                open=row.status in vocabulary.OPEN_TASK_STATUSES,
+                in_portal=row.instrument in PORTAL_INSTRUMENTS,
             )
         )
     return out

@@ -51,7 +51,9 @@ def _own(
     patient_id = _patient_id(user)
     org = user.organization_id
     auditor = Auditor(session, user, request)
-    with auditor.patient("patient.read", patient_id):
+    with auditor.patient("patient.read", patient_id) as scope:
+        assert scope.patient is not None
+        name = scope.patient.name
         assessment = records.latest_assessment_in(
             session, organization_id=org, patient_id=patient_id
         )
@@ -70,6 +72,7 @@ def _own(
             )
             outcome = care.outcomes_in(session, organization_id=org, patient_id=patient_id)
     return {
+        "patient_name": name,
         "a": assessment.document if assessment else None,
         "responses": rows,
         "warnings": warnings,
@@ -90,7 +93,12 @@ def home(request: Request, session: SessionDep, user: PatientUser) -> Response:
     return render(
         request,
         "portal/home.html",
-        {"due": due, "has_plan": own["a"] is not None, "warnings": own["warnings"]},
+        {
+            "due": due,
+            "has_plan": own["a"] is not None,
+            "warnings": own["warnings"],
+            "patient_name": own["patient_name"],
+        },
     )
 
 
@@ -118,6 +126,7 @@ def _item_page(
     answers: list[int],
     *,
     error: str | None = None,
+    chosen: int | None = None,
 ) -> Response:
     number = len(answers) + 1
     item = text.items[number - 1]
@@ -134,6 +143,7 @@ def _item_page(
             "options": item.answers,
             "answers": ",".join(str(a) for a in answers),
             "error": error,
+            "chosen": chosen,
         },
         status=422 if error else 200,
     )
@@ -168,6 +178,12 @@ async def answer_item(
     answers = _parse_answers(form.get("answers"), instrument)
     if answers is None or len(answers) >= instrument.item_count:
         return redirect(f"/portal/questionnaires/{key}")
+    if form.get("back") is not None:
+        # Back to the question before, with its answer chosen: nothing is stored by going
+        # back, and an alert an earlier answer raised was stored when it was raised.
+        if not answers:
+            return redirect("/portal")
+        return _item_page(request, instrument, text, answers[:-1], chosen=answers[-1])
     index = len(answers)
     raw = form.get("answer")
     try:
@@ -239,6 +255,7 @@ def my_plan(request: Request, session: SessionDep, user: PatientUser) -> Respons
             "questionnaires": [t for t in tasks or [] if t.questionnaire],
             "has_stored_plan": tasks is not None,
             "warnings": own["warnings"],
+            "patient_name": own["patient_name"],
         },
     )
 
@@ -256,6 +273,7 @@ def learn(request: Request, session: SessionDep, user: PatientUser) -> Response:
             "tests": plan["tests"],
             "treatments": plan["treatments"],
             "warnings": own["warnings"],
+            "patient_name": own["patient_name"],
         },
     )
 
@@ -268,7 +286,7 @@ def handout(request: Request, session: SessionDep, user: PatientUser) -> Respons
     treatments, tests = clinic.handout_items(own["a"], own["decided"])
     outcome = own["outcome"]
     content = pdf.patient_handout_pdf(
-        patient_label=user.username,
+        patient_label=own["patient_name"],
         treatments=treatments,
         tests=tests,
         charts=clinic.pdf_charts(outcome),
