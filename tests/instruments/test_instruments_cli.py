@@ -116,7 +116,10 @@ def test_instruments_list_shows_every_instrument_with_range_text_and_loinc() -> 
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["id", "name", "items", "range", "item", "text", "LOINC"]
     body = "\n".join(lines[1:])
-    for instrument_id in ("nrs-pain", "phq-9", "gad-7", "odi", "ndi", "start-back", "pcs", "dn4"):
+    for instrument_id in (
+        *("nrs-pain", "phq-9", "gad-7", "odi", "ndi"),
+        *("start-back", "pcs", "dn4", "paindetect"),
+    ):
         assert instrument_id in body
     phq9 = next(line for line in lines if line.startswith("phq-9"))
     assert "0–3" in phq9
@@ -140,6 +143,7 @@ def test_instruments_list_json() -> None:
         "start-back",
         "pcs",
         "dn4",
+        "paindetect",
     ]
     assert rows[0] == {
         "id": "nrs-pain",

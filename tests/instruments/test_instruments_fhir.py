@@ -96,7 +96,7 @@ def test_gad7_and_nrs_questionnaires_use_their_loinc_panel_codes() -> None:
     assert [o["valueCoding"]["code"] for o in nrs["item"][0]["answerOption"]][-1] == "LA13942-0"
 
 
-@pytest.mark.parametrize("instrument_id", ["odi", "ndi", "start-back", "pcs", "dn4"])
+@pytest.mark.parametrize("instrument_id", ["odi", "ndi", "start-back", "pcs", "dn4", "paindetect"])
 def test_licensed_instruments_have_no_questionnaire_without_site_text(instrument_id: str) -> None:
     with pytest.raises(ItemTextUnavailable, match="load_item_text"):
         to_fhir_questionnaire(instrument_id)

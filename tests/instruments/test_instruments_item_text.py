@@ -38,7 +38,7 @@ def write_yaml(tmp_path: Path, data: object) -> Path:
 
 def test_valid_file_for_every_licensed_instrument_loads(tmp_path: Path) -> None:
     licensed = [i for i in INSTRUMENTS.values() if not i.ships_item_text]
-    assert {i.id for i in licensed} == {"odi", "ndi", "start-back", "pcs", "dn4"}
+    assert {i.id for i in licensed} == {"odi", "ndi", "start-back", "pcs", "dn4", "paindetect"}
     path = write_yaml(tmp_path, {i.id: fake_text(i.id) for i in licensed})
     texts = load_item_text(path)
     assert set(texts) == {i.id for i in licensed}

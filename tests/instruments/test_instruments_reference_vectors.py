@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from secondlook.instruments import band_for, score, score_total
+from secondlook.instruments import AnswersInvalid, band_for, score, score_total
 
 
 def answers_summing_to(total: int, count: int, item_max: int) -> list[int | None]:
@@ -382,6 +382,39 @@ def test_dn4_with_an_examination_item_skipped_has_no_total() -> None:
     result = score("dn4", [1, 1, 1, 1, 0, 0, 0, None, 0, 0])
     assert result.score is None
     assert "item 8 skipped" in result.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("quality", "course", "radiating", "total", "band"),
+    [
+        # Freynhagen 2006: quality items 0-5 each; course patterns -1, 0, +1, +1 (SecondLook's
+        # order: by points); radiating +2.
+        ([0] * 7, 0, 0, -1, "negative"),
+        ([0] * 7, 1, 0, 0, "negative"),
+        ([2, 2, 2, 2, 2, 1, 0], 0, 1, 12, "negative"),
+        ([2, 2, 2, 2, 2, 1, 0], 2, 0, 12, "negative"),
+        ([2, 2, 2, 2, 2, 1, 1], 1, 0, 12, "negative"),
+        ([2, 2, 2, 2, 2, 2, 1], 1, 0, 13, "unclear"),
+        ([3, 3, 3, 3, 3, 1, 0], 3, 0, 17, "unclear"),
+        ([3, 3, 3, 3, 3, 1, 0], 3, 1, 19, "positive"),
+        ([5] * 7, 2, 1, 38, "positive"),
+    ],
+)
+def test_paindetect_adds_the_course_and_radiation_points_and_bands_at_13_and_19(
+    quality: list[int], course: int, radiating: int, total: int, band: str
+) -> None:
+    result = score("paindetect", [*quality, course, radiating])
+    assert result.score == total
+    assert result.max == 38
+    assert result.band == band
+
+
+def test_paindetect_with_an_item_skipped_has_no_total_and_refuses_an_unknown_pattern() -> None:
+    assert score("paindetect", [1, 1, 1, 1, 1, 1, None, 0, 1]).score is None
+    with pytest.raises(AnswersInvalid):
+        score("paindetect", [1, 1, 1, 1, 1, 1, 1, 4, 1])
+    with pytest.raises(AnswersInvalid):
+        score("paindetect", [1, 1, 1, 1, 1, 1, 1, 0, 2])
 
 
 # ---------------------------------------------------------------- totals entered directly

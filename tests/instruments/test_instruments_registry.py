@@ -41,6 +41,7 @@ def test_instruments_are_keyed_by_contract_id_in_contract_order() -> None:
         "start-back",
         "pcs",
         "dn4",
+        "paindetect",
     ]
     assert all(key == instrument.id for key, instrument in INSTRUMENTS.items())
 
@@ -114,7 +115,7 @@ def test_phq9_item9_loinc_is_44260_8() -> None:
     assert INSTRUMENTS["phq-9"].item_loinc[8] == "44260-8"
 
 
-@pytest.mark.parametrize("instrument_id", ["odi", "ndi", "start-back", "pcs", "dn4"])
+@pytest.mark.parametrize("instrument_id", ["odi", "ndi", "start-back", "pcs", "dn4", "paindetect"])
 def test_instruments_without_loinc_use_the_one_local_code_system(instrument_id: str) -> None:
     instrument = INSTRUMENTS[instrument_id]
     assert instrument.loinc is None
@@ -145,7 +146,7 @@ def test_meaningful_change_thresholds(
     assert (threshold.points, threshold.percent) == (points, percent)
 
 
-@pytest.mark.parametrize("instrument_id", ["start-back", "pcs", "dn4"])
+@pytest.mark.parametrize("instrument_id", ["start-back", "pcs", "dn4", "paindetect"])
 def test_no_threshold_where_none_is_published(instrument_id: str) -> None:
     assert INSTRUMENTS[instrument_id].meaningful_change is None
 
@@ -160,6 +161,7 @@ def test_no_threshold_where_none_is_published(instrument_id: str) -> None:
         ("start-back", ["low", "medium", "high"]),
         ("pcs", ["not-clinically-relevant", "clinically-relevant"]),
         ("dn4", ["negative", "positive"]),
+        ("paindetect", ["negative", "unclear", "positive"]),
         ("nrs-pain", ["none", "mild", "moderate", "severe"]),
     ],
 )

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from secondlook.case.facts import derive_facts
 from secondlook.case.validation import parse_case
 from secondlook.case.vocabulary import SCS_PSYCHOSOCIAL_FACTORS
 from secondlook.engine.assess import assess
@@ -996,3 +997,25 @@ def test_a_root_lesion_on_the_other_side_counts_against_and_a_matching_one_does_
     bilateral_pain = {"pain": {"limb_side": "bilateral", "limb_nrs": 7}}
     judged = run(case(**bilateral_pain, **_imaging_with_sides((finding, "left"))))
     assert not any(OTHER_SIDE in a for a in _row(judged, etiology_id)["against"])
+
+
+@pytest.mark.parametrize(
+    ("answers", "words", "neuropathic"),
+    [
+        ([3, 3, 3, 3, 3, 1, 0, 3, 1], [], True),  # 19: likely (Freynhagen 2006)
+        # 12: unlikely, whatever the words
+        ([2, 2, 2, 2, 2, 1, 1, 1, 0], ["burning", "electric"], False),
+        # 13, unclear: the words decide
+        ([2, 2, 2, 2, 2, 2, 1, 1, 0], ["burning", "electric"], True),
+        ([2, 2, 2, 2, 2, 2, 1, 1, 0], ["aching"], False),
+    ],
+)
+def test_paindetect_decides_the_neuropathic_component_outside_its_unclear_range(
+    answers: list[int], words: list[str], neuropathic: bool
+) -> None:
+    doc = case(
+        pain={"limb_nrs": 6, "limb_distribution": "below-knee", "character": words},
+        questionnaires=[{"instrument": "paindetect", "date": "2026-03-01", "answers": answers}],
+    )
+    facts = derive_facts(parse_case(doc, today=TODAY)).values
+    assert facts["neuropathic_component"] is neuropathic

@@ -66,6 +66,10 @@ DAYS_PER_MONTH = 365.25 / 12
 
 # DN4 >= 4/10 indicates a neuropathic component (Bouhassira et al., Pain 2005;114:29-36).
 DN4_NEUROPATHIC_CUTOFF = 4.0
+# painDETECT (Freynhagen 2006): >= 19 a neuropathic component is likely (> 90%), <= 12 unlikely
+# (< 15%), between the two unclear.
+PAINDETECT_LIKELY = 19.0
+PAINDETECT_UNLIKELY = 12.0
 
 # The NeuPSIG grading of neuropathic pain (Finnerup NB et al., Pain 2016;157(8):1599-1606):
 # a history of a relevant lesion with a neuroanatomically plausible distribution -> possible;
@@ -404,6 +408,7 @@ SCORE_KEYS: dict[str, str] = {
     "start-back": "start_back",
     "pcs": "pcs",
     "dn4": "dn4",
+    "paindetect": "paindetect",
 }
 BAND_CODES: dict[str, tuple[str, ...]] = {
     "nrs-pain": ("none", "mild", "moderate", "severe"),
@@ -414,6 +419,7 @@ BAND_CODES: dict[str, tuple[str, ...]] = {
     "start-back": ("low", "medium", "high"),
     "pcs": ("not-clinically-relevant", "clinically-relevant"),
     "dn4": ("negative", "positive"),
+    "paindetect": ("negative", "unclear", "positive"),
 }
 
 
@@ -639,9 +645,11 @@ def _pain_facts(case: Case, put: Put) -> None:
 
 
 def _neuropathic(v: dict[str, FactValue]) -> bool | None:
-    """A neuropathic component: DN4 positive, else neuropathic words in a radicular pattern.
+    """A neuropathic component: DN4 positive, else painDETECT, else neuropathic words in a
+    radicular pattern.
 
-    DN4 >= 4 (Bouhassira 2005) decides when it is known. Without it, two or more neuropathic
+    DN4 >= 4 (Bouhassira 2005) decides when it is known; then painDETECT outside its unclear
+    range (Freynhagen 2006). Without either, two or more neuropathic
     descriptors (burning, electric, shooting, pins and needles, numbness) in a dermatomal or
     below-knee distribution, or with a sensory deficit, count as a neuropathic component, in the
     spirit of the NeuPSIG grading (Finnerup et al., Pain 2016;157:1599): a plausible
@@ -650,6 +658,14 @@ def _neuropathic(v: dict[str, FactValue]) -> bool | None:
     dn4 = v.get("dn4_score")
     if isinstance(dn4, float):
         return dn4 >= DN4_NEUROPATHIC_CUTOFF
+    # painDETECT decides at its validated cut-offs (Freynhagen 2006): 19 or more likely, 12 or
+    # less unlikely; an unclear 13-18 leaves the question to the pain's words below.
+    pd = v.get("paindetect_score")
+    if isinstance(pd, float):
+        if pd >= PAINDETECT_LIKELY:
+            return True
+        if pd <= PAINDETECT_UNLIKELY:
+            return False
     count = v.get("neuropathic_descriptor_count")
     if not isinstance(count, float):
         return None

@@ -207,7 +207,9 @@ RESPONSES: Final[tuple[Response, ...]] = get_args(Response)
 SurgeryPreference = Literal["open", "unsure", "declines"]
 SURGERY_PREFERENCES: Final[tuple[SurgeryPreference, ...]] = get_args(SurgeryPreference)
 
-InstrumentId = Literal["nrs-pain", "phq-9", "gad-7", "odi", "ndi", "start-back", "pcs", "dn4"]
+InstrumentId = Literal[
+    "nrs-pain", "phq-9", "gad-7", "odi", "ndi", "start-back", "pcs", "dn4", "paindetect"
+]
 INSTRUMENT_IDS: Final[tuple[InstrumentId, ...]] = get_args(InstrumentId)
 
 # The eight psychosocial factors weighed by the European SCS-referral consensus

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from secondlook.instruments import dn4, gad7, ndi, nrs_pain, odi, pcs, phq9, start_back
+from secondlook.instruments import dn4, gad7, ndi, nrs_pain, odi, paindetect, pcs, phq9, start_back
 from secondlook.instruments.model import AnswersInvalid, Instrument
 
 INSTRUMENTS: Mapping[str, Instrument] = MappingProxyType(
     {
         module.INSTRUMENT.id: module.INSTRUMENT
-        for module in (nrs_pain, phq9, gad7, odi, ndi, start_back, pcs, dn4)
+        for module in (nrs_pain, phq9, gad7, odi, ndi, start_back, pcs, dn4, paindetect)
     }
 )
 
