@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 import factories
-from secondlook.examples import load_examples
+from secondlook.examples import load_example, load_examples
 from secondlook.store.models import Assessment, CaseVersion, Patient
 from secondlook.web import intake
 
@@ -261,3 +261,37 @@ def test_the_banner_says_when_its_red_flags_come_from_an_assessment_older_than_t
     banner = page.split('class="banner"', 1)[1].split("</section>", 1)[0]
     assert "Cauda equina" in banner  # still shown: an old red flag is not a resolved one
     assert "From an older assessment" in banner and "Assess again" in banner
+
+
+def test_the_patient_page_shows_the_cases_imaging_with_its_report_and_uncoded_findings(
+    clinician: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
+) -> None:
+    client, _ = clinician
+    document = load_example("recurrent-disc")
+    document["imaging"] = [
+        {
+            "date": "2026-01-05",
+            "modality": "mri-gadolinium",
+            "findings": [{"finding": "foraminal-stenosis", "level": "L4-L5", "side": "left"}],
+        },
+        {
+            "date": "2026-01-20",
+            "modality": "ct",
+            "findings": [],
+            "findings_coded": False,
+            "report": "IMPRESSION: solid posterolateral fusion L4-L5.\nNo hardware failure.",
+        },
+    ]
+    with factories.committed(web_engine) as session:
+        factories.case_version(
+            session, organization_id=clinic.id, patient_id=clinic.patient.id, document=document
+        )
+    page = client.get(f"/clinic/patients/{clinic.patient.id}").text
+    section = page.split('id="h-imaging"', 1)[1].split("</section>", 1)[0]
+    assert "<strong>MRI with gadolinium</strong>, 2026-01-05" in section
+    assert "foraminal stenosis at L4-L5 (left)" in section
+    ct = section.split("<strong>CT</strong>", 1)[1]
+    assert "findings not coded" in ct and "no findings" not in ct
+    assert "IMPRESSION: solid posterolateral fusion L4-L5." in ct
+    # newest first
+    assert section.index("<strong>CT</strong>") < section.index("MRI with gadolinium")

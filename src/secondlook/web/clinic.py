@@ -134,12 +134,17 @@ def patient_page(
             session, organization_id=user.organization_id, patient_id=patient_id
         )
         charts = _chart_list(outcome)
+        current = records.case_version_in(
+            session, organization_id=user.organization_id, patient_id=patient_id
+        )
     alert_ids = {a for r in context["response_alerts"] for a in r.alerts}
     return render(
         request,
         "clinic/patient.html",
         {
             **context,
+            # The studies of the current case as entered or imported, report text included.
+            "imaging": (current.document.get("imaging") or []) if current else [],
             "charts": charts,
             "outcome": outcome,
             "can_assess": user.role == "clinician",

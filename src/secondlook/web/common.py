@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from secondlook.care import vocabulary as care_vocabulary
 from secondlook.care.warnings import SiteContacts
+from secondlook.case import words as case_words
 from secondlook.engine import words as engine_words
 from secondlook.http.deps import SESSION_COOKIE, SessionDep
 from secondlook.platform.access import Principal
@@ -75,6 +76,8 @@ templates.env.filters["label"] = lambda code, vocabulary: care_vocabulary.label(
 # The assessment document's codes (condition, course, likelihood...) in the engine's words.
 templates.env.filters["words"] = lambda code, vocabulary: engine_words.word(vocabulary, code)
 templates.env.globals["test_names"] = engine_words.test_names
+# The case document's codes ("mri-gadolinium", "foraminal-stenosis") in words.
+templates.env.filters["case_words"] = case_words.word
 
 
 def is_web_path(path: str) -> bool:
