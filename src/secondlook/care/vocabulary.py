@@ -20,6 +20,7 @@ from secondlook.care.models import (
 )
 from secondlook.care.outcomes import GoalStatus, ResponderStatus
 from secondlook.care.plan import Action, PlanStatus
+from secondlook.engine import words as engine_words
 
 PLAN_STATUSES: Final[tuple[PlanStatus, ...]] = get_args(PlanStatus)
 PRIORITIES: Final[tuple[Priority, ...]] = get_args(Priority)
@@ -87,16 +88,13 @@ PLAN_STATUS_LABELS: Final[dict[PlanStatus, str]] = {
     "completed": "Completed",
     "discharged": "Discharged",
 }
+# Priorities and recommendation levels are the assessment's codes: their words are the
+# engine's (engine/words.py), written here as labels that open a line.
 PRIORITY_LABELS: Final[dict[Priority, str]] = {
-    "emergency": "Emergency",
-    "urgent": "Urgent",
-    "routine": "Routine",
+    code: engine_words.word("urgency", code).capitalize() for code in PRIORITIES
 }
 RECOMMENDATION_LABELS: Final[dict[Recommendation, str]] = {
-    "recommended": "Recommended",
-    "consider": "Consider",
-    "not-recommended": "Not recommended",
-    "contraindicated": "Contraindicated",
+    code: engine_words.word("recommendation", code).capitalize() for code in RECOMMENDATIONS
 }
 ACTION_LABELS: Final[dict[Action, str]] = {
     "accept": "Accept",
