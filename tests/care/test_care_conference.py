@@ -17,7 +17,7 @@ from secondlook.care import (
     record_conference,
 )
 from secondlook.case import parse_case
-from secondlook.engine import assess
+from secondlook.engine import ENGINE_VERSION, assess
 from secondlook.examples import load_example
 
 PERSPECTIVES = ["spine-anatomy", "pain-management", "medical", "functional", "psychological"]
@@ -114,7 +114,8 @@ def test_a_conference_record_with_problems_lists_them_all() -> None:
     assert error.value.problems == [
         "attendees[0] (Dr X): unknown discipline 'radiology'; use one of spine-surgery, "
         "pain-medicine, internal-medicine, physical-therapy, psychology, nursing-coordination",
-        "assessment_ref.engine_version: '0.9' does not match the assessment shown ('1.0.0')",
+        "assessment_ref.engine_version: '0.9' does not match the assessment shown "
+        f"('{ENGINE_VERSION}')",
         "decision 'd1': the decision has no text",
         "decision 'd1': agenda item 'cauda-equina' is not on the agenda",
         "decision 'd1': the id is used twice",
