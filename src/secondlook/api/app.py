@@ -76,12 +76,16 @@ def _origins(value: str) -> tuple[str, ...]:
 
 
 def check_environment() -> None:
-    """Refuse unusable settings (base URL, CORS origins, site contacts) before anything starts."""
+    """Refuse unusable settings (base URL, CORS origins, site contacts, notifications) before
+    anything starts."""
+    from secondlook.services.notifications import SettingsInvalid, load_settings
+
     _base_url(os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL)
     _origins(os.environ.get(CORS_VARIABLE, ""))
     try:
         site_contacts(os.environ)
-    except ContactsInvalid as exc:
+        load_settings(os.environ)
+    except (ContactsInvalid, SettingsInvalid) as exc:
         raise SettingInvalid(str(exc)) from None
 
 

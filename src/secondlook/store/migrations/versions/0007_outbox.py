@@ -56,9 +56,7 @@ def upgrade() -> None:
             name=op.f("fk_notification_outbox_patient_id_patients"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_outbox")),
-        sa.UniqueConstraint(
-            "idempotency_key", name=op.f("uq_notification_outbox_idempotency_key")
-        ),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_notification_outbox_idempotency_key")),
     )
     op.create_index(
         op.f("ix_notification_outbox_organization_id"),
