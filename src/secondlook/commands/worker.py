@@ -45,13 +45,14 @@ def worker(
     from secondlook.services.notifications import SettingsInvalid, load_settings
     from secondlook.store import db
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = load_settings(os.environ)
     except SettingsInvalid as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     engine = _engine(data_dir)
+    # After the migration, whose own log lines are not the worker's news.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if engine.dialect.name == "sqlite" and not once:
         typer.echo(
             "worker on SQLite: run only one worker for this database (PostgreSQL allows several)",
