@@ -20,7 +20,7 @@ import factories
 from secondlook.platform.access import Access, Principal
 from secondlook.platform.errors import Refused
 from secondlook.platform.preconditions import IfMatchVersion
-from secondlook.services import delivery, notifications
+from secondlook.services import care, delivery, notifications
 from secondlook.services.notifications import NotifySettings, SettingsInvalid, Smtp
 from secondlook.store import db
 from secondlook.store.models import AuditEvent, Patient
@@ -473,3 +473,40 @@ def test_the_worker_and_the_server_refuse_bad_settings_at_start(
     assert done.returncode == 2, done.stderr
     assert "SECONDLOOK_ALERT_EMAILS needs an SMTP relay" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_reminders_follow_the_plans_schedule_once_per_due_date(notify_engine: Engine) -> None:
+    """With a plan, what is due is the plan's questionnaire schedule (services.care, as the
+    portal shows it): each due date is reminded once, on the day it falls due or later."""
+    with factories.committed(notify_engine) as session:
+        clinic = factories.clinic(session)
+        plan = factories.plan(session, organization_id=clinic.id, patient_id=clinic.patient.id)
+        start = plan.start_on
+    patient = clinic.patient_user
+    sessions = db.make_sessionmaker(notify_engine)
+    with sessions() as session:
+        notifications.set_reminders(
+            session,
+            access=access(patient),
+            enabled=True,
+            email="cy@example.net",
+            if_match=IfMatchVersion.of(1),
+        )
+    settings = settings_for(2525)
+    keys: list[str] = []
+    for offset in range(0, 400, 10):
+        day = start + dt.timedelta(days=offset)
+        with sessions() as session:
+            due = care.portal_due_occasions_in(
+                session, organization_id=clinic.id, patient_id=clinic.patient.id, on=day
+            )
+            added = notifications.enqueue_due_reminders(session, settings=settings, on=day)
+            again = notifications.enqueue_due_reminders(session, settings=settings, on=day)
+        now_queued = [m.idempotency_key for m in outbox(notify_engine)]
+        assert (added, again) == (len(now_queued) - len(keys), 0)
+        assert {f"reminder/{clinic.patient.id}/{d.due.isoformat()}" for d in due if d.due} <= set(
+            now_queued
+        )
+        keys = now_queued
+    assert len(keys) >= 2  # several due dates over the year, each reminded once
+    assert all(m.recipient == "cy@example.net" for m in outbox(notify_engine))
