@@ -510,3 +510,46 @@ def test_reminders_follow_the_plans_schedule_once_per_due_date(notify_engine: En
         keys = now_queued
     assert len(keys) >= 2  # several due dates over the year, each reminded once
     assert all(m.recipient == "cy@example.net" for m in outbox(notify_engine))
+
+
+def test_the_worker_loop_survives_a_database_outage(notify_engine: Engine) -> None:
+    """A round that fails (the database restarting) is logged and retried after the pause;
+    the loop does not die with the notification unsent."""
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    with factories.committed(notify_engine) as session:
+        org = factories.organization(session)
+    real = db.make_sessionmaker(notify_engine)
+    calls = {"made": 0, "refused": 0}
+
+    def sessions() -> object:
+        calls["made"] += 1
+        # The first session is the worker's start; the next three rounds find no database.
+        if 2 <= calls["made"] <= 4:
+            calls["refused"] += 1
+            raise OperationalError("SELECT 1", {}, Exception("the database is restarting"))
+        return real()
+
+    with smtp_server() as (box, port):
+        settings = settings_for(port, emails=("oncall@spine.example.org",))
+        with real() as session:
+            notifications.notify_staff_of_alert(
+                session, settings=settings, organization_id=org.id, alert_key="alert:11"
+            )
+            session.commit()
+        stop = threading.Event()
+        worker = threading.Thread(
+            target=delivery.serve,
+            args=(sessions, settings),
+            kwargs={"worker": "looping", "stop": stop, "poll": 0.01},
+        )
+        worker.start()
+        try:
+            box.wait_for(1)
+        finally:
+            stop.set()
+            worker.join(timeout=60)
+    assert calls["refused"] == 3
+    assert box.keys() == ["alert:11/0/oncall@spine.example.org"]

@@ -365,21 +365,28 @@ def serve(
     last_reminders: dt.datetime | None = None
     while not stop.is_set():
         at = utcnow()
-        if last_reminders is None or at - last_reminders >= reminder_every:
-            added = reminders_step(sessions, settings)
-            if added:
-                log.info("%s reminders enqueued", added)
-            last_reminders = at
-        total.add(
-            drain(
-                sessions,
-                channels.send,
-                worker=worker,
-                scrub=channels.scrub,
-                batch=batch,
-                lease=lease,
+        try:
+            if last_reminders is None or at - last_reminders >= reminder_every:
+                added = reminders_step(sessions, settings)
+                if added:
+                    log.info("%s reminders enqueued", added)
+                last_reminders = at
+            total.add(
+                drain(
+                    sessions,
+                    channels.send,
+                    worker=worker,
+                    scrub=channels.scrub,
+                    batch=batch,
+                    lease=lease,
+                )
             )
-        )
+        except Exception:
+            if once:
+                raise
+            # The database may be restarting: what was claimed is still claimed (its lease
+            # runs out) and what is pending stays pending; try again after the pause.
+            log.exception("worker round failed; trying again in %s s", poll)
         if once:
             break
         stop.wait(poll)
