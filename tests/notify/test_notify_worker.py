@@ -214,3 +214,5 @@ def test_a_webhook_row_without_a_webhook_waits_instead_of_vanishing(
         "pending",
         "no webhook configured (SECONDLOOK_NOTIFY_WEBHOOK_URL)",
     )
+    # The operator is told what waits.
+    assert "outbox: 1 pending, 0 sending, 0 sent, 0 failed" in log.read_text()

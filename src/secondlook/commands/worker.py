@@ -42,7 +42,7 @@ def worker(
 ) -> None:
     """Send notifications from the outbox (email, webhook) and enqueue due reminders."""
     from secondlook.services import delivery
-    from secondlook.services.notifications import SettingsInvalid, load_settings
+    from secondlook.services.notifications import SettingsInvalid, load_settings, outbox_counts
     from secondlook.store import db
 
     try:
@@ -79,7 +79,13 @@ def worker(
         lease=dt.timedelta(seconds=lease_seconds),
         poll=poll_seconds,
     )
-    typer.echo(f"sent {done.sent}, to retry {done.retried}, given up {done.failed}", err=True)
+    with db.make_sessionmaker(engine)() as session:
+        counts = outbox_counts(session)
+    typer.echo(
+        f"sent {done.sent}, to retry {done.retried}, given up {done.failed}; outbox: "
+        + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("pending", "sending", "sent", "failed")),
+        err=True,
+    )
 
 
 def register(app: typer.Typer) -> None:
