@@ -8,8 +8,10 @@ import email
 import email.policy
 import hashlib
 import hmac
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,11 +19,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy import Engine
 
 from secondlook.store import db, migrate
@@ -61,6 +64,7 @@ class Mailbox:
     message with this reply instead (a relay that is down)."""
 
     messages: list[EmailMessage] = field(default_factory=list)
+    logins: list[bool] = field(default_factory=list)
     delay: float = 0.0
     refuse: str | None = None
     arrived: threading.Condition = field(default_factory=threading.Condition)
@@ -89,11 +93,77 @@ class Mailbox:
             )
 
 
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, for an SMTP server with STARTTLS; a client
+    trusts it through SSL_CERT_FILE (OpenSSL's default verify paths read it)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "smtp.pem", directory / "smtp.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
 @contextmanager
-def smtp_server(**options: Any) -> Iterator[tuple[Mailbox, int]]:
+def smtp_server(
+    *, tls: tuple[Path, Path] | None = None, login: tuple[str, str] | None = None, **options: Any
+) -> Iterator[tuple[Mailbox, int]]:
+    """An SMTP server on 127.0.0.1; with ``tls`` (certificate, key) it requires STARTTLS, with
+    ``login`` (username, password) it requires that sign-in (over TLS only)."""
     box = Mailbox(**options)
     port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    extra: dict[str, Any] = {}
+    if tls is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*tls)
+        extra |= {"tls_context": context, "require_starttls": True}
+    if login is not None:
+
+        def authenticate(
+            server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+        ) -> AuthResult:
+            ok = (
+                isinstance(data, LoginPassword)
+                and (
+                    data.login.decode(),
+                    data.password.decode(),
+                )
+                == login
+            )
+            box.logins.append(ok)
+            return AuthResult(success=ok, handled=False)  # the server answers 235 or 535
+
+        extra |= {"authenticator": authenticate, "auth_require_tls": True}
+    controller = Controller(box, hostname="127.0.0.1", port=port, **extra)
     controller.start()
     try:
         yield box, port

@@ -14,7 +14,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from notify_support import notify_engine, notify_url, smtp_server, webhook_receiver
+from notify_support import (
+    notify_engine,
+    notify_url,
+    self_signed,
+    smtp_server,
+    webhook_receiver,
+)
 
 import factories
 from secondlook.platform.access import Access, Principal
@@ -553,3 +559,45 @@ def test_the_worker_loop_survives_a_database_outage(notify_engine: Engine) -> No
             worker.join(timeout=60)
     assert calls["refused"] == 3
     assert box.keys() == ["alert:11/0/oncall@spine.example.org"]
+
+
+def test_email_goes_over_starttls_with_the_relays_sign_in(
+    notify_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The usual relay: STARTTLS with a certificate the client verifies, then a sign-in. A
+    wrong password is retried (the site's setting to fix), and never written anywhere."""
+    cert, key = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust the test's own certificate
+    with factories.committed(notify_engine) as session:
+        org = factories.organization(session)
+    with smtp_server(tls=(cert, key), login=("relay-user", "relay-pass-1")) as (box, port):
+        environ = {
+            "SECONDLOOK_SMTP_HOST": "127.0.0.1",
+            "SECONDLOOK_SMTP_PORT": str(port),
+            "SECONDLOOK_SMTP_FROM": "secondlook@spine.example.org",
+            "SECONDLOOK_SMTP_USERNAME": "relay-user",
+            "SECONDLOOK_SMTP_PASSWORD": "wrong-pass-9",
+            "SECONDLOOK_ALERT_EMAILS": "oncall@spine.example.org",
+        }
+        wrong = notifications.load_settings(environ)
+        assert wrong.smtp is not None and wrong.smtp.starttls  # the default
+        with db.make_sessionmaker(notify_engine)() as session:
+            notifications.notify_staff_of_alert(
+                session, settings=wrong, organization_id=org.id, alert_key="alert:21"
+            )
+            session.commit()
+        assert drain(notify_engine, wrong).retried == 1
+        (row,) = outbox(notify_engine)
+        assert row.status == "pending" and row.last_error and "535" in row.last_error
+        right = notifications.load_settings({**environ, "SECONDLOOK_SMTP_PASSWORD": "relay-pass-1"})
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+        assert drain(notify_engine, right, now=lambda: later).sent == 1
+    # The wrong password was refused (smtplib tries each mechanism), the right one taken once.
+    assert False in box.logins and box.logins[-1] is True and box.logins.count(True) == 1
+    assert box.keys() == ["alert:21/0/oncall@spine.example.org"]
+    with db.make_sessionmaker(notify_engine)() as session:
+        stored = [
+            *session.scalars(select(AuditEvent.detail)),
+            *session.scalars(select(OutboxMessage.last_error)),
+        ]
+    assert not any("pass" in (text or "") for text in stored)
