@@ -120,3 +120,30 @@ def test_patients_are_told_what_to_do_for_every_red_flag_and_alert(
     emergencies = {f["id"] for f in result["red_flags"] if f["urgency"] == "emergency"}
     if emergencies:
         assert warnings[0].level == "emergency" and set(warnings[0].sources) == emergencies
+
+
+@pytest.mark.parametrize("permanent", [False, True])
+def test_a_staff_alert_notification_is_never_given_up(permanent: bool) -> None:
+    """An alert's message is retried whatever the relay or webhook answers and however often
+    (tests/notify has the end-to-end runs: refusals, a killed worker, two workers)."""
+    import datetime as dt
+
+    from secondlook.services.delivery import LONGEST_WAIT, Outgoing, retry_at
+
+    now = dt.datetime(2026, 12, 2, tzinfo=dt.UTC)
+    for attempts in (1, 8, 50, 10_000):
+        alert = Outgoing(
+            id=1,
+            organization_id=1,
+            patient_id=None,
+            kind="alert",
+            channel="email",
+            recipient="oncall@example.org",
+            subject="s",
+            body="b",
+            idempotency_key="alert:1/0/oncall@example.org",
+            attempts=attempts,
+            created_at=now,
+        )
+        when = retry_at(alert, now, permanent=permanent)
+        assert when is not None and now < when <= now + LONGEST_WAIT

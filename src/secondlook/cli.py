@@ -40,6 +40,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "users": "secondlook.commands.server",
     "tokens": "secondlook.commands.server",
     "care": "secondlook.commands.care",
+    "worker": "secondlook.commands.worker",
 }
 
 

@@ -80,6 +80,16 @@ ANY_USER = expect(
     beta_admin=200,
 )
 PUBLIC = dict.fromkeys(CALLERS, 200)
+PATIENT_ONLY = expect(
+    clinician=403,
+    coordinator=403,
+    patient=200,
+    other_patient=200,
+    admin=403,
+    anonymous=401,
+    beta_clinician=403,
+    beta_admin=403,
+)
 
 
 def created(statuses: dict[str, int]) -> dict[str, int]:
@@ -240,6 +250,13 @@ TABLE: list[tuple[str, Builder, dict[str, int]]] = [
         created(ANY_USER),
     ),
     ("GET /api/v1/tokens", lambda c: ("GET", "/api/v1/tokens", {}), ANY_USER),
+    # A patient's own reminder choice: patients only (a write without If-Match answers 428).
+    ("GET /api/v1/reminders", lambda c: ("GET", "/api/v1/reminders", {}), PATIENT_ONLY),
+    (
+        "PUT /api/v1/reminders",
+        lambda c: ("PUT", "/api/v1/reminders", {"json": {"enabled": False}}),
+        {**PATIENT_ONLY, "patient": 428, "other_patient": 428},
+    ),
     (
         "DELETE /api/v1/tokens/{token_id}",
         _fresh_token,

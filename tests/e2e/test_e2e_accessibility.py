@@ -45,7 +45,13 @@ CLINICIAN_PAGES = [
     "/clinic/patients/3/tasks",
     "/clinic/worklists",
 ]
-PATIENT_PAGES = ["/portal", "/portal/questionnaires/phq-9", "/portal/plan", "/portal/learn"]
+PATIENT_PAGES = [
+    "/portal",
+    "/portal/questionnaires/phq-9",
+    "/portal/plan",
+    "/portal/learn",
+    "/portal/reminders",
+]
 
 
 @pytest.mark.parametrize(

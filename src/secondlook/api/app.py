@@ -26,6 +26,7 @@ from secondlook.api.routes import (
     history,
     patients,
     questionnaires,
+    reminders,
 )
 from secondlook.api.routes.fhir import DEFAULT_BASE_URL, FhirCors, FhirErrors
 from secondlook.api.routes.fhir import router as fhir_router
@@ -76,12 +77,16 @@ def _origins(value: str) -> tuple[str, ...]:
 
 
 def check_environment() -> None:
-    """Refuse unusable settings (base URL, CORS origins, site contacts) before anything starts."""
+    """Refuse unusable settings (base URL, CORS origins, site contacts, notifications) before
+    anything starts."""
+    from secondlook.services.notifications import SettingsInvalid, load_settings
+
     _base_url(os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL)
     _origins(os.environ.get(CORS_VARIABLE, ""))
     try:
         site_contacts(os.environ)
-    except ContactsInvalid as exc:
+        load_settings(os.environ)
+    except (ContactsInvalid, SettingsInvalid) as exc:
         raise SettingInvalid(str(exc)) from None
 
 
@@ -149,6 +154,7 @@ def create_app(
         care_tasks,
         care_worklists,
         care_outcomes,
+        reminders,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(fhir_router)  # /fhir: FHIR R4 read/search (not in the OpenAPI document)

@@ -52,6 +52,9 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "care.outcome.read": ALL_CLINICAL,
     "care.worklist.read": STAFF,
     "care.cohort.read": STAFF,
+    # A patient chooses, and can stop, reminders of due questionnaires (docs/notifications.md).
+    "reminder.read": frozenset({"patient"}),
+    "reminder.update": frozenset({"patient"}),
     # Everyone manages their own API tokens and ends their own session; an administrator may
     # also revoke any token of the organization (services.accounts.revoke_token).
     "session.end": EVERYONE,

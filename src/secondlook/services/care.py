@@ -117,6 +117,18 @@ def decided_items_in(
 CHECK_IN_DAYS = 28
 
 
+@dataclass(frozen=True)
+class PortalDue:
+    """A questionnaire due in the portal, with what makes this occasion of it unique: the
+    scheduled task and its due date, or (without a plan) the last answer it follows, so that
+    a reminder of it is sent once (services/notifications.py). ``due``: the date it fell due
+    (None: never answered and no plan, so due since the patient joined)."""
+
+    instrument: str
+    occasion: str
+    due: dt.date | None
+
+
 def portal_due_in(
     session: Session, *, organization_id: int, patient_id: int, on: dt.date | None = None
 ) -> list[str]:
@@ -124,6 +136,17 @@ def portal_due_in(
     that are due or overdue on ``on``: by the current plan's questionnaire schedule, the same
     judgement the plan's schedule and the team's worklist make; without a plan, those not
     answered in the last :data:`CHECK_IN_DAYS` days."""
+    due = portal_due_occasions_in(
+        session, organization_id=organization_id, patient_id=patient_id, on=on
+    )
+    return list(dict.fromkeys(d.instrument for d in due))
+
+
+def portal_due_occasions_in(
+    session: Session, *, organization_id: int, patient_id: int, on: dt.date | None = None
+) -> list[PortalDue]:
+    """What :func:`portal_due_in` decides, one entry per due occasion (a plan may have an
+    instrument due at two time points at once), in the portal's order of instruments."""
     day = on or today()
     offered = [k for k, i in INSTRUMENTS.items() if i.item_text is not None]
     results = care_records.instrument_results(
@@ -134,14 +157,30 @@ def portal_due_in(
         last: dict[str, dt.date] = {}
         for r in results:
             last[r.instrument] = max(r.date, last.get(r.instrument, r.date))
-        return [k for k in offered if k not in last or (day - last[k]).days >= CHECK_IN_DAYS]
+        return [
+            PortalDue(
+                k,
+                f"check-in:{k}:{last[k].isoformat() if k in last else 'never'}",
+                last[k] + dt.timedelta(days=CHECK_IN_DAYS) if k in last else None,
+            )
+            for k in offered
+            if k not in last or (day - last[k]).days >= CHECK_IN_DAYS
+        ]
     rows = care_records.list_plan_tasks(
         session, plan_id=plan.id, limit=10_000, kind="questionnaire"
     )
     schedule = [care_json.scheduled_of(r) for r in rows if r.status in OPEN_TASK_STATUSES]
     report = due_and_overdue(schedule, results, day)
-    wanted = {s.item.instrument for s in (*report.due, *report.overdue)}
-    return [k for k in offered if k in wanted]
+    wanted = sorted((s.item for s in (*report.due, *report.overdue)), key=lambda i: (i.due, i.id))
+    order = {k: n for n, k in enumerate(offered)}
+    return sorted(
+        (
+            PortalDue(i.instrument, f"task:{i.id}:{i.due.isoformat()}", i.due)
+            for i in wanted
+            if i.instrument in order
+        ),
+        key=lambda d: order[d.instrument],
+    )
 
 
 # -- outcomes -------------------------------------------------------------------------------------

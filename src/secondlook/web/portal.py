@@ -20,8 +20,10 @@ from secondlook.instruments.model import Instrument, ItemText
 from secondlook.knowledge import default_knowledge
 from secondlook.platform import clock
 from secondlook.platform.access import Principal
+from secondlook.platform.errors import Refused
+from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.reports import pdf
-from secondlook.services import care, records
+from secondlook.services import care, notifications, records
 from secondlook.store.models import QuestionnaireResponse
 from secondlook.web import clinic, data
 from secondlook.web.common import PatientUser, redirect, render, site_contacts_of
@@ -100,6 +102,62 @@ def home(request: Request, session: SessionDep, user: PatientUser) -> Response:
             "patient_name": own["patient_name"],
         },
     )
+
+
+def _reminders_page(
+    request: Request,
+    choice: notifications.Reminders,
+    *,
+    email: str | None = None,
+    errors: list[str] | None = None,
+    saved: bool = False,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "portal/reminders.html",
+        {
+            "choice": choice,
+            "email": choice.email if email is None else email,
+            "errors": errors or [],
+            "saved": saved,
+        },
+        status=status,
+    )
+
+
+@router.get("/reminders")
+def reminders(request: Request, session: SessionDep, user: PatientUser) -> Response:
+    choice = notifications.reminders(session, access=access_of(request, user))
+    return _reminders_page(request, choice, saved=request.query_params.get("saved") == "1")
+
+
+@router.post("/reminders")
+async def choose_reminders(request: Request, session: SessionDep, user: PatientUser) -> Response:
+    form = await request.form()
+    raw_email, raw_choice, raw_version = form.get("email"), form.get("enabled"), form.get("version")
+    email = raw_email[:320] if isinstance(raw_email, str) else ""
+    version = raw_version if isinstance(raw_version, str) and raw_version.isdigit() else None
+    access = access_of(request, user)
+    try:
+        notifications.set_reminders(
+            session,
+            access=access,
+            enabled=raw_choice == "on",
+            email=email,
+            if_match=IfMatchVersion(f'"{version}"' if version else None),
+        )
+    except Refused as exc:
+        if exc.status not in (412, 422, 428):
+            raise
+        current = notifications.reminders(session, access=access)
+        message = (
+            "Your choice was changed in another window. Here is what is saved now; choose again."
+            if exc.status in (412, 428)
+            else (exc.detail or "Please check the email address.").capitalize() + "."
+        )
+        return _reminders_page(request, current, email=email, errors=[message], status=exc.status)
+    return redirect("/portal/reminders?saved=1")
 
 
 def _parse_answers(raw: object, instrument: Instrument) -> list[int] | None:
