@@ -8,7 +8,7 @@ person closes an alert; a record that no longer raises the condition changes not
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,7 @@ from secondlook.care import alerts as vocabulary
 from secondlook.care.alerts import RaisedAlert
 from secondlook.store.alert_models import Alert, AlertEvent
 from secondlook.store.errors import Conflict, NotFound, StaleVersion
-from secondlook.store.models import utcnow
+from secondlook.store.models import User, utcnow
 
 
 def raise_alerts(
@@ -245,3 +245,12 @@ def resolve(
     session.flush()
     return alert
 
+
+
+def usernames(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """The usernames of the people who acted on alerts, by user id."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
+    return {row.id: row.username for row in rows}
