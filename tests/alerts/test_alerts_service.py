@@ -3,6 +3,8 @@ what raised them, one open alert per condition, closed only by a person, every a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DatabaseError
@@ -22,9 +24,9 @@ PHQ9_ITEM9_ZERO = [1, 1, 1, 1, 1, 1, 1, 1, 0]
 
 
 @pytest.fixture
-def session(engine: Engine) -> Session:
+def session(engine: Engine) -> Iterator[Session]:
     with db.make_sessionmaker(engine)() as session:
-        yield session  # type: ignore[misc]
+        yield session
 
 
 def access(person: factories.Person) -> Access:
@@ -137,7 +139,9 @@ def test_a_new_assessment_that_no_longer_raises_the_flag_keeps_the_alert_open(
 ) -> None:
     made = clinic(engine)
     records.assess(session, access=access(made.clinician), patient_id=made.patient.id)
-    before = alerts.patient_alerts(session, access=access(made.clinician), patient_id=made.patient.id)
+    before = alerts.patient_alerts(
+        session, access=access(made.clinician), patient_id=made.patient.id
+    )
     assert before
     with factories.committed(engine) as setup:
         factories.case_version(
@@ -147,7 +151,9 @@ def test_a_new_assessment_that_no_longer_raises_the_flag_keeps_the_alert_open(
             example="recurrent-disc",
         )
     again, _ = records.assess(session, access=access(made.clinician), patient_id=made.patient.id)
-    after = alerts.patient_alerts(session, access=access(made.clinician), patient_id=made.patient.id)
+    after = alerts.patient_alerts(
+        session, access=access(made.clinician), patient_id=made.patient.id
+    )
     still = {v.alert.condition_key: v.alert.status for v in after}
     for view in before:
         assert still[view.alert.condition_key] == "open"
@@ -324,7 +330,10 @@ def test_acknowledging_and_resolving_are_audited_with_the_patient(
     records.assess(session, access=access(made.clinician), patient_id=made.patient.id)
     view = alerts.inbox(session, access=access(made.clinician))[0]
     alerts.acknowledge(
-        session, access=access(made.clinician), alert_id=view.alert.id, expected=IfMatchVersion.of(1)
+        session,
+        access=access(made.clinician),
+        alert_id=view.alert.id,
+        expected=IfMatchVersion.of(1),
     )
     trail = session.scalars(
         select(AuditEvent)

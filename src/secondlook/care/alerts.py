@@ -61,7 +61,7 @@ class RaisedAlert:
 
 def severity_rank(severity: str) -> int:
     """0 for the most urgent; an unknown word sorts first, so it is never pushed down."""
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1  # type: ignore[arg-type]
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
 def raised_by_assessment(document: Mapping[str, Any]) -> list[RaisedAlert]:

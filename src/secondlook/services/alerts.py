@@ -56,7 +56,7 @@ class AlertView:
 
 
 def duration_text(span: dt.timedelta) -> str:
-    """"12 min", "3 h 5 min", "2 days 4 h": how long an alert has been open, in words."""
+    """ "12 min", "3 h 5 min", "2 days 4 h": how long an alert has been open, in words."""
     minutes = max(0, int(span.total_seconds() // 60))
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
@@ -127,7 +127,9 @@ def inbox(
         return _views(session, rows, utcnow())
 
 
-def patient_alerts_in(session: Session, *, organization_id: int, patient_id: int) -> list[AlertView]:
+def patient_alerts_in(
+    session: Session, *, organization_id: int, patient_id: int
+) -> list[AlertView]:
     """Every alert of the patient, unresolved first (most urgent, oldest), then the resolved
     ones, for a page that is already audited for that patient."""
     rows = store.list_alerts(
@@ -221,8 +223,7 @@ def resolve(
         if resolution not in RESOLUTION_ACTIONS:
             raise invalid(
                 "$.resolution",
-                f"unknown resolution {resolution[:40]!r}; one of: "
-                + ", ".join(RESOLUTION_ACTIONS),
+                f"unknown resolution {resolution[:40]!r}; one of: " + ", ".join(RESOLUTION_ACTIONS),
             )
         why = {
             "no-action-needed": "to say why no action is needed",

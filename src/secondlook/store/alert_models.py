@@ -81,9 +81,7 @@ class AlertEvent(Base):
     #: what raised it: assessment / questionnaire / import (raised and raised-again only)
     source: Mapped[str | None] = mapped_column(String(20))
     assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"))
-    response_id: Mapped[int | None] = mapped_column(
-        ForeignKey("questionnaire_responses.id")
-    )
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("questionnaire_responses.id"))
     facts: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     #: the structured action of a resolution (care.alerts.RESOLUTION_ACTIONS)
     resolution: Mapped[str | None] = mapped_column(String(40))

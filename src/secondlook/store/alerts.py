@@ -99,9 +99,7 @@ def _unresolved(session: Session, patient_id: int, key: str) -> Alert | None:
 
 
 def _most_urgent_first() -> object:
-    return case(
-        {s: i for i, s in enumerate(vocabulary.SEVERITIES)}, value=Alert.severity, else_=-1
-    )
+    return case({s: i for i, s in enumerate(vocabulary.SEVERITIES)}, value=Alert.severity, else_=-1)
 
 
 def list_alerts(
@@ -244,7 +242,6 @@ def resolve(
     )
     session.flush()
     return alert
-
 
 
 def usernames(session: Session, ids: Iterable[int]) -> dict[int, str]:

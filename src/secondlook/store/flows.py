@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from secondlook.care.alerts import raised_by_assessment, raised_by_questionnaire
 from secondlook.case import CaseInvalid, Problem, parse_case
 from secondlook.engine import assess
 from secondlook.instruments import score
-from secondlook.care.alerts import raised_by_assessment, raised_by_questionnaire
 from secondlook.store import alerts, records
 from secondlook.store.errors import NotFound
 from secondlook.store.models import Assessment, CaseVersion, QuestionnaireResponse

@@ -1,6 +1,7 @@
 """Every table of the store in one metadata: the records (models.py), care coordination
-(care_models.py), alerts (alert_models.py) and the CDS Hooks service's state (cds_models.py). Migrations and the
-schema check read it from here, so that no model module has to import the others."""
+(care_models.py), alerts (alert_models.py) and the CDS Hooks service's state (cds_models.py).
+Migrations and the schema check read it from here, so that no model module has to import the
+others."""
 
 from __future__ import annotations
 

@@ -91,8 +91,11 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=20), nullable=True),
         sa.Column("assessment_id", sa.Integer(), nullable=True),
         sa.Column("response_id", sa.Integer(), nullable=True),
-        sa.Column("facts", sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql"),
-                  nullable=False),
+        sa.Column(
+            "facts",
+            sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("resolution", sa.String(length=40), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.CheckConstraint(
@@ -125,9 +128,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_events")),
     )
-    op.create_index(
-        "ix_alert_events_alert_id_id", "alert_events", ["alert_id", "id"], unique=False
-    )
+    op.create_index("ix_alert_events_alert_id_id", "alert_events", ["alert_id", "id"], unique=False)
     op.create_index(
         op.f("ix_alert_events_patient_id"), "alert_events", ["patient_id"], unique=False
     )
