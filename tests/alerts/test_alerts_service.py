@@ -360,3 +360,12 @@ def test_alert_events_are_append_only(engine: Engine, session: Session) -> None:
             text("DELETE FROM alert_events WHERE patient_id = :p"), {"p": made.patient.id}
         )
     session.rollback()
+
+
+def test_the_resolution_and_status_words_of_the_api_are_the_vocabulary() -> None:
+    from typing import get_args
+
+    from secondlook.care import alerts as vocabulary
+
+    assert set(get_args(vocabulary.Resolution)) == set(vocabulary.RESOLUTION_ACTIONS)
+    assert set(get_args(vocabulary.StatusFilter)) == {"unresolved", "all", *vocabulary.STATUSES}

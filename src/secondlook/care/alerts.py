@@ -31,6 +31,16 @@ EVENT_KINDS: Final = ("raised", "raised-again", "acknowledged", "resolved", "esc
 
 #: What a person did to resolve an alert (the structured half of a resolution; the free text
 #: says the rest). "no-action-needed" needs its reason in the text.
+Resolution = Literal[
+    "called-patient",
+    "sent-to-emergency-department",
+    "safety-plan-made",
+    "seen-today",
+    "referred",
+    "no-action-needed",
+    "other",
+]
+StatusFilter = Literal["unresolved", "all", "open", "acknowledged", "resolved"]
 RESOLUTION_ACTIONS: Final[dict[str, str]] = {
     "called-patient": "Called the patient",
     "sent-to-emergency-department": "Sent to the emergency department",

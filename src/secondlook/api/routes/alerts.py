@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from secondlook.api.schemas import Strict
+from secondlook.care.alerts import Resolution, StatusFilter
 from secondlook.http.deps import AccessDep, IfMatch, PatientId, SessionDep, etag, path_id
 from secondlook.http.problems import error_responses
 from secondlook.platform.preconditions import IfMatchVersion
@@ -63,9 +64,7 @@ class AcknowledgeIn(Strict):
 
 
 class ResolveIn(Strict):
-    resolution: str = Field(
-        max_length=40, description="one of: " + ", ".join(alerts.RESOLUTION_ACTIONS)
-    )
+    resolution: Resolution = Field(description="what was done")
     note: Note | None = Field(
         default=None, description="what was done; required for no-action-needed and other"
     )
@@ -109,9 +108,8 @@ def alert_out(view: alerts.AlertView) -> AlertOut:
 
 
 StatusQuery = Annotated[
-    str | None,
+    StatusFilter | None,
     Query(
-        max_length=20,
         description="unresolved (the default: open and acknowledged), open, acknowledged, "
         "resolved or all",
     ),
