@@ -316,7 +316,7 @@ def test_patients_and_admins_never_see_the_inbox_and_other_organizations_alerts_
         .order_by(AuditEvent.id)
     ).all()
     assert [(e.action, e.outcome, e.status) for e in trail] == [
-        ("alert.update", "failed", 404),
+        ("alert.update", "denied", 404),
         ("alert.read", "denied", 404),
         ("alert.read", "success", 200),
     ]

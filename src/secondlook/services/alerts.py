@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from secondlook.care import alerts as vocabulary
-from secondlook.platform.access import Access
+from secondlook.platform.access import Access, may
 from secondlook.platform.errors import Refused
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services.errors import invalid
-from secondlook.services.unit import audited
+from secondlook.services.unit import audited, record_refusal
 from secondlook.store import alerts as store
 from secondlook.store import care_worklists
 from secondlook.store.alert_models import Alert, AlertEvent
@@ -153,12 +153,26 @@ def patient_alerts(session: Session, *, access: Access, patient_id: int) -> list
         )
 
 
-def _alert_patient(session: Session, access: Access, alert_id: int) -> int:
-    """The patient of an alert of the actor's organization; 404 (audited) for any other."""
+def _alert_patient(session: Session, access: Access, alert_id: int, action: str) -> int:
+    """The patient of an alert of the actor's organization; for any other alert a 404, on
+    record as a denied attempt (as a patient the actor cannot see is)."""
+    if not may(access.principal.role, action):
+        with audited(session, access, action):
+            pass  # refuses the role (403), on record
     alert = store.get_alert(session, organization_id=access.organization_id, alert_id=alert_id)
     if alert is None:
-        with audited(session, access, "alert.update"):
-            raise Refused(404, f"no alert {alert_id} that you can see")
+        detail = f"no alert {alert_id} that you can see"
+        record_refusal(
+            session,
+            principal=access.principal,
+            action=action,
+            status=404,
+            via=access.via,
+            client=access.client,
+            patient_id=None,
+            detail=detail,
+        )
+        raise Refused(404, detail)
     return alert.patient_id
 
 
@@ -175,7 +189,7 @@ def _note(note: str | None, *, required: bool, why: str = "") -> str | None:
 
 def read_alert(session: Session, *, access: Access, alert_id: int) -> AlertView:
     """One alert of the organization with its events (404 for any other)."""
-    patient_id = _alert_patient(session, access, alert_id)
+    patient_id = _alert_patient(session, access, alert_id, "alert.read")
     with audited(session, access, "alert.read", patient_id=patient_id):
         alert = store.get_alert(session, organization_id=access.organization_id, alert_id=alert_id)
         assert alert is not None
@@ -192,7 +206,7 @@ def acknowledge(
 ) -> AlertView:
     """Record that the actor has seen the alert and is dealing with it (If-Match: 428 without
     it, 412 when it changed; 409 once resolved)."""
-    patient_id = _alert_patient(session, access, alert_id)
+    patient_id = _alert_patient(session, access, alert_id, "alert.update")
     with audited(session, access, "alert.update", patient_id=patient_id):
         text = _note(note, required=False)
         alert = store.acknowledge(
@@ -218,7 +232,7 @@ def resolve(
     """Close the alert with what was done: ``resolution`` from :data:`RESOLUTION_ACTIONS`
     and a note (needed for "no-action-needed", which must say why, and "other"). Implies the
     acknowledgement when nobody had acknowledged it."""
-    patient_id = _alert_patient(session, access, alert_id)
+    patient_id = _alert_patient(session, access, alert_id, "alert.update")
     with audited(session, access, "alert.update", patient_id=patient_id):
         if resolution not in RESOLUTION_ACTIONS:
             raise invalid(
