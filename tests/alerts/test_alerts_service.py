@@ -103,7 +103,8 @@ def test_a_portal_phq9_with_item_9_at_2_raises_a_safety_alert_in_the_same_transa
         response.id,
     )
     assert raised.facts["answers"] == PHQ9_ITEM9_TWO
-    assert "same-day safety assessment" in inbox[0].alert.action
+    assert "Same-day safety assessment" in inbox[0].alert.action
+    assert inbox[0].alert.name == "Thoughts of self-harm"
 
 
 def test_the_same_condition_raised_again_is_the_same_alert_with_a_raised_again_event(

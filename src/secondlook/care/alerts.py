@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 
 from secondlook.instruments.model import SELF_HARM_RISK
 from secondlook.instruments.safety import DEFAULT_SAFETY_TEXTS
+from secondlook.knowledge import default_knowledge
 
 Severity = Literal["emergency", "urgent", "safety"]
 #: Most urgent first: the inbox sorts by this order.
@@ -121,27 +122,35 @@ def raised_by_questionnaire(
 ) -> list[RaisedAlert]:
     """The safety alerts of one questionnaire response (an instrument raises safety alerts
     only, e.g. PHQ-9 item 9 > 0), with the answers that raised them as facts."""
-    return [
-        RaisedAlert(
-            key=f"safety:{alert_id}",
-            kind=alert_id,
-            severity="safety",
-            name=alert_id.replace("-", " ").capitalize(),
-            # An alert without a shipped text is still raised, with a generic instruction.
-            action=(
-                DEFAULT_SAFETY_TEXTS[alert_id].clinician
-                if alert_id in DEFAULT_SAFETY_TEXTS
-                else "Review this safety alert today."
-            ),
-            facts={
-                "because": [f"{instrument} answered on {answered_on} raised {alert_id}"],
-                "instrument": instrument,
-                "answered_on": answered_on,
-                "answers": list(answers),
-            },
+    known = {a.id: a for a in default_knowledge().safety_alerts}
+    out = []
+    for alert_id in dict.fromkeys(alert_ids):
+        record = known.get(alert_id)
+        # An alert the knowledge base does not describe is still raised, in generic words.
+        name = record.name if record else alert_id.replace("-", " ").capitalize()
+        if record is not None:
+            action = record.action
+        elif alert_id in DEFAULT_SAFETY_TEXTS:
+            action = DEFAULT_SAFETY_TEXTS[alert_id].clinician
+        else:
+            action = "Review this safety alert today."
+        out.append(
+            RaisedAlert(
+                key=f"safety:{alert_id}",
+                kind=alert_id,
+                severity="safety",
+                name=name,
+                action=action,
+                facts={
+                    "because": [f"{instrument} answered on {answered_on} raised {name}"],
+                    "references": list(record.references) if record else [],
+                    "instrument": instrument,
+                    "answered_on": answered_on,
+                    "answers": list(answers),
+                },
+            )
         )
-        for alert_id in dict.fromkeys(alert_ids)
-    ]
+    return out
 
 
 def _dicts(value: object) -> Iterable[Mapping[str, Any]]:
