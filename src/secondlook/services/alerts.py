@@ -254,3 +254,74 @@ def resolve(
             note=text or "",
         )
         return _views(session, [alert], utcnow())[0]
+
+
+# -- escalation -----------------------------------------------------------------------------------
+
+#: How long an alert may stay unacknowledged before it is escalated, and escalated again, by
+#: severity. A site sets its own with SECONDLOOK_ESCALATION_MINUTES ("emergency=15,urgent=240,
+#: safety=240"). These defaults are service levels, not clinical thresholds: an emergency red
+#: flag asks for action "now" (the engine's urgency and the red flag's own references in the
+#: knowledge base), so a quarter of an hour; a same-day safety assessment (PHQ-9 item 9,
+#: Kroenke 2001; instruments/safety.py) and an urgent red flag are same-day matters, so four
+#: hours still leaves the working day to act.
+DEFAULT_ESCALATION_MINUTES: dict[str, int] = {"emergency": 15, "urgent": 240, "safety": 240}
+ESCALATION_VARIABLE = "SECONDLOOK_ESCALATION_MINUTES"
+
+
+def escalation_windows(setting: str | None) -> dict[str, dt.timedelta]:
+    """The windows a setting names (unnamed severities keep their default); a ValueError that
+    says which part is wrong for anything else."""
+    minutes = dict(DEFAULT_ESCALATION_MINUTES)
+    for part in (setting or "").split(","):
+        if not part.strip():
+            continue
+        severity, sep, value = part.partition("=")
+        severity = severity.strip()
+        if not sep or severity not in minutes:
+            raise ValueError(
+                f"{ESCALATION_VARIABLE}: {part.strip()[:40]!r} is not severity=minutes with a "
+                f"severity of {', '.join(minutes)}"
+            )
+        if not value.strip().isdigit() or not 1 <= int(value) <= 7 * 24 * 60:
+            raise ValueError(
+                f"{ESCALATION_VARIABLE}: the {severity} window must be whole minutes from 1 to "
+                f"10080, not {value.strip()[:20]!r}"
+            )
+        minutes[severity] = int(value)
+    return {s: dt.timedelta(minutes=m) for s, m in minutes.items()}
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """An alert escalated now: the level (1 the first time) and the window that ran out."""
+
+    alert: Alert
+    level: int
+    window: dt.timedelta
+
+
+def due_escalations(
+    session: Session, *, now: dt.datetime, windows: dict[str, dt.timedelta] | None = None
+) -> list[Escalation]:
+    """Escalate every open, unacknowledged alert whose window has run out since it was raised
+    or last escalated: append an "escalated" event to each (in the caller's transaction; commit
+    it with what sends the news) and return them. Run by the worker, not by a person, so not
+    audited as an access: it shows nothing to anyone. An alert of an unknown severity gets
+    the shortest window, never none."""
+    windows = windows or escalation_windows(None)
+    shortest = min(windows.values())
+    out = []
+    for alert, last_at, times in store.unacknowledged_with_last_escalation(session):
+        window = windows.get(alert.severity, shortest)
+        since = last_at or alert.raised_at
+        if now - since >= window:
+            store.record_escalation(
+                session,
+                alert=alert,
+                at=now,
+                level=times + 1,
+                window_minutes=int(window.total_seconds() // 60),
+            )
+            out.append(Escalation(alert, times + 1, window))
+    return out

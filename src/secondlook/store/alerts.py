@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -251,3 +251,51 @@ def usernames(session: Session, ids: Iterable[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
     return {row.id: row.username for row in rows}
+
+
+def unacknowledged_with_last_escalation(
+    session: Session, *, limit: int = 1000
+) -> list[tuple[Alert, dt.datetime | None, int]]:
+    """Every organization's open, unacknowledged alerts, oldest first, each with the time of
+    its last "escalated" event (None: never escalated) and how many it has had."""
+    last = (
+        select(
+            AlertEvent.alert_id,
+            func.max(AlertEvent.at).label("last_at"),
+            func.count(AlertEvent.id).label("times"),
+        )
+        .where(AlertEvent.kind == "escalated")
+        .group_by(AlertEvent.alert_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Alert, last.c.last_at, last.c.times)
+        .outerjoin(last, last.c.alert_id == Alert.id)
+        .where(Alert.status == "open")
+        .order_by(Alert.raised_at, Alert.id)
+        .limit(limit)
+    )
+    out = []
+    for alert, last_at, times in rows:
+        if last_at is not None and last_at.tzinfo is None:
+            last_at = last_at.replace(tzinfo=dt.UTC)  # SQLite's aggregate drops the type
+        out.append((alert, last_at, int(times or 0)))
+    return out
+
+
+def record_escalation(
+    session: Session, *, alert: Alert, at: dt.datetime, level: int, window_minutes: int
+) -> AlertEvent:
+    """Append an "escalated" event (who is told is decided and sent elsewhere)."""
+    event = AlertEvent(
+        alert_id=alert.id,
+        organization_id=alert.organization_id,
+        patient_id=alert.patient_id,
+        kind="escalated",
+        at=at,
+        user_id=None,
+        facts={"level": level, "window_minutes": window_minutes},
+    )
+    session.add(event)
+    session.flush()
+    return event
