@@ -147,3 +147,84 @@ def test_a_staff_alert_notification_is_never_given_up(permanent: bool) -> None:
         )
         when = retry_at(alert, now, permanent=permanent)
         assert when is not None and now < when <= now + LONGEST_WAIT
+
+
+# -- the alert inbox and the patient page (on SQLite and PostgreSQL) ------------------------------
+
+
+def _stored_and_shown(engine: Any, app: Any, doc: dict[str, Any]) -> tuple[Any, ...]:
+    """Store the case, assess it as the API does, and read the inbox (API and page) and the
+    patient page as a clinician of its organization."""
+    from html import escape
+
+    from fastapi.testclient import TestClient
+
+    import factories
+
+    with factories.committed(engine) as session:
+        org = factories.organization(session)
+        patient = factories.patient(session, organization_id=org.id, document=doc, assessed=True)
+        clinician = factories.user(session, organization_id=org.id, role="clinician")
+        assessment = factories.latest_assessment(
+            session, organization_id=org.id, patient_id=patient.id
+        ).document
+    with TestClient(app) as client:
+        listed = client.get(
+            "/api/v1/alerts", headers={"Authorization": f"Bearer {clinician.token}"}
+        )
+        assert listed.status_code == 200, listed.text
+        factories.signed_in(client, clinician)
+        home = client.get("/clinic/patients").text.split('id="h-inbox"', 1)[1]
+        home = home.split("</section>", 1)[0]
+        page = client.get(f"/clinic/patients/{patient.id}").text
+        page = page.split('id="h-alerts"', 1)[1].split("</section>", 1)[0]
+    return assessment, listed.json()["items"], home, page, escape, patient
+
+
+@pytest.mark.parametrize(("name", "doc"), CASES, ids=[n for n, _ in CASES])
+def test_the_inbox_and_the_patient_page_carry_every_red_flag_and_alert(
+    engine: Any, app: Any, name: str, doc: dict[str, Any]
+) -> None:
+    a, items, home, page, escape, patient = _stored_and_shown(engine, app, doc)
+    expected = {f"red-flag:{f['id']}": f for f in a["red_flags"]}
+    expected |= {f"safety:{s['id']}": s for s in a["safety_alerts"]}
+    mine = [i for i in items if i["patient_id"] == patient.id]
+    assert {i["condition_key"] for i in mine} == set(expected)
+    for item in mine:
+        raised = expected[item["condition_key"]]
+        assert item["name"] == raised["name"]
+        assert item["events"][0]["facts"]["because"] == raised["because"]
+        if item["condition_key"].startswith("red-flag:"):
+            assert item["severity"] == raised["urgency"]
+        assert escape(raised["name"]) in home
+        assert escape(raised["name"]) in page
+    # Most urgent first: no emergency after an urgent, no urgent after a safety alert.
+    order = [("emergency", "urgent", "safety").index(i["severity"]) for i in items]
+    assert order == sorted(order)
+
+
+def test_a_self_harm_answer_reaches_the_inbox_and_the_page_at_every_answer_above_0(
+    engine: Any, app: Any
+) -> None:
+    from fastapi.testclient import TestClient
+
+    import factories
+
+    for answer in (1, 2, 3):
+        with factories.committed(engine) as session:
+            org = factories.organization(session)
+            patient = factories.patient(session, organization_id=org.id, example=None)
+            clinician = factories.user(session, organization_id=org.id, role="clinician")
+            factories.questionnaire_response(
+                session,
+                organization_id=org.id,
+                patient_id=patient.id,
+                instrument="phq-9",
+                answers=[0] * 8 + [answer],
+            )
+        with TestClient(app) as client:
+            factories.signed_in(client, clinician)
+            home = client.get("/clinic/patients").text.split('id="h-inbox"', 1)[1]
+            page = client.get(f"/clinic/patients/{patient.id}").text
+        assert "Thoughts of self-harm" in home.split("</section>", 1)[0], answer
+        assert "Thoughts of self-harm" in page.split('id="h-alerts"', 1)[1], answer

@@ -521,6 +521,47 @@ TABLE += [
 ]
 
 
+def _alert_url(ctx: Ctx, fresh: bool = False) -> str:
+    """An alert of patient one (the red flag its assessment raised), or, ``fresh``, the
+    self-harm alert of a new patient (so that each caller's resolve finds one still open)."""
+    auth = ctx.world.auth("clinician")
+    patient_id = ctx.world.patient_one
+    if fresh:
+        made = ctx.client.post("/api/v1/patients", json={"name": "Alert Patient"}, headers=auth)
+        patient_id = made.json()["id"]
+        answered = ctx.client.post(
+            f"/api/v1/patients/{patient_id}/questionnaires",
+            json={"instrument": "phq-9", "answers": [0, 0, 0, 0, 0, 0, 0, 0, 1]},
+            headers=auth,
+        )
+        assert answered.status_code == 201, answered.text
+    found = ctx.client.get("/api/v1/alerts", params={"patient_id": patient_id}, headers=auth)
+    return f"/api/v1/alerts/{found.json()['items'][0]['id']}"
+
+
+def _alert_write(ctx: Ctx, act: str) -> Request:
+    url = _alert_url(ctx, fresh=act == "resolve")
+    body = {"resolution": "seen-today", "note": "seen"} if act == "resolve" else {}
+    return "POST", f"{url}/{act}", {"json": body, "headers": {"If-Match": ctx.etag(url)}}
+
+
+TABLE += [
+    ("GET /api/v1/alerts", lambda c: ("GET", "/api/v1/alerts", {}), TEAM_ANY_ORG),
+    ("GET /api/v1/alerts/{alert_id}", lambda c: ("GET", _alert_url(c), {}), STAFF_WRITE),
+    (
+        "GET /api/v1/patients/{patient_id}/alerts",
+        lambda c: ("GET", f"{c.p1}/alerts", {}),
+        STAFF_WRITE,
+    ),
+    (
+        "POST /api/v1/alerts/{alert_id}/acknowledge",
+        lambda c: _alert_write(c, "acknowledge"),
+        STAFF_WRITE,
+    ),
+    ("POST /api/v1/alerts/{alert_id}/resolve", lambda c: _alert_write(c, "resolve"), STAFF_WRITE),
+]
+
+
 def _username(ctx: Ctx, who: str) -> str:
     response = ctx.client.get("/api/v1/session", headers=ctx.world.auth(who))
     return str(response.json()["username"])

@@ -33,6 +33,7 @@ from secondlook.care import reason_required
 from secondlook.examples import load_example
 from secondlook.http.deps import SESSION_COOKIE
 from secondlook.store import care_records
+from secondlook.store.alert_models import Alert
 from secondlook.store.models import AuditEvent, Patient
 from secondlook.web import intake
 from secondlook.web.common import CSRF_COOKIE, is_web_path
@@ -134,11 +135,13 @@ class World:
     task_id: int
     task_version: int
     plan_form: dict[str, str] = field(default_factory=dict)
+    alert_id: int = 0
 
     def path(self, template: str, key: str = "nrs-pain") -> str:
         return template.format(
             patient_id=self.target.id,
             task_id=self.task_id,
+            alert_id=self.alert_id,
             key=key,
             kind="red-flag",
             record_id="cauda-equina",
@@ -244,7 +247,8 @@ TABLE: list[Row] = [
     ),
     Row(
         "GET /clinic/patients",
-        team_page(success("patient.list")),
+        # the alert inbox first, then the patient list
+        team_page(success("alert.read"), success("patient.list")),
         patient="none",
         names_target=True,
     ),
@@ -347,9 +351,23 @@ TABLE: list[Row] = [
         staff_page(success("care.task.update"), status=303, location=f"{P}/tasks#task-[0-9]+"),
         form=lambda world, caller: {"status": "accepted", "version": str(world.task_version)},
     ),
+    # The alert inbox's forms (the alert is the target's); another organization's staff get
+    # the 404 page, recorded without a patient (the alert is not theirs to name).
+    Row(
+        "POST /clinic/alerts/{alert_id}/acknowledge",
+        staff_page(success("alert.update"), status=303, location="/clinic/patients#alert-[0-9]+"),
+        form=lambda world, caller: {"version": "1"},
+        patient="any",
+    ),
+    Row(
+        "POST /clinic/alerts/{alert_id}/resolve",
+        staff_page(success("alert.update"), status=303, location="/clinic/patients"),
+        form=lambda world, caller: {"version": "1", "resolution": "seen-today", "note": "seen"},
+        patient="any",
+    ),
     Row(
         "GET /clinic/worklists",
-        team_page(success("care.worklist.read")),
+        team_page(success("alert.read"), success("care.worklist.read")),
         patient="none",
         names_target=True,  # open red flags
     ),
@@ -429,7 +447,12 @@ def world(web_engine: Engine) -> World:
             people[role] = factories.user(session, organization_id=alpha, role=role)
             people[f"beta_{role}"] = factories.user(session, organization_id=beta, role=role)
         form = _plan_form(session, target, plan.assessment_id)
-        return World(people, target, task.id, task.version, form)
+        # The target's assessment raised its red flag: the alert the inbox forms act on.
+        alert_id = session.scalars(
+            select(Alert.id).where(Alert.patient_id == target.id).order_by(Alert.id)
+        ).first()
+        assert alert_id is not None
+        return World(people, target, task.id, task.version, form, alert_id)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import secondlook
 from secondlook.api.limits import RequestGuard
 from secondlook.api.routes import (
     accounts,
+    alerts,
     assessments,
     audit,
     care_conferences,
@@ -155,6 +156,7 @@ def create_app(
         care_worklists,
         care_outcomes,
         reminders,
+        alerts,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(fhir_router)  # /fhir: FHIR R4 read/search (not in the OpenAPI document)

@@ -55,6 +55,10 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     # A patient chooses, and can stop, reminders of due questionnaires (docs/notifications.md).
     "reminder.read": frozenset({"patient"}),
     "reminder.update": frozenset({"patient"}),
+    # Alerts (docs/care.md, "Alerts"): the team reads the inbox and acknowledges and resolves
+    # alerts; a patient is told what to do by their warnings, never shown the inbox.
+    "alert.read": STAFF,
+    "alert.update": STAFF,
     # Everyone manages their own API tokens and ends their own session; an administrator may
     # also revoke any token of the organization (services.accounts.revoke_token).
     "session.end": EVERYONE,

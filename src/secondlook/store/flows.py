@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from secondlook.care.alerts import raised_by_assessment, raised_by_questionnaire
 from secondlook.case import CaseInvalid, Problem, parse_case
 from secondlook.engine import assess
 from secondlook.instruments import score
-from secondlook.store import records
+from secondlook.store import alerts, records
 from secondlook.store.errors import NotFound
 from secondlook.store.models import Assessment, CaseVersion, QuestionnaireResponse
 from secondlook.store.text import nul_paths
@@ -79,6 +80,16 @@ def assess_and_store(
         document=document,
         user_id=user_id,
     )
+    # In the assessment's transaction: no assessment is stored without its alert records.
+    alerts.raise_alerts(
+        session,
+        organization_id=organization_id,
+        patient_id=patient_id,
+        raised=raised_by_assessment(document),
+        source="assessment",
+        user_id=user_id,
+        assessment_id=assessment.id,
+    )
     return assessment, version
 
 
@@ -95,7 +106,7 @@ def submit_questionnaire(
     """Score the answers (raises AnswersInvalid) and store them with the score, band and every
     alert the instrument raised (a self-harm answer is never dropped)."""
     result = score(instrument, list(answers))
-    return records.store_questionnaire_response(
+    response = records.store_questionnaire_response(
         session,
         organization_id=organization_id,
         patient_id=patient_id,
@@ -110,3 +121,19 @@ def submit_questionnaire(
         problems=list(result.problems),
         user_id=user_id,
     )
+    # In the response's transaction: a self-harm answer is an alert record before it commits.
+    alerts.raise_alerts(
+        session,
+        organization_id=organization_id,
+        patient_id=patient_id,
+        raised=raised_by_questionnaire(
+            instrument=instrument,
+            alert_ids=list(result.alerts),
+            answered_on=answered_on.isoformat(),
+            answers=list(answers),
+        ),
+        source="questionnaire",
+        user_id=user_id,
+        response_id=response.id,
+    )
+    return response

@@ -36,7 +36,7 @@ from secondlook.platform import clock
 from secondlook.platform.access import Principal
 from secondlook.platform.errors import Refused
 from secondlook.platform.preconditions import IfMatchVersion
-from secondlook.services import care, plans
+from secondlook.services import alerts, care, plans
 from secondlook.web.clinic import PatientPath
 from secondlook.web.common import StaffUser, redirect, render
 
@@ -423,13 +423,15 @@ def worklists(
     """The team's worklists, first WORKLIST_LIMIT of each. The discipline comes from a GET
     form (a discipline name is not patient data)."""
     chosen = discipline if discipline in DISCIPLINES else ""
-    lists = care.worklists(
-        session, access=access_of(request, user), discipline=chosen, limit=WORKLIST_LIMIT
-    )
+    access = access_of(request, user)
+    inbox = alerts.inbox(session, access=access)
+    lists = care.worklists(session, access=access, discipline=chosen, limit=WORKLIST_LIMIT)
     return render(
         request,
         "clinic/worklists.html",
         {
+            "inbox": inbox,
+            "resolution_actions": alerts.RESOLUTION_ACTIONS,
             "disciplines": DISCIPLINES,
             "discipline": lists.discipline,
             "today": lists.today,

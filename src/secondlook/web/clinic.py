@@ -25,7 +25,7 @@ from secondlook.platform.errors import Refused
 from secondlook.platform.ids import MAX_ID
 from secondlook.reports import charts as chart_svg
 from secondlook.reports import pdf
-from secondlook.services import care, records
+from secondlook.services import alerts, care, records
 from secondlook.store.models import Patient
 from secondlook.web import data, intake
 from secondlook.web.common import StaffUser, redirect, render, site_contacts_of
@@ -47,14 +47,21 @@ def patient_list(
     user: StaffUser,
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Response:
-    rows = records.list_patients(
-        session, access=access_of(request, user), limit=PAGE_SIZE + 1, after=after
-    )
+    access = access_of(request, user)
+    # The alert inbox first: the clinic's home page is where an alert must be seen.
+    inbox = alerts.inbox(session, access=access)
+    rows = records.list_patients(session, access=access, limit=PAGE_SIZE + 1, after=after)
     next_cursor = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
     return render(
         request,
         "clinic/patients.html",
-        {"patients": rows[:PAGE_SIZE], "next_cursor": next_cursor, "query": None},
+        {
+            "patients": rows[:PAGE_SIZE],
+            "next_cursor": next_cursor,
+            "query": None,
+            "inbox": inbox,
+            "resolution_actions": alerts.RESOLUTION_ACTIONS,
+        },
     )
 
 
@@ -137,6 +144,9 @@ def patient_page(
         current = records.case_version_in(
             session, organization_id=user.organization_id, patient_id=patient_id
         )
+        patient_alerts = alerts.patient_alerts_in(
+            session, organization_id=user.organization_id, patient_id=patient_id
+        )
     alert_ids = {a for r in context["response_alerts"] for a in r.alerts}
     return render(
         request,
@@ -149,6 +159,8 @@ def patient_page(
             "outcome": outcome,
             "can_assess": user.role == "clinician",
             "safety_texts": {a: safety_text(a).clinician for a in alert_ids},
+            "patient_alerts": patient_alerts,
+            "resolution_actions": alerts.RESOLUTION_ACTIONS,
         },
     )
 
