@@ -117,12 +117,12 @@ def team_page(*events: Event, status: int = 200, location: str | None = None) ->
     )
 
 
-def portal_page(*events: Event, status: int = 200) -> dict[str, Cell]:
+def portal_page(*events: Event, status: int = 200, location: str | None = None) -> dict[str, Cell]:
     """A page of the signed-in patient's own record (events name their own patient)."""
     return expect(
         {
             "anonymous": LOGIN,
-            **dict.fromkeys(PATIENTS, ok(*events, status=status)),
+            **dict.fromkeys(PATIENTS, ok(*events, status=status, location=location)),
             **dict.fromkeys(NOT_PATIENTS, REFUSED),
         }
     )
@@ -389,6 +389,13 @@ TABLE: list[Row] = [
     ),
     Row("GET /portal/plan", portal_page(success("patient.read")), patient="own"),
     Row("GET /portal/learn", portal_page(success("patient.read")), patient="own"),
+    Row("GET /portal/reminders", portal_page(success("reminder.read")), patient="own"),
+    Row(
+        "POST /portal/reminders",
+        portal_page(success("reminder.update"), status=303, location=r"/portal/reminders\?saved=1"),
+        form=lambda world, caller: {"enabled": "on", "email": "me@example.org", "version": "1"},
+        patient="own",
+    ),
     Row(
         "GET /portal/handout.pdf",
         {
