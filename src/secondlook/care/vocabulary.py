@@ -19,9 +19,10 @@ from secondlook.care.models import (
     TaskStatus,
 )
 from secondlook.care.outcomes import GoalStatus, ResponderStatus
-from secondlook.care.plan import Action, PlanStatus
+from secondlook.care.plan import Action, CloseOutcome, PlanStatus
 
 PLAN_STATUSES: Final[tuple[PlanStatus, ...]] = get_args(PlanStatus)
+CLOSE_OUTCOMES: Final[tuple[CloseOutcome, ...]] = get_args(CloseOutcome)
 PRIORITIES: Final[tuple[Priority, ...]] = get_args(Priority)
 RECOMMENDATIONS: Final[tuple[Recommendation, ...]] = get_args(Recommendation)
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
@@ -87,6 +88,11 @@ PLAN_STATUS_LABELS: Final[dict[PlanStatus, str]] = {
     "completed": "Completed",
     "discharged": "Discharged",
 }
+CLOSE_OUTCOME_LABELS: Final[dict[CloseOutcome, str]] = {
+    "completed": "Completed: its completion criteria are met",
+    "discharged": "Discharged early",
+    "replaced": "Replaced by a new plan",
+}
 PRIORITY_LABELS: Final[dict[Priority, str]] = {
     "emergency": "Emergency",
     "urgent": "Urgent",
@@ -126,6 +132,7 @@ VOCABULARIES: Final[dict[str, tuple[tuple[str, ...], dict[str, str]]]] = {
     "task-status": (TASK_STATUSES, _words(TASK_STATUS_LABELS)),
     "task-kind": (TASK_KINDS, _words(TASK_KIND_LABELS)),
     "plan-status": (PLAN_STATUSES, _words(PLAN_STATUS_LABELS)),
+    "close-outcome": (CLOSE_OUTCOMES, _words(CLOSE_OUTCOME_LABELS)),
     "priority": (PRIORITIES, _words(PRIORITY_LABELS)),
     "recommendation": (RECOMMENDATIONS, _words(RECOMMENDATION_LABELS)),
     "action": (ACTIONS, _words(ACTION_LABELS)),
@@ -151,6 +158,8 @@ def label(vocabulary: str, code: str) -> str:
 __all__ = [
     "ACTIONS",
     "ACTION_LABELS",
+    "CLOSE_OUTCOMES",
+    "CLOSE_OUTCOME_LABELS",
     "DISCIPLINES",
     "GOAL_STATUSES",
     "GOAL_STATUS_LABELS",
