@@ -12,7 +12,8 @@ adapter points at the same places. The store's JSON converters (``conference_dec
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from secondlook.care import (
     conference_agenda,
     due_and_overdue,
 )
+from secondlook.care.plan import CloseOutcome
 from secondlook.care.schedule import QuestionnaireState
 from secondlook.platform.access import Access
 from secondlook.platform.clock import today
@@ -41,6 +43,7 @@ from secondlook.store.care_models import (
     CareConference,
     CareGoalCheck,
     CarePlan,
+    CarePlanVersion,
     CareTaperSchedule,
     CareTask,
 )
@@ -226,6 +229,7 @@ def create_plan(
     with (
         audited(session, access, "care.plan.create", patient_id=patient_id) as scope,
         care_errors(where),
+        _plan_active(),
     ):
         scope.status = 201
         return care_records.create_plan(
@@ -244,6 +248,144 @@ def create_plan(
             draft=draft,
             user_id=access.principal.user_id,
         )
+
+
+@contextmanager
+def _plan_active() -> Iterator[None]:
+    """A new plan while one is active: 409 naming the active plan and what to do with it."""
+    try:
+        yield
+    except care_records.PlanActive as exc:
+        raise Refused(
+            409,
+            str(exc),
+            kind="plan-active",
+            title="The patient already has an active plan",
+            extra={
+                "active_plan_id": exc.plan.id,
+                "active_plan_version": exc.plan.plan_version,
+                "amend": f"/api/v1/patients/{exc.plan.patient_id}/care/plans/{exc.plan.id}"
+                "/amendments",
+                "close": f"/api/v1/patients/{exc.plan.patient_id}/care/plans/{exc.plan.id}/closing",
+            },
+        ) from None
+
+
+def active_plan(session: Session, *, access: Access, patient_id: int) -> CarePlan | None:
+    """The patient's active plan (the one an amendment or a closing is about), if any."""
+    with audited(session, access, "care.plan.read", patient_id=patient_id):
+        return care_records.active_plan(
+            session, organization_id=access.organization_id, patient_id=patient_id
+        )
+
+
+def amend_plan(
+    session: Session,
+    *,
+    access: Access,
+    patient_id: int,
+    plan_id: int,
+    expected: IfMatchVersion,
+    decisions: Sequence[Decision],
+    reason: str,
+    decided_on: dt.date | None = None,
+    goals: Sequence[Goal] | None = None,
+    review_on: dt.date | None = None,
+    completion: CompletionCriteria | None = None,
+    taper: Mapping[str, Any] | None = None,
+) -> tuple[CarePlan, CarePlanVersion]:
+    """A new version of the active plan by the acting clinician: the items ``decisions``
+    re-decide (and every item the newest assessment adds), the rest as decided before; every
+    task keeps its state, removed items' open tasks are cancelled with the reason, goals,
+    taper and questionnaires carry over. 428 without If-Match, 412 when stale; every problem
+    at once (422) at the decision, goal or field it is about."""
+    where = {d.item_id: f"$.decisions[{i}]" for i, d in enumerate(decisions)}
+    where.update({f: f"$.taper.{f}" for f in _TAPER_FIELDS})
+    if goals is not None:
+        where.update({f"goal:{g.id}": f"$.goals[{i}]" for i, g in enumerate(goals)})
+    with (
+        audited(session, access, "care.plan.amend", patient_id=patient_id) as scope,
+        care_errors(where),
+    ):
+        expected_version = expected.required()
+        scope.status = 201
+        return care_records.amend_plan(
+            session,
+            organization_id=access.organization_id,
+            patient_id=patient_id,
+            plan_id=plan_id,
+            expected_version=expected_version,
+            decisions=decisions,
+            reason=reason,
+            decided_on=decided_on or today(),
+            decided_by=access.principal.username,
+            goals=goals,
+            review_on=review_on,
+            completion=completion,
+            taper=None if taper is None else care_records.TaperRequest(**taper),
+            user_id=access.principal.user_id,
+        )
+
+
+def close_plan(
+    session: Session,
+    *,
+    access: Access,
+    patient_id: int,
+    plan_id: int,
+    expected: IfMatchVersion,
+    outcome: CloseOutcome,
+    reason: str,
+    on: dt.date | None = None,
+    carry_over: bool = False,
+) -> CarePlan:
+    """Close the active plan (completed, discharged or replaced) with its reason on ``on``
+    (default today); its open questionnaires are cancelled, its open care tasks cancelled or,
+    for a replacement with ``carry_over``, carried into the next plan. 409 listing what is
+    unmet when a plan is not complete yet."""
+    with (
+        audited(session, access, "care.plan.close", patient_id=patient_id),
+        care_errors(),
+    ):
+        expected_version = expected.required()
+        return care_records.close_plan(
+            session,
+            organization_id=access.organization_id,
+            patient_id=patient_id,
+            plan_id=plan_id,
+            expected_version=expected_version,
+            outcome=outcome,
+            reason=reason,
+            on=on or today(),
+            carry_over=carry_over,
+            user_id=access.principal.user_id,
+        )
+
+
+@dataclass(frozen=True)
+class PlanVersions:
+    plan: CarePlan
+    versions: list[CarePlanVersion]
+
+
+def plan_versions(
+    session: Session, *, access: Access, patient_id: int, plan_id: int
+) -> PlanVersions:
+    """Every version of the plan, first to current, each with what changed."""
+    with audited(session, access, "care.plan.read", patient_id=patient_id):
+        plan = _plan(session, access, patient_id, plan_id)
+        return PlanVersions(plan, care_records.list_plan_versions(session, plan_id=plan.id))
+
+
+def plan_version(
+    session: Session, *, access: Access, patient_id: int, plan_id: int, number: int
+) -> CarePlanVersion:
+    with audited(session, access, "care.plan.read", patient_id=patient_id):
+        plan = _plan(session, access, patient_id, plan_id)
+        found = care_records.get_plan_version(session, plan_id=plan.id, number=number)
+        if found is None:
+            raise Refused(404, f"plan {plan_id} has no version {number}")
+        return found
 
 
 # -- reading and changing plans -------------------------------------------------------------------
@@ -292,6 +434,7 @@ def update_plan(
     with (
         audited(session, access, "care.plan.update", patient_id=patient_id),
         care_errors(where),
+        _plan_active(),
     ):
         expected_version = expected.required()
         return care_records.update_plan(

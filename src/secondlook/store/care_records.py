@@ -923,8 +923,9 @@ def _changes(
     accepted) or re-decided, and each goal added or removed, with the reason given for it (or
     the amendment's)."""
     out: list[dict[str, Any]] = []
+    previous = {e.item.id: e for e in old.entries}
     for entry in new.entries:
-        before = old.entry(entry.item.id)
+        before = previous.get(entry.item.id)
         if before is not None and (before.action, before.edit) == (entry.action, entry.edit):
             continue
         if entry.accepted and (before is None or not before.accepted):
