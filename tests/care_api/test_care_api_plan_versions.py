@@ -83,8 +83,14 @@ def _task(tasks: list[dict[str, Any]], key: str) -> dict[str, Any]:
     return next(t for t in tasks if t["key"] == key)
 
 
-def _walk(client: TestClient, world: World, task: dict[str, Any], steps: list[str], on: dt.date,
-          reason: str | None = None) -> dict[str, Any]:  # fmt: skip
+def _walk(
+    client: TestClient,
+    world: World,
+    task: dict[str, Any],
+    steps: list[str],
+    on: dt.date,
+    reason: str | None = None,
+) -> dict[str, Any]:
     for step in steps:
         task = ok(move(client, world, task, step, on=on, reason=reason))["task"]
     return task
@@ -119,8 +125,13 @@ def test_a_second_plan_while_one_is_active_is_refused_and_the_work_is_kept(
 ) -> None:
     pid, base, plan, start, proposal = _plan(client, world, "Twice Planned")
     tasks = plan_tasks(client, world, pid, plan["id"])
-    done = _walk(client, world, _task(tasks, "prior-records-review"),
-                 ["accepted", "in-progress", "completed"], start)  # fmt: skip
+    done = _walk(
+        client,
+        world,
+        _task(tasks, "prior-records-review"),
+        ["accepted", "in-progress", "completed"],
+        start,
+    )
     again = call(client, world, "clinician", "POST", f"{base}/plans", json=proposal["body"])
     assert again.status_code == 409, again.text
     problem = again.json()
@@ -137,15 +148,27 @@ def test_a_second_plan_while_one_is_active_is_refused_and_the_work_is_kept(
 def test_an_amendment_keeps_every_task_state_decision_goal_and_the_taper(
     client: TestClient, world: World, engine: Engine
 ) -> None:
-    pid, base, plan, start, proposal = _plan(client, world, "Amended Patient")
+    pid, _base, plan, start, _proposal = _plan(client, world, "Amended Patient")
     url = plan["href"]
     tasks = plan_tasks(client, world, pid, plan["id"])
-    completed = _walk(client, world, _task(tasks, "prior-records-review"),
-                      ["accepted", "in-progress", "completed"], start)  # fmt: skip
-    cancelled = _walk(client, world, _task(tasks, "medication-review"), ["cancelled"], start,
-                      reason="Done by the GP last week.")  # fmt: skip
-    started = _walk(client, world, _task(tasks, "functional-assessment"),
-                    ["accepted", "in-progress"], start)  # fmt: skip
+    completed = _walk(
+        client,
+        world,
+        _task(tasks, "prior-records-review"),
+        ["accepted", "in-progress", "completed"],
+        start,
+    )
+    cancelled = _walk(
+        client,
+        world,
+        _task(tasks, "medication-review"),
+        ["cancelled"],
+        start,
+        reason="Done by the GP last week.",
+    )
+    started = _walk(
+        client, world, _task(tasks, "functional-assessment"), ["accepted", "in-progress"], start
+    )
     sleep = _task(tasks, "sleep-management")
     taper_before = ok(call(client, world, "clinician", "GET", f"{url}/taper"))
     rejected = [e["item"]["id"] for e in plan["entries"] if e["action"] == "reject"]
@@ -164,15 +187,36 @@ def test_an_amendment_keeps_every_task_state_decision_goal_and_the_taper(
     assert (
         call(client, world, "clinician", "POST", f"{url}/amendments", json=body).status_code == 428
     )
-    stale = call(client, world, "clinician", "POST", f"{url}/amendments", json=body,
-                 headers={"If-Match": '"99"'})  # fmt: skip
+    stale = call(
+        client,
+        world,
+        "clinician",
+        "POST",
+        f"{url}/amendments",
+        json=body,
+        headers={"If-Match": '"99"'},
+    )
     assert stale.status_code == 412, stale.text
-    refused = call(client, world, "coordinator", "POST", f"{url}/amendments", json=body,
-                   headers={"If-Match": f'"{plan["version"]}"'})  # fmt: skip
+    refused = call(
+        client,
+        world,
+        "coordinator",
+        "POST",
+        f"{url}/amendments",
+        json=body,
+        headers={"If-Match": f'"{plan["version"]}"'},
+    )
     assert refused.status_code == 403
 
-    made = call(client, world, "clinician", "POST", f"{url}/amendments", json=body,
-                headers={"If-Match": f'"{plan["version"]}"'})  # fmt: skip
+    made = call(
+        client,
+        world,
+        "clinician",
+        "POST",
+        f"{url}/amendments",
+        json=body,
+        headers={"If-Match": f'"{plan["version"]}"'},
+    )
     version = ok(made, 201)
     assert version["number"] == 2 and made.headers["Location"] == f"{url}/versions/2"
     assert version["changes"] == [
@@ -225,12 +269,28 @@ def test_closing_needs_its_reason_and_leaves_one_questionnaire_schedule(
     due_once = _due_questionnaires(client, world, pid, start)
     assert due_once > 0
     headers = {"If-Match": f'"{plan["version"]}"'}
-    unreasoned = call(client, world, "clinician", "POST", f"{url}/closing",
-                      json={"outcome": "replaced"}, headers=headers)  # fmt: skip
+    unreasoned = call(
+        client,
+        world,
+        "clinician",
+        "POST",
+        f"{url}/closing",
+        json={"outcome": "replaced"},
+        headers=headers,
+    )
     assert unreasoned.status_code == 422, unreasoned.text
     assert unreasoned.json()["errors"][0]["path"] == "$.reason"
-    assert call(client, world, "clinician", "POST", f"{url}/closing",
-                json={"outcome": "replaced", "reason": "x"}).status_code == 428  # fmt: skip
+    assert (
+        call(
+            client,
+            world,
+            "clinician",
+            "POST",
+            f"{url}/closing",
+            json={"outcome": "replaced", "reason": "x"},
+        ).status_code
+        == 428
+    )
     closed = ok(
         call(
             client,
@@ -244,7 +304,7 @@ def test_closing_needs_its_reason_and_leaves_one_questionnaire_schedule(
                 "reason": "New diagnosis: SI joint pain",
                 "on": start.isoformat(),
             },
-        )  # fmt: skip
+        )
     )
     assert closed["status"] == "discharged" and closed["closed_as"] == "replaced"
     assert closed["closed_reason"] == "New diagnosis: SI joint pain"
@@ -266,10 +326,16 @@ def test_a_replaced_plan_carries_its_open_tasks_into_the_next_one(
 ) -> None:
     pid, base, plan, start, proposal = _plan(client, world, "Carried Over")
     tasks = plan_tasks(client, world, pid, plan["id"])
-    started = _walk(client, world, _task(tasks, "functional-assessment"),
-                    ["accepted", "in-progress"], start)  # fmt: skip
-    done = _walk(client, world, _task(tasks, "prior-records-review"),
-                 ["accepted", "in-progress", "completed"], start)  # fmt: skip
+    started = _walk(
+        client, world, _task(tasks, "functional-assessment"), ["accepted", "in-progress"], start
+    )
+    done = _walk(
+        client,
+        world,
+        _task(tasks, "prior-records-review"),
+        ["accepted", "in-progress", "completed"],
+        start,
+    )
     ok(
         call(
             client,
@@ -283,7 +349,7 @@ def test_a_replaced_plan_carries_its_open_tasks_into_the_next_one(
                 "reason": "Re-planned after the review",
                 "carry_over": True,
             },
-        )  # fmt: skip
+        )
     )
     new = ok(call(client, world, "clinician", "POST", f"{base}/plans", json=proposal["body"]), 201)
     moved = {t["id"]: t for t in plan_tasks(client, world, pid, new["id"])}

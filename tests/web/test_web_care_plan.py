@@ -242,8 +242,7 @@ def test_an_option_to_consider_enters_the_plan_only_by_a_choice(
         ).id
     html = client.get(f"/clinic/patients/{pid}/plan").text
     considered = re.findall(
-        r'id="item-(\d+)">\s*<legend>([^<]+) <span class="tag">[a-z]+</span> '
-        r'<span class="tag">consider</span>',
+        r'id="item-(\d+)">\s*<legend>([^<]+) <span class="badge rec-consider">Consider</span>',
         html,
     )
     assert considered, "the example has options to consider"

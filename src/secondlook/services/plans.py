@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from secondlook.care import (
     Decision,
     Goal,
     PlanDraft,
+    PlanEntry,
     TaperSchedule,
     conference_agenda,
     due_and_overdue,
@@ -180,23 +181,42 @@ def _propose(session: Session, access: Access, patient_id: int, assessment_id: i
 
 @dataclass(frozen=True)
 class PlanBuilder:
-    """What the plan builder shows: the patient, their newest assessment and its proposal."""
+    """What the plan builder shows: the patient, their newest assessment and its proposal; or,
+    while the patient has an active plan, that plan to amend: its items with the decisions
+    they have (``current``) and the items the newest assessment adds (``new_items``)."""
 
     patient: Patient
     assessment: Assessment
     draft: PlanDraft
+    plan: CarePlan | None = None
+    current: Mapping[str, PlanEntry] = field(default_factory=dict)
+    new_items: frozenset[str] = frozenset()
 
 
 def plan_builder(session: Session, *, access: Access, patient_id: int) -> PlanBuilder:
-    """The proposal from the patient's newest assessment, to decide a plan from."""
+    """The proposal from the patient's newest assessment, to decide a plan from; while a plan
+    is active, that plan as an amendment would decide it."""
     with (
         audited(session, access, "care.plan.propose", patient_id=patient_id) as scope,
         care_errors(),
     ):
         assert scope.patient is not None
         assessment = _latest_assessment(session, access, patient_id)
-        draft = _propose(session, access, patient_id, assessment.id)
-        return PlanBuilder(scope.patient, assessment, draft)
+        active = care_records.active_plan(
+            session, organization_id=access.organization_id, patient_id=patient_id
+        )
+        if active is None:
+            draft = _propose(session, access, patient_id, assessment.id)
+            return PlanBuilder(scope.patient, assessment, draft)
+        amendment = care_records.amendment_draft(session, active, today=today())
+        return PlanBuilder(
+            scope.patient,
+            amendment.assessment,
+            amendment.draft,
+            plan=active,
+            current={e.item.id: e for e in care_json.plan_of(active).entries},
+            new_items=amendment.new_items,
+        )
 
 
 _TAPER_FIELDS = ("mme_per_day", "months_of_use", "pace", "floor_mme", "resolution")

@@ -833,22 +833,8 @@ def amend_plan(
     if not reason.strip():
         raise CareInvalid(["reason: say why the plan is amended"])
     old = plan_of(row)
-    newest = latest_assessment(session, organization_id=organization_id, patient_id=patient_id)
-    assert newest is not None  # the plan's own assessment is one
-    assessment, case = assessment_with_case(
-        session, organization_id=organization_id, patient_id=patient_id, assessment_id=newest.id
-    )
-    proposal = propose_plan(
-        assessment.document,
-        today=decided_on,
-        case=case,
-        assessment_id=str(assessment.id),
-        plan_id=str(row.id),
-    )
-    fresh = {item.id: item for item in proposal.items}
-    items = [fresh.get(e.item.id, e.item) for e in old.entries]
-    known = {item.id for item in items}
-    items += [item for item in proposal.items if item.id not in known]
+    amendment = amendment_draft(session, row, today=decided_on)
+    assessment, case = amendment.assessment, amendment.case
     given = {d.item_id for d in decisions}
     kept = [
         Decision(e.item.id, e.action, e.reason, e.edit)
@@ -861,15 +847,7 @@ def amend_plan(
         ids = {g.id for g in new_goals}
         keep = dataclasses.replace(keep, goals=tuple(g for g in keep.goals if g in ids))
     decided = decide(
-        PlanDraft(
-            id=str(row.id),
-            case_id=proposal.case_id,
-            assessment=proposal.assessment,
-            proposed_on=old.proposed_on,
-            items=tuple(items),
-            goals=old.goals,
-            review_on=old.review_on,
-        ),
+        amendment.draft,
         [*decisions, *kept],
         patient_id=old.patient_id,
         decided_by=decided_by,
@@ -914,6 +892,55 @@ def amend_plan(
         decided_by=decided_by,
     )
     return row, version
+
+
+@dataclass(frozen=True)
+class Amendment:
+    """What an amendment of a plan decides about: the plan's items (as the newest assessment
+    rates them) and the new items that assessment proposes, with the plan's goals."""
+
+    draft: PlanDraft
+    assessment: Assessment
+    case: Case
+    new_items: frozenset[str]
+
+
+def amendment_draft(session: Session, row: CarePlan, *, today: dt.date) -> Amendment:
+    """The items an amendment of ``row`` decides: each item of the plan (with what the
+    patient's newest assessment says of it, when it still proposes it) and, after them, the
+    items that assessment proposes and the plan does not have yet."""
+    old = plan_of(row)
+    newest = latest_assessment(
+        session, organization_id=row.organization_id, patient_id=row.patient_id
+    )
+    assert newest is not None  # the plan's own assessment is one
+    assessment, case = assessment_with_case(
+        session,
+        organization_id=row.organization_id,
+        patient_id=row.patient_id,
+        assessment_id=newest.id,
+    )
+    proposal = propose_plan(
+        assessment.document,
+        today=today,
+        case=case,
+        assessment_id=str(assessment.id),
+        plan_id=str(row.id),
+    )
+    fresh = {item.id: item for item in proposal.items}
+    items = [fresh.get(e.item.id, e.item) for e in old.entries]
+    known = {item.id for item in items}
+    added = [item for item in proposal.items if item.id not in known]
+    draft = PlanDraft(
+        id=str(row.id),
+        case_id=proposal.case_id,
+        assessment=proposal.assessment,
+        proposed_on=old.proposed_on,
+        items=(*items, *added),
+        goals=old.goals,
+        review_on=old.review_on,
+    )
+    return Amendment(draft, assessment, case, frozenset(i.id for i in added))
 
 
 def _changes(
