@@ -463,7 +463,8 @@ async def plan_close(
         if exc.status == 412:
             detail = _STALE_PLAN
         elif exc.errors:
-            detail = "; ".join(e.message for e in exc.errors)
+            # The domain's problems name their field first ("reason: ..."); the form says it.
+            detail = "; ".join(_sentence(e.message) for e in exc.errors)
         else:
             detail = exc.detail or ""
         found = plans.plan_versions(session, access=access, patient_id=patient_id, plan_id=plan_id)
@@ -471,6 +472,11 @@ async def plan_close(
     if outcome == "replaced":
         return redirect(f"/clinic/patients/{patient_id}/plan")
     return redirect(f"/clinic/patients/{patient_id}/plans/{plan_id}")
+
+
+def _sentence(problem: str) -> str:
+    text = problem.split(": ", 1)[-1]
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def _plan_decisions(form: FormData, draft: PlanDraft) -> list[Decision]:
