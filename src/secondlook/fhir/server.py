@@ -10,12 +10,15 @@ A patient's resources are computed on every request from what the store holds, n
   case's ``QuestionnaireResponse`` and score ``Observation`` resources;
 - from every **stored questionnaire response**: a ``QuestionnaireResponse``, its score
   ``Observation`` and one ``DetectedIssue`` per safety alert its answers raised;
+- from every **plan the team decided**: a ``CarePlan`` (intent ``plan``, its version in
+  ``meta.versionId``), a ``Task`` per care task, a ``Goal`` per goal and a ``Provenance``;
 - ``Questionnaire``: the shipped instruments (not patient data).
 
 Ids are deterministic, so the same records give the same ids on every call: ``{patient}`` for the
 Patient, ``{patient}-a{assessment}-{n}`` for the n-th entry of the assessment's export,
-``{patient}-q{response}`` (+ ``-score``, ``-alert-{n}``) for a stored questionnaire response, the
-instrument id for a Questionnaire. References are ``Type/id`` and resolve on this server; a
+``{patient}-q{response}`` (+ ``-score``, ``-alert-{n}``) for a stored questionnaire response,
+``{patient}-p{plan}`` (+ ``-g{n}``, ``-provenance``) and ``{patient}-t{task}`` for a decided plan,
+the instrument id for a Questionnaire. References are ``Type/id`` and resolve on this server; a
 reference to something the server does not serve (the index Procedure, the SecondLook Device,
 the case's field Observations) becomes a display-only Reference, and Provenance targets only
 served resources.
