@@ -73,6 +73,7 @@ from secondlook.store.models import (
     Assessment,
     CaseScore,
     CaseVersion,
+    Patient,
     QuestionnaireResponse,
     utcnow,
 )
@@ -389,6 +390,13 @@ def active_plan(session: Session, *, organization_id: int, patient_id: int) -> C
 
 
 def _refuse_if_active(session: Session, organization_id: int, patient_id: int) -> None:
+    # The patient's row is locked (PostgreSQL) for the rest of the transaction, so two plans
+    # decided at once cannot both find no active plan; SQLite serializes writers anyway.
+    session.execute(
+        select(Patient.id)
+        .where(Patient.organization_id == organization_id, Patient.id == patient_id)
+        .with_for_update()
+    )
     found = active_plan(session, organization_id=organization_id, patient_id=patient_id)
     if found is not None:
         raise PlanActive(found)
