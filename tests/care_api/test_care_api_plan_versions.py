@@ -359,3 +359,11 @@ def test_a_replaced_plan_carries_its_open_tasks_into_the_next_one(
     assert sum(t["key"] == "functional-assessment" for t in moved.values()) == 1
     old = {t["id"]: t for t in plan_tasks(client, world, pid, plan["id"])}
     assert old[done["id"]]["status"] == "completed"
+    # Every open task moved (none is left open on the replaced plan), each work once.
+    assert [
+        t for t in old.values() if t["status"] in ("requested", "accepted", "in-progress")
+    ] == []
+    follow_ups = [t for t in tasks if t["key"] == "opioid-taper-follow-up"]
+    assert len(follow_ups) > 1
+    assert sum(t["key"] == "opioid-taper-follow-up" for t in moved.values()) == len(follow_ups)
+    assert {t["id"] for t in follow_ups} <= set(moved)

@@ -509,18 +509,24 @@ def _activate(session: Session, row: CarePlan) -> None:
     history, in place of the new plan's task for the same work."""
     plan = plan_of(row)
     taper = _make_taper(session, row, plan)
-    carried = {t.key: t for t in _carried_tasks(session, row)}
+    # A task's id is "{plan}/{what it does}" (the taper's follow-ups are numbered): the same
+    # work in the new plan is the same id after the plan's prefix.
+    carried = {_work_of(t.task_key): t for t in _carried_tasks(session, row)}
     now = utcnow()
     for task in tasks_for(plan, start=row.start_on, taper=taper):
-        old = carried.pop(task.key, None)
+        old = carried.pop(_work_of(task.id), None)
         if old is None:
             session.add(_task_row(row, task, "care", now))
         else:
             _move_task(session, old, row, task.id, to_json(task.blocked_by))
-    for old in carried.values():
-        _move_task(session, old, row, f"{row.id}/{old.key}", [])
+    for work, old in carried.items():
+        _move_task(session, old, row, f"{row.id}/{work}", [])
     _add_questionnaires(session, row, [row.review_on])
     session.flush()
+
+
+def _work_of(task_key: str) -> str:
+    return task_key.split("/", 1)[-1]
 
 
 def _carried_tasks(session: Session, row: CarePlan) -> list[CareTask]:
