@@ -312,7 +312,7 @@ def test_the_builder_amends_an_active_plan_from_its_decisions_and_checks_the_ver
             )
             is None
         )
-    assert [s for _, s in events(web_engine, "care.plan.amend", pid)] == [412, 201]
+    assert [s for _, s in events(web_engine, "care.plan.amend", pid)] == [422, 412, 201]
 
 
 def test_closing_a_plan_from_its_page_needs_a_reason(

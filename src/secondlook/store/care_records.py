@@ -859,7 +859,10 @@ def amend_plan(
     keep = old.completion
     if completion is None and goals is not None:
         ids = {g.id for g in new_goals}
-        keep = dataclasses.replace(keep, goals=tuple(g for g in keep.goals if g in ids))
+        kept_goals = tuple(g for g in keep.goals if g in ids)
+        if not kept_goals and not keep.discharge:  # every goal it named is gone: the new ones
+            kept_goals = tuple(g.id for g in new_goals)
+        keep = dataclasses.replace(keep, goals=kept_goals)
     decided = decide(
         amendment.draft,
         [*decisions, *kept],
