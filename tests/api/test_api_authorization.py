@@ -431,9 +431,45 @@ TABLE += [
         TEAM_READ,
     ),
     (
+        # The patient already has an active plan (made first): a clinician is told so (409).
         "POST /api/v1/patients/{patient_id}/care/plans",
-        lambda c: ("POST", f"{c.p1}/care/plans", {"json": _plan_body(c)}),
-        created({**STAFF_WRITE, "coordinator": 403}),
+        lambda c: (_care(c), ("POST", f"{c.p1}/care/plans", {"json": _plan_body(c)}))[1],
+        {**STAFF_WRITE, "clinician": 409, "coordinator": 403},
+    ),
+    (
+        "POST /api/v1/patients/{patient_id}/care/plans/{plan_id}/amendments",
+        lambda c: (
+            "POST",
+            f"{_care_url(c, 'plan')}/amendments",
+            {
+                "json": {"reason": "Reviewed", "decisions": []},
+                "headers": {"If-Match": c.etag(_care_url(c, "plan"))},
+            },
+        ),
+        created({**STAFF_WRITE, "coordinator": 403, "beta_clinician": 404}),
+    ),
+    (
+        # Its goal is not met yet: the allowed caller learns what is unmet (409), the plan stays.
+        "POST /api/v1/patients/{patient_id}/care/plans/{plan_id}/closing",
+        lambda c: (
+            "POST",
+            f"{_care_url(c, 'plan')}/closing",
+            {
+                "json": {"outcome": "completed"},
+                "headers": {"If-Match": c.etag(_care_url(c, "plan"))},
+            },
+        ),
+        {**STAFF_WRITE, "clinician": 409, "coordinator": 403},
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/care/plans/{plan_id}/versions",
+        lambda c: ("GET", f"{_care_url(c, 'plan')}/versions", {}),
+        READ,
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/care/plans/{plan_id}/versions/{number}",
+        lambda c: ("GET", f"{_care_url(c, 'plan')}/versions/1", {}),
+        READ,
     ),
     (
         "GET /api/v1/patients/{patient_id}/care/plans",

@@ -136,12 +136,15 @@ class World:
     task_version: int
     plan_form: dict[str, str] = field(default_factory=dict)
     alert_id: int = 0
+    plan_id: int = 0
+    plan_version: int = 1
 
     def path(self, template: str, key: str = "nrs-pain") -> str:
         return template.format(
             patient_id=self.target.id,
             task_id=self.task_id,
             alert_id=self.alert_id,
+            plan_id=self.plan_id,
             key=key,
             kind="red-flag",
             record_id="cauda-equina",
@@ -330,20 +333,37 @@ TABLE: list[Row] = [
     ),
     Row(f"GET {P}/plan", staff_page(success("care.plan.propose"))),
     Row(
+        # The target has an active plan: the builder's form amends it (a new version).
         f"POST {P}/plan",
         {
             **staff_page(
                 success("care.plan.propose"),
-                success("care.plan.create", 201),
+                success("care.plan.amend", 201),
                 status=303,
-                location=f"{P}/tasks",
+                location=f"{P}/plans/[0-9]+",
             ),
             # Deciding a plan is a clinician's act; the coordinator may read the proposal.
             "coordinator": ok(
-                success("care.plan.propose"), denied("care.plan.create", 403), status=403
+                success("care.plan.propose"), denied("care.plan.amend", 403), status=403
             ),
         },
         form=lambda world, caller: dict(world.plan_form),
+    ),
+    Row(f"GET {P}/plans/{{plan_id}}", staff_page(success("care.plan.read"))),
+    Row(
+        f"POST {P}/plans/{{plan_id}}/closing",
+        {
+            **staff_page(success("care.plan.close"), status=303, location=f"{P}/plans/[0-9]+"),
+            # Closing the team's plan is a clinician's act (the role is refused first).
+            **dict.fromkeys(
+                ("coordinator", "beta_coordinator"), ok(denied("care.plan.close", 403), status=403)
+            ),
+        },
+        form=lambda world, caller: {
+            "outcome": "discharged",
+            "reason": "Moved to another city",
+            "version": str(world.plan_version),
+        },
     ),
     Row(f"GET {P}/tasks", staff_page(success("care.task.read"))),
     Row(
@@ -453,13 +473,26 @@ def world(web_engine: Engine) -> World:
         for role in factories.STAFF_ROLES:
             people[role] = factories.user(session, organization_id=alpha, role=role)
             people[f"beta_{role}"] = factories.user(session, organization_id=beta, role=role)
-        form = _plan_form(session, target, plan.assessment_id)
+        form = {
+            **_plan_form(session, target, plan.assessment_id),
+            "amend_reason": "Reviewed at the follow-up visit",
+            "version": str(plan.version),
+        }
         # The target's assessment raised its red flag: the alert the inbox forms act on.
         alert_id = session.scalars(
             select(Alert.id).where(Alert.patient_id == target.id).order_by(Alert.id)
         ).first()
         assert alert_id is not None
-        return World(people, target, task.id, task.version, form, alert_id)
+        return World(
+            people,
+            target,
+            task.id,
+            task.version,
+            form,
+            alert_id=alert_id,
+            plan_id=plan.id,
+            plan_version=plan.version,
+        )
 
 
 @pytest.fixture(scope="module")

@@ -242,8 +242,7 @@ def test_an_option_to_consider_enters_the_plan_only_by_a_choice(
         ).id
     html = client.get(f"/clinic/patients/{pid}/plan").text
     considered = re.findall(
-        r'id="item-(\d+)">\s*<legend>([^<]+) <span class="tag">[a-z]+</span> '
-        r'<span class="tag">consider</span>',
+        r'id="item-(\d+)">\s*<legend>([^<]+) <span class="badge rec-consider">Consider</span>',
         html,
     )
     assert considered, "the example has options to consider"
@@ -261,3 +260,112 @@ def test_an_option_to_consider_enters_the_plan_only_by_a_choice(
         form[f"action-{n}"] = "reject"
     response = client.post(f"/clinic/patients/{pid}/plan", data=form)
     assert response.status_code == 303, response.text[:3000]
+
+
+def _decided(client: TestClient, token: str, pid: int) -> int:
+    """Decide a plan from the builder as it comes (options to consider rejected)."""
+    html = client.get(f"/clinic/patients/{pid}/plan").text
+    response = client.post(f"/clinic/patients/{pid}/plan", data=form_defaults(html, token))
+    assert response.status_code == 303, response.text[:2000]
+    found = re.search(
+        r"/clinic/patients/\d+/plans/(\d+)", client.get(response.headers["location"]).text
+    )
+    assert found
+    return int(found.group(1))
+
+
+def test_the_builder_amends_an_active_plan_from_its_decisions_and_checks_the_version(
+    clinician: tuple[TestClient, str], web_engine: Engine, cervical: int
+) -> None:
+    client, token = clinician
+    pid = cervical
+    plan_id = _decided(client, token, pid)
+    html = client.get(f"/clinic/patients/{pid}/plan").text
+    assert "Amend the plan" in html and "Save version 2 of the plan" in html
+    n = item_number(html, "Exercise therapy")
+    assert f'name="action-{n}" value="accept" checked' in html  # the plan's decision
+    form = form_defaults(html, token, considered=None)
+    version = re.search(r'name="version" value="(\d+)"', html)
+    assert version
+    form["version"] = version.group(1)
+    form[f"action-{n}"] = "reject"
+    form[f"reason-{n}"] = "Prefers psychological therapy first"
+    refused = client.post(f"/clinic/patients/{pid}/plan", data=form)
+    assert refused.status_code == 422 and "say why the plan is amended" in refused.text
+    stale = {**form, "amend_reason": "Review visit", "version": "99"}
+    response = client.post(f"/clinic/patients/{pid}/plan", data=stale)
+    assert response.status_code == 412 and "Someone else changed this plan" in response.text
+    response = client.post(
+        f"/clinic/patients/{pid}/plan", data={**form, "amend_reason": "Review visit"}
+    )
+    assert response.status_code == 303, response.text[:2000]
+    assert response.headers["location"] == f"/clinic/patients/{pid}/plans/{plan_id}"
+    page = client.get(response.headers["location"]).text
+    assert "Care plan " + str(plan_id) + ", version 2" in page
+    assert "Removed:</strong>" in page and "Prefers psychological therapy first" in page
+    with Session(web_engine) as session:
+        plan = session.get(CarePlan, plan_id)
+        assert plan is not None and plan.plan_version == 2 and plan.status == "active"
+        assert (
+            session.scalar(
+                select(CarePlan.id).where(CarePlan.patient_id == pid, CarePlan.id != plan_id)
+            )
+            is None
+        )
+    assert [s for _, s in events(web_engine, "care.plan.amend", pid)] == [422, 412, 201]
+
+
+def test_closing_a_plan_from_its_page_needs_a_reason(
+    clinician: tuple[TestClient, str], web_engine: Engine, cervical: int
+) -> None:
+    client, token = clinician
+    pid = cervical
+    plan_id = _decided(client, token, pid)
+    page = client.get(f"/clinic/patients/{pid}/plans/{plan_id}").text
+    version = re.search(r'name="version" value="(\d+)"', page)
+    assert version and "Close the plan" in page
+    url = f"/clinic/patients/{pid}/plans/{plan_id}/closing"
+    data = {"csrf_token": token, "version": version.group(1), "outcome": "discharged"}
+    refused = client.post(url, data=data)
+    assert refused.status_code == 422 and "A discharge needs a reason." in refused.text
+    done = client.post(url, data={**data, "reason": "Moved to another city"})
+    assert done.status_code == 303
+    page = client.get(done.headers["location"]).text
+    assert (
+        "Closed on" in page
+        and "Moved to another city" in page
+        and "Close the plan</h2>" not in page
+    )
+    with Session(web_engine) as session:
+        open_tasks = session.scalars(
+            select(CareTask.id).where(
+                CareTask.plan_id == plan_id,
+                CareTask.status.in_(("requested", "accepted", "in-progress")),
+            )
+        ).all()
+        assert open_tasks == []
+    assert [s for _, s in events(web_engine, "care.plan.close", pid)] == [422, 200]
+
+
+def test_a_coordinator_reads_the_plan_and_its_versions_but_cannot_amend_or_close_it(
+    clinician: tuple[TestClient, str], web_engine: Engine, cervical: int, clinic: factories.Clinic
+) -> None:
+    client, token = clinician
+    plan_id = _decided(client, token, cervical)
+    coordinator_token = factories.signed_in(client, clinic.coordinator)
+    page = client.get(f"/clinic/patients/{cervical}/plans/{plan_id}")
+    assert page.status_code == 200 and "Version 1 (current)" in page.text
+    assert "Close the plan" not in page.text and "Amend the plan" not in page.text
+    refused = client.post(
+        f"/clinic/patients/{cervical}/plans/{plan_id}/closing",
+        data={
+            "csrf_token": coordinator_token,
+            "version": "1",
+            "outcome": "discharged",
+            "reason": "x",
+        },
+    )
+    assert refused.status_code == 403
+    with Session(web_engine) as session:
+        plan = session.get(CarePlan, plan_id)
+        assert plan is not None and plan.status == "active"

@@ -33,6 +33,9 @@ ItemKind = Literal["workup", "treatment"]
 Action = Literal["accept", "edit", "reject"]
 #: A draft is kept but not in force: it has no tasks and never stands for the patient's plan.
 PlanStatus = Literal["draft", "active", "completed", "discharged"]
+#: How an active plan is closed: its completion criteria met, the patient discharged early, or
+#: the plan replaced by a new one (its open tasks carried into it or cancelled).
+CloseOutcome = Literal["completed", "discharged", "replaced"]
 
 #: Default time to the plan's review, and to the goals' target (the ICHOM 12-month point).
 REVIEW_MONTHS: Final = 3

@@ -19,10 +19,11 @@ from secondlook.care.models import (
     TaskStatus,
 )
 from secondlook.care.outcomes import GoalStatus, ResponderStatus
-from secondlook.care.plan import Action, PlanStatus
+from secondlook.care.plan import Action, CloseOutcome, PlanStatus
 from secondlook.engine import words as engine_words
 
 PLAN_STATUSES: Final[tuple[PlanStatus, ...]] = get_args(PlanStatus)
+CLOSE_OUTCOMES: Final[tuple[CloseOutcome, ...]] = get_args(CloseOutcome)
 PRIORITIES: Final[tuple[Priority, ...]] = get_args(Priority)
 RECOMMENDATIONS: Final[tuple[Recommendation, ...]] = get_args(Recommendation)
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
@@ -88,6 +89,11 @@ PLAN_STATUS_LABELS: Final[dict[PlanStatus, str]] = {
     "completed": "Completed",
     "discharged": "Discharged",
 }
+CLOSE_OUTCOME_LABELS: Final[dict[CloseOutcome, str]] = {
+    "completed": "Completed: its completion criteria are met",
+    "discharged": "Discharged early",
+    "replaced": "Replaced by a new plan",
+}
 # Priorities and recommendation levels are the assessment's codes: their words are the
 # engine's (engine/words.py), written here as labels that open a line.
 PRIORITY_LABELS: Final[dict[Priority, str]] = {
@@ -124,6 +130,7 @@ VOCABULARIES: Final[dict[str, tuple[tuple[str, ...], dict[str, str]]]] = {
     "task-status": (TASK_STATUSES, _words(TASK_STATUS_LABELS)),
     "task-kind": (TASK_KINDS, _words(TASK_KIND_LABELS)),
     "plan-status": (PLAN_STATUSES, _words(PLAN_STATUS_LABELS)),
+    "close-outcome": (CLOSE_OUTCOMES, _words(CLOSE_OUTCOME_LABELS)),
     "priority": (PRIORITIES, _words(PRIORITY_LABELS)),
     "recommendation": (RECOMMENDATIONS, _words(RECOMMENDATION_LABELS)),
     "action": (ACTIONS, _words(ACTION_LABELS)),
@@ -149,6 +156,8 @@ def label(vocabulary: str, code: str) -> str:
 __all__ = [
     "ACTIONS",
     "ACTION_LABELS",
+    "CLOSE_OUTCOMES",
+    "CLOSE_OUTCOME_LABELS",
     "DISCIPLINES",
     "GOAL_STATUSES",
     "GOAL_STATUS_LABELS",

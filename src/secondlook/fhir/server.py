@@ -10,12 +10,15 @@ A patient's resources are computed on every request from what the store holds, n
   case's ``QuestionnaireResponse`` and score ``Observation`` resources;
 - from every **stored questionnaire response**: a ``QuestionnaireResponse``, its score
   ``Observation`` and one ``DetectedIssue`` per safety alert its answers raised;
+- from every **plan the team decided**: a ``CarePlan`` (intent ``plan``, its version in
+  ``meta.versionId``), a ``Task`` per care task, a ``Goal`` per goal and a ``Provenance``;
 - ``Questionnaire``: the shipped instruments (not patient data).
 
 Ids are deterministic, so the same records give the same ids on every call: ``{patient}`` for the
 Patient, ``{patient}-a{assessment}-{n}`` for the n-th entry of the assessment's export,
-``{patient}-q{response}`` (+ ``-score``, ``-alert-{n}``) for a stored questionnaire response, the
-instrument id for a Questionnaire. References are ``Type/id`` and resolve on this server; a
+``{patient}-q{response}`` (+ ``-score``, ``-alert-{n}``) for a stored questionnaire response,
+``{patient}-p{plan}`` (+ ``-g{n}``, ``-provenance``) and ``{patient}-t{task}`` for a decided plan,
+the instrument id for a Questionnaire. References are ``Type/id`` and resolve on this server; a
 reference to something the server does not serve (the index Procedure, the SecondLook Device,
 the case's field Observations) becomes a display-only Reference, and Provenance targets only
 served resources.
@@ -92,6 +95,43 @@ class StoredQuestionnaire:
 
 
 @dataclass(frozen=True)
+class StoredTask:
+    """A stored care task of a plan (the columns the FHIR view needs)."""
+
+    id: int
+    name: str
+    owner: str
+    owner_label: str
+    person: str | None
+    due: dt.date
+    status: str
+    status_on: dt.date | None
+    status_reason: str | None
+    plan_item_id: str | None
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StoredPlan:
+    """A plan the team decided, as stored: its current version's decisions and goals, and its
+    care tasks."""
+
+    id: int
+    status: str
+    closed_as: str | None
+    plan_version: int
+    decided_on: dt.date
+    decided_by: str
+    start_on: dt.date
+    closed_on: dt.date | None
+    closed_reason: str | None
+    entries: Sequence[Mapping[str, Any]]
+    goals: Sequence[Mapping[str, Any]]
+    updated_at: dt.datetime
+    tasks: Sequence[StoredTask] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
 class PatientRecords:
     """What the store holds for one patient."""
 
@@ -111,6 +151,8 @@ class PatientRecords:
     assessment_created_at: dt.datetime | None = None
     assessed_case: Mapping[str, Any] | None = None
     questionnaires: Sequence[StoredQuestionnaire] = field(default_factory=tuple)
+    #: The team's plans (drafts too), oldest first.
+    plans: Sequence[StoredPlan] = field(default_factory=tuple)
 
 
 def instant(moment: dt.datetime) -> str:
@@ -166,7 +208,150 @@ def patient_resources(records: PatientRecords) -> list[dict[str, Any]]:
     found += _assessment_resources(records)
     for stored in records.questionnaires:
         found += _stored_questionnaire(records.patient_id, stored)
+    for plan in records.plans:
+        found += _stored_plan(records.patient_id, plan)
     return found
+
+
+# -- the team's stored plans --------------------------------------------------------------------
+
+#: A stored plan's status as a FHIR CarePlan status: a plan closed before completion (discharged,
+#: or replaced by a new plan) was ended early, which FHIR calls ``revoked``.
+_PLAN_STATUS: Final = {
+    "draft": "draft",
+    "active": "active",
+    "completed": "completed",
+    "discharged": "revoked",
+}
+#: A goal's lifecycle follows its plan's.
+_GOAL_STATUS: Final = {
+    "draft": "proposed",
+    "active": "active",
+    "completed": "completed",
+    "discharged": "cancelled",
+}
+
+
+def _stored_plan(patient_id: int, plan: StoredPlan) -> list[dict[str, Any]]:
+    """The team's plan as a CarePlan (intent ``plan``, its version in ``meta.versionId``): each
+    accepted item's tasks as Task activities, each rejected item as a cancelled activity with
+    the reason; its goals as Goals; a Provenance naming who decided it."""
+    subject = {"reference": f"Patient/{patient_id}"}
+    prefix = f"{patient_id}-p{plan.id}"
+    plan_ref = {"reference": f"CarePlan/{prefix}"}
+    meta = {"meta": {"lastUpdated": instant(plan.updated_at), "versionId": str(plan.plan_version)}}
+    entries = {str(e["item"]["id"]): e for e in plan.entries}
+    out: list[dict[str, Any]] = []
+    goals: list[dict[str, str]] = []
+    for index, goal in enumerate(plan.goals):
+        goal_id = f"{prefix}-g{index + 1}"
+        target: dict[str, Any] = {"dueDate": str(goal["target_on"])}
+        instrument = INSTRUMENTS.get(str(goal.get("instrument")))
+        if instrument is not None:
+            target["measure"] = concept(score_coding(instrument))
+        kind = c.PATIENT_GOAL_CODE if goal.get("kind") == "patient" else c.FUNCTIONAL_GOAL_CODE
+        resource: dict[str, Any] = {
+            "resourceType": "Goal",
+            "id": goal_id,
+            **_meta(plan.updated_at),
+            "lifecycleStatus": _GOAL_STATUS.get(plan.status, "active"),
+            "category": [concept(coding(c.GOAL_SYSTEM, kind))],
+            "description": {"text": str(goal["text"])},
+            "subject": subject,
+            "startDate": plan.decided_on.isoformat(),
+            "target": [target],
+        }
+        if goal.get("citation"):
+            resource["note"] = [{"text": str(goal["citation"])}]
+        out.append(resource)
+        goals.append({"reference": f"Goal/{goal_id}"})
+    tasks: list[dict[str, str]] = []
+    for task in plan.tasks:
+        entry = entries.get(task.plan_item_id or "")
+        resource = {
+            "resourceType": "Task",
+            "id": f"{patient_id}-t{task.id}",
+            **_meta(task.updated_at),
+            "basedOn": [plan_ref],
+            "status": task.status,
+            "intent": "plan",
+            "description": task.name,
+            "for": subject,
+            "authoredOn": plan.decided_on.isoformat(),
+            "lastModified": instant(task.updated_at),
+            "owner": subject
+            if task.owner == "patient"
+            else {"display": task.person or task.owner_label},
+            "restriction": {"period": {"end": task.due.isoformat()}},
+        }
+        if task.status_on is not None and task.status in ("in-progress",):
+            resource["executionPeriod"] = {"start": task.status_on.isoformat()}
+        elif task.status_on is not None and task.status in ("completed", "failed", "cancelled"):
+            resource["executionPeriod"] = {"end": task.status_on.isoformat()}
+        if task.status_reason:
+            resource["statusReason"] = {"text": task.status_reason}
+        if entry is not None:
+            why = [str(entry["item"]["name"])]
+            if entry.get("reason"):
+                why.append(f"decided: {entry['reason']}")
+            resource["reasonCode"] = {"text": "; ".join(why)}
+        out.append(resource)
+        tasks.append({"reference": f"Task/{resource['id']}"})
+    activities: list[dict[str, Any]] = [{"reference": t} for t in tasks]
+    for entry in plan.entries:
+        if entry.get("action") != "reject":
+            continue
+        item = entry["item"]
+        system = c.WORKUP_SYSTEM if item.get("kind") == "workup" else c.TREATMENT_SYSTEM
+        detail: dict[str, Any] = {
+            "code": concept(
+                coding(system, str(item.get("ref") or item["id"]), str(item["name"])),
+                text=str(item["name"]),
+            ),
+            "status": "cancelled",
+            "doNotPerform": True,
+            "description": f"Not in the plan ({item.get('recommendation')})",
+        }
+        if entry.get("reason"):
+            detail["statusReason"] = {"text": str(entry["reason"])}
+        activities.append({"detail": detail})
+    care_plan: dict[str, Any] = {
+        "resourceType": "CarePlan",
+        "id": prefix,
+        **meta,
+        "status": _PLAN_STATUS.get(plan.status, "unknown"),
+        "intent": "plan",
+        "title": f"Care plan, version {plan.plan_version}",
+        "subject": subject,
+        "period": {"start": plan.start_on.isoformat()}
+        | ({"end": plan.closed_on.isoformat()} if plan.closed_on else {}),
+        "created": plan.decided_on.isoformat(),
+        "author": {"display": plan.decided_by},
+    }
+    if goals:
+        care_plan["goal"] = goals
+    if activities:
+        care_plan["activity"] = activities
+    if plan.closed_reason:
+        closed = plan.closed_as or plan.status
+        care_plan["note"] = [
+            {"text": f"Closed ({closed}) on {plan.closed_on}: {plan.closed_reason}"}
+        ]
+    provenance = {
+        "resourceType": "Provenance",
+        "id": f"{prefix}-provenance",
+        **_meta(plan.updated_at),
+        "target": [plan_ref, *goals, *tasks],
+        "occurredDateTime": plan.decided_on.isoformat(),
+        "recorded": instant(plan.updated_at),
+        "agent": [
+            {
+                "type": concept(coding(c.PROVENANCE_AGENT_TYPE, "author")),
+                "who": {"display": plan.decided_by},
+            }
+        ],
+    }
+    return [care_plan, *out, provenance]
 
 
 # -- the latest assessment ----------------------------------------------------------------------

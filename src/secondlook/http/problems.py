@@ -53,6 +53,14 @@ class Problem(BaseModel):
         default=None, description="on 412: the version that is current now"
     )
     retry_after: int | None = Field(default=None, description="on 429: seconds to wait")
+    active_plan_id: int | None = Field(
+        default=None, description="on 409 plan-active: the patient's active plan"
+    )
+    active_plan_version: int | None = Field(
+        default=None, description="on 409 plan-active: that plan's version"
+    )
+    amend: str | None = Field(default=None, description="on 409 plan-active: where to amend it")
+    close: str | None = Field(default=None, description="on 409 plan-active: where to close it")
 
 
 class ApiProblem(Refused):

@@ -46,6 +46,10 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "care.plan.create": frozenset({"clinician"}),
     "care.plan.read": ALL_CLINICAL,
     "care.plan.update": STAFF,
+    # Amending a plan re-decides its items, and closing one ends or replaces the team's plan:
+    # clinical acts, as deciding it is.
+    "care.plan.amend": frozenset({"clinician"}),
+    "care.plan.close": frozenset({"clinician"}),
     "care.task.read": ALL_CLINICAL,
     "care.task.update": STAFF,
     "care.goal-check.create": ALL_CLINICAL,

@@ -14,11 +14,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from secondlook.care import vocabulary
 from secondlook.fhir import search as rules
 from secondlook.fhir.server import (
     SERVED_TYPES,
     PatientRecords,
+    StoredPlan,
     StoredQuestionnaire,
+    StoredTask,
     patient_of,
     patient_resource,
     patient_resources,
@@ -194,6 +197,49 @@ def _search_patients(
     return Found(found, total, offset, count, params)
 
 
+def _plans(session: Session, organization_id: int, patient_id: int) -> list[StoredPlan]:
+    """The patient's plans as decided, each with its care tasks (what a plan export needs)."""
+    plans = care_records.list_plans(
+        session, organization_id=organization_id, patient_id=patient_id, limit=10_000
+    )
+    out = []
+    for plan in plans:
+        tasks = care_records.list_plan_tasks(session, plan_id=plan.id, limit=10_000, kind="care")
+        out.append(
+            StoredPlan(
+                id=plan.id,
+                status=plan.status,
+                closed_as=plan.closed_as,
+                plan_version=plan.plan_version,
+                decided_on=plan.decided_on,
+                decided_by=plan.decided_by,
+                start_on=plan.start_on,
+                closed_on=plan.closed_on,
+                closed_reason=plan.closed_reason,
+                entries=plan.entries,
+                goals=plan.goals,
+                updated_at=plan.updated_at,
+                tasks=[
+                    StoredTask(
+                        id=t.id,
+                        name=t.name,
+                        owner=t.owner,
+                        owner_label=vocabulary.label("owner", t.owner),
+                        person=t.person,
+                        due=t.due,
+                        status=t.status,
+                        status_on=t.status_on,
+                        status_reason=t.status_reason,
+                        plan_item_id=t.plan_item_id,
+                        updated_at=t.updated_at,
+                    )
+                    for t in tasks
+                ],
+            )
+        )
+    return out
+
+
 def _records(
     session: Session, patient: Patient, full: bool, mrn_system: str | None
 ) -> PatientRecords:
@@ -236,6 +282,7 @@ def _records(
             )
             for row in rows
         ]
+        found["plans"] = _plans(session, org, patient.id)
     return PatientRecords(
         patient_id=patient.id,
         name=patient.name,

@@ -12,8 +12,9 @@ adapter points at the same places. The store's JSON converters (``conference_dec
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,10 +26,12 @@ from secondlook.care import (
     Decision,
     Goal,
     PlanDraft,
+    PlanEntry,
     TaperSchedule,
     conference_agenda,
     due_and_overdue,
 )
+from secondlook.care.plan import CloseOutcome
 from secondlook.care.schedule import QuestionnaireState
 from secondlook.platform.access import Access
 from secondlook.platform.clock import today
@@ -41,6 +44,7 @@ from secondlook.store.care_models import (
     CareConference,
     CareGoalCheck,
     CarePlan,
+    CarePlanVersion,
     CareTaperSchedule,
     CareTask,
 )
@@ -177,23 +181,42 @@ def _propose(session: Session, access: Access, patient_id: int, assessment_id: i
 
 @dataclass(frozen=True)
 class PlanBuilder:
-    """What the plan builder shows: the patient, their newest assessment and its proposal."""
+    """What the plan builder shows: the patient, their newest assessment and its proposal; or,
+    while the patient has an active plan, that plan to amend: its items with the decisions
+    they have (``current``) and the items the newest assessment adds (``new_items``)."""
 
     patient: Patient
     assessment: Assessment
     draft: PlanDraft
+    plan: CarePlan | None = None
+    current: Mapping[str, PlanEntry] = field(default_factory=dict)
+    new_items: frozenset[str] = frozenset()
 
 
 def plan_builder(session: Session, *, access: Access, patient_id: int) -> PlanBuilder:
-    """The proposal from the patient's newest assessment, to decide a plan from."""
+    """The proposal from the patient's newest assessment, to decide a plan from; while a plan
+    is active, that plan as an amendment would decide it."""
     with (
         audited(session, access, "care.plan.propose", patient_id=patient_id) as scope,
         care_errors(),
     ):
         assert scope.patient is not None
         assessment = _latest_assessment(session, access, patient_id)
-        draft = _propose(session, access, patient_id, assessment.id)
-        return PlanBuilder(scope.patient, assessment, draft)
+        active = care_records.active_plan(
+            session, organization_id=access.organization_id, patient_id=patient_id
+        )
+        if active is None:
+            draft = _propose(session, access, patient_id, assessment.id)
+            return PlanBuilder(scope.patient, assessment, draft)
+        amendment = care_records.amendment_draft(session, active, today=today())
+        return PlanBuilder(
+            scope.patient,
+            amendment.assessment,
+            amendment.draft,
+            plan=active,
+            current={e.item.id: e for e in care_json.plan_of(active).entries},
+            new_items=amendment.new_items,
+        )
 
 
 _TAPER_FIELDS = ("mme_per_day", "months_of_use", "pace", "floor_mme", "resolution")
@@ -226,6 +249,7 @@ def create_plan(
     with (
         audited(session, access, "care.plan.create", patient_id=patient_id) as scope,
         care_errors(where),
+        _plan_active(),
     ):
         scope.status = 201
         return care_records.create_plan(
@@ -244,6 +268,144 @@ def create_plan(
             draft=draft,
             user_id=access.principal.user_id,
         )
+
+
+@contextmanager
+def _plan_active() -> Iterator[None]:
+    """A new plan while one is active: 409 naming the active plan and what to do with it."""
+    try:
+        yield
+    except care_records.PlanActive as exc:
+        raise Refused(
+            409,
+            str(exc),
+            kind="plan-active",
+            title="The patient already has an active plan",
+            extra={
+                "active_plan_id": exc.plan.id,
+                "active_plan_version": exc.plan.plan_version,
+                "amend": f"/api/v1/patients/{exc.plan.patient_id}/care/plans/{exc.plan.id}"
+                "/amendments",
+                "close": f"/api/v1/patients/{exc.plan.patient_id}/care/plans/{exc.plan.id}/closing",
+            },
+        ) from None
+
+
+def active_plan(session: Session, *, access: Access, patient_id: int) -> CarePlan | None:
+    """The patient's active plan (the one an amendment or a closing is about), if any."""
+    with audited(session, access, "care.plan.read", patient_id=patient_id):
+        return care_records.active_plan(
+            session, organization_id=access.organization_id, patient_id=patient_id
+        )
+
+
+def amend_plan(
+    session: Session,
+    *,
+    access: Access,
+    patient_id: int,
+    plan_id: int,
+    expected: IfMatchVersion,
+    decisions: Sequence[Decision],
+    reason: str,
+    decided_on: dt.date | None = None,
+    goals: Sequence[Goal] | None = None,
+    review_on: dt.date | None = None,
+    completion: CompletionCriteria | None = None,
+    taper: Mapping[str, Any] | None = None,
+) -> tuple[CarePlan, CarePlanVersion]:
+    """A new version of the active plan by the acting clinician: the items ``decisions``
+    re-decide (and every item the newest assessment adds), the rest as decided before; every
+    task keeps its state, removed items' open tasks are cancelled with the reason, goals,
+    taper and questionnaires carry over. 428 without If-Match, 412 when stale; every problem
+    at once (422) at the decision, goal or field it is about."""
+    where = {d.item_id: f"$.decisions[{i}]" for i, d in enumerate(decisions)}
+    where.update({f: f"$.taper.{f}" for f in _TAPER_FIELDS})
+    if goals is not None:
+        where.update({f"goal:{g.id}": f"$.goals[{i}]" for i, g in enumerate(goals)})
+    with (
+        audited(session, access, "care.plan.amend", patient_id=patient_id) as scope,
+        care_errors(where),
+    ):
+        expected_version = expected.required()
+        scope.status = 201
+        return care_records.amend_plan(
+            session,
+            organization_id=access.organization_id,
+            patient_id=patient_id,
+            plan_id=plan_id,
+            expected_version=expected_version,
+            decisions=decisions,
+            reason=reason,
+            decided_on=decided_on or today(),
+            decided_by=access.principal.username,
+            goals=goals,
+            review_on=review_on,
+            completion=completion,
+            taper=None if taper is None else care_records.TaperRequest(**taper),
+            user_id=access.principal.user_id,
+        )
+
+
+def close_plan(
+    session: Session,
+    *,
+    access: Access,
+    patient_id: int,
+    plan_id: int,
+    expected: IfMatchVersion,
+    outcome: CloseOutcome,
+    reason: str,
+    on: dt.date | None = None,
+    carry_over: bool = False,
+) -> CarePlan:
+    """Close the active plan (completed, discharged or replaced) with its reason on ``on``
+    (default today); its open questionnaires are cancelled, its open care tasks cancelled or,
+    for a replacement with ``carry_over``, carried into the next plan. 409 listing what is
+    unmet when a plan is not complete yet."""
+    with (
+        audited(session, access, "care.plan.close", patient_id=patient_id),
+        care_errors(),
+    ):
+        expected_version = expected.required()
+        return care_records.close_plan(
+            session,
+            organization_id=access.organization_id,
+            patient_id=patient_id,
+            plan_id=plan_id,
+            expected_version=expected_version,
+            outcome=outcome,
+            reason=reason,
+            on=on or today(),
+            carry_over=carry_over,
+            user_id=access.principal.user_id,
+        )
+
+
+@dataclass(frozen=True)
+class PlanVersions:
+    plan: CarePlan
+    versions: list[CarePlanVersion]
+
+
+def plan_versions(
+    session: Session, *, access: Access, patient_id: int, plan_id: int
+) -> PlanVersions:
+    """Every version of the plan, first to current, each with what changed."""
+    with audited(session, access, "care.plan.read", patient_id=patient_id):
+        plan = _plan(session, access, patient_id, plan_id)
+        return PlanVersions(plan, care_records.list_plan_versions(session, plan_id=plan.id))
+
+
+def plan_version(
+    session: Session, *, access: Access, patient_id: int, plan_id: int, number: int
+) -> CarePlanVersion:
+    with audited(session, access, "care.plan.read", patient_id=patient_id):
+        plan = _plan(session, access, patient_id, plan_id)
+        found = care_records.get_plan_version(session, plan_id=plan.id, number=number)
+        if found is None:
+            raise Refused(404, f"plan {plan_id} has no version {number}")
+        return found
 
 
 # -- reading and changing plans -------------------------------------------------------------------
@@ -292,6 +454,7 @@ def update_plan(
     with (
         audited(session, access, "care.plan.update", patient_id=patient_id),
         care_errors(where),
+        _plan_active(),
     ):
         expected_version = expected.required()
         return care_records.update_plan(

@@ -100,15 +100,51 @@ class CarePlan(Base):
     status: Mapped[str] = mapped_column(String(20))
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     closed_reason: Mapped[str | None] = mapped_column(Text)
+    # How the plan was closed (``vocabulary.CLOSE_OUTCOMES``): a plan replaced by a new one is
+    # ``discharged`` by status and ``replaced`` here, and its carried tasks move to the new plan.
+    closed_as: Mapped[str | None] = mapped_column(String(20))
     entries: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
     goals: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
     completion: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     questionnaire_options: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     taper_request: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The plan's own version: 1 when decided, one more per amendment (``care_plan_versions``
+    # keeps each); ``version`` above is the row's ETag and moves with every change.
+    plan_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CarePlanVersion(Base):
+    """One version of a plan as it was decided: its items with their decisions, goals, review
+    date, completion criteria and taper request, and what changed from the version before
+    (items added, removed, re-decided, goals added or removed, each with its reason). Version 1
+    is the decision itself. Append-only: an earlier version is never lost."""
+
+    __tablename__ = "care_plan_versions"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "number", name="uq_care_plan_versions_plan_id_number"),
+        CheckConstraint("number >= 1", name="number_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("care_plans.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"))
+    decided_on: Mapped[dt.date] = mapped_column(Date)
+    decided_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    entries: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+    goals: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+    review_on: Mapped[dt.date] = mapped_column(Date)
+    completion: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    taper_request: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CareTask(Base):

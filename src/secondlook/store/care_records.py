@@ -51,24 +51,29 @@ from secondlook.care import (
     vocabulary,
     waiting_on,
 )
+from secondlook.care.plan import CloseOutcome
 from secondlook.care.schedule import GRACE_DAYS
+from secondlook.care.taper import TaperSchedule
 from secondlook.case import parse_case
 from secondlook.case.models import Case
 from secondlook.store import records
-from secondlook.store.care_json import date_of, plan_of, task_of, to_json
+from secondlook.store.care_json import date_of, plan_of, taper_of, task_of, to_json
 from secondlook.store.care_models import (
+    OPEN_TASK_STATUSES,
     CareConference,
     CareGoalCheck,
     CarePlan,
+    CarePlanVersion,
     CareTaperSchedule,
     CareTask,
     CareTaskEvent,
 )
-from secondlook.store.errors import NotFound, StaleVersion
+from secondlook.store.errors import Conflict, NotFound, StaleVersion
 from secondlook.store.models import (
     Assessment,
     CaseScore,
     CaseVersion,
+    Patient,
     QuestionnaireResponse,
     utcnow,
 )
@@ -298,8 +303,12 @@ def create_plan(
     user_id: int | None,
 ) -> CarePlan:
     """Decide a plan from a stored assessment (the domain validates every decision, goal and
-    criterion at once) and store it; unless it is a draft, activate it (tasks, taper,
-    questionnaires)."""
+    criterion at once) and store it with its first version; unless it is a draft, activate it
+    (tasks, taper, questionnaires). A plan in force is never replaced by this: while the
+    patient has an active plan a new one is refused (``PlanActive``) until that plan is
+    amended or closed."""
+    if not draft:
+        _refuse_if_active(session, organization_id, patient_id)
     assessment, case = assessment_with_case(
         session, organization_id=organization_id, patient_id=patient_id, assessment_id=assessment_id
     )
@@ -320,28 +329,7 @@ def create_plan(
         review_on=review_on,
         completion=completion,
     )
-    taper_entry = plan.entry("opioid-taper")
-    taper_request = None
-    if taper_entry is not None and taper_entry.accepted:
-        taper = taper or TaperRequest()
-        medications = case.medications
-        taper_request = to_json(
-            dataclasses.replace(
-                taper,
-                mme_per_day=taper.mme_per_day
-                if taper.mme_per_day is not None
-                else (medications.opioid_mme_per_day if medications else None),
-                months_of_use=taper.months_of_use
-                if taper.months_of_use is not None
-                else (medications.opioid_months if medications else None),
-            )
-        )
-        if taper_request["mme_per_day"] is None:
-            raise CareInvalid(
-                ["taper.mme_per_day: the opioid taper is accepted; give the daily dose in MME"]
-            )
-    elif taper is not None:
-        raise CareInvalid(["taper: only a plan that accepts treatment:opioid-taper has a taper"])
+    taper_request = _taper_request(plan, case, taper)
     now = utcnow()
     row = CarePlan(
         organization_id=organization_id,
@@ -369,50 +357,215 @@ def create_plan(
     )
     session.add(row)
     session.flush()
+    _add_version(session, row, number=1, reason=None, changes=[], user_id=user_id)
     if not draft:
         _activate(session, row)
     return row
 
 
-def _activate(session: Session, row: CarePlan) -> None:
-    """Store the plan's tasks (with the taper and its follow-ups) and its questionnaires."""
-    plan = plan_of(row)
-    taper = None
-    request = row.taper_request
-    entry = plan.entry("opioid-taper")
-    if request is not None and entry is not None:
-        taper = taper_schedule(
-            mme_per_day=float(request["mme_per_day"]),
-            months_of_use=request.get("months_of_use"),
-            start_on=date_of(request.get("start_on")) or row.start_on,
-            pace=request.get("pace", "monthly"),
-            floor_mme=float(request.get("floor_mme", 0.0)),
-            resolution=float(request.get("resolution", 1.0)),
+class PlanActive(Conflict):
+    """The patient already has an active plan: it is amended or closed, never replaced."""
+
+    def __init__(self, plan: CarePlan) -> None:
+        super().__init__(
+            f"patient {plan.patient_id} already has an active care plan (plan {plan.id}, "
+            f"version {plan.plan_version}): amend it, or close it (completed, discharged or "
+            "replaced) before a new plan is decided"
         )
-        session.add(
-            CareTaperSchedule(
-                organization_id=row.organization_id,
-                plan_id=row.id,
-                plan_item_id=entry.item.id,
-                version=1,
-                original_mme=taper.original_mme,
-                months_of_use=taper.months_of_use,
-                long_term=taper.long_term,
-                pace=taper.pace,
-                period=taper.period,
-                floor_mme=taper.floor_mme,
-                resolution=taper.resolution,
-                start_on=taper.start_on,
-                citation=taper.citation,
-                steps=to_json(taper.steps),
-                created_at=utcnow(),
+        self.plan = plan
+
+
+def active_plan(session: Session, *, organization_id: int, patient_id: int) -> CarePlan | None:
+    """The patient's plan in force and still open (at most one)."""
+    return session.scalars(
+        select(CarePlan)
+        .where(
+            CarePlan.organization_id == organization_id,
+            CarePlan.patient_id == patient_id,
+            CarePlan.status == "active",
+        )
+        .order_by(CarePlan.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _refuse_if_active(session: Session, organization_id: int, patient_id: int) -> None:
+    # The patient's row is locked (PostgreSQL) for the rest of the transaction, so two plans
+    # decided at once cannot both find no active plan; SQLite serializes writers anyway.
+    session.execute(
+        select(Patient.id)
+        .where(Patient.organization_id == organization_id, Patient.id == patient_id)
+        .with_for_update()
+    )
+    found = active_plan(session, organization_id=organization_id, patient_id=patient_id)
+    if found is not None:
+        raise PlanActive(found)
+
+
+def _taper_request(plan: Plan, case: Case, taper: TaperRequest | None) -> dict[str, Any] | None:
+    """What is stored of an accepted opioid taper (dose and duration default to the case's);
+    a taper for a plan that does not accept one is refused."""
+    taper_entry = plan.entry("opioid-taper")
+    if taper_entry is not None and taper_entry.accepted:
+        taper = taper or TaperRequest()
+        medications = case.medications
+        request: dict[str, Any] = to_json(
+            dataclasses.replace(
+                taper,
+                mme_per_day=taper.mme_per_day
+                if taper.mme_per_day is not None
+                else (medications.opioid_mme_per_day if medications else None),
+                months_of_use=taper.months_of_use
+                if taper.months_of_use is not None
+                else (medications.opioid_months if medications else None),
             )
         )
+        if request["mme_per_day"] is None:
+            raise CareInvalid(
+                ["taper.mme_per_day: the opioid taper is accepted; give the daily dose in MME"]
+            )
+        return request
+    if taper is not None:
+        raise CareInvalid(["taper: only a plan that accepts treatment:opioid-taper has a taper"])
+    return None
+
+
+def _add_version(
+    session: Session,
+    row: CarePlan,
+    *,
+    number: int,
+    reason: str | None,
+    changes: Sequence[Mapping[str, Any]],
+    user_id: int | None,
+    decided_on: dt.date | None = None,
+    decided_by: str | None = None,
+) -> CarePlanVersion:
+    """The plan's decisions as they stand, kept as version ``number`` (append-only)."""
+    version = CarePlanVersion(
+        organization_id=row.organization_id,
+        plan_id=row.id,
+        number=number,
+        assessment_id=row.assessment_id,
+        decided_on=decided_on or row.decided_on,
+        decided_by=decided_by or row.decided_by,
+        reason=reason,
+        entries=row.entries,
+        goals=row.goals,
+        review_on=row.review_on,
+        completion=row.completion,
+        taper_request=row.taper_request,
+        changes=list(changes),
+        created_by=user_id,
+        created_at=utcnow(),
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def _make_taper(session: Session, row: CarePlan, plan: Plan) -> TaperSchedule | None:
+    """The plan's stored taper schedule; made and stored from its request when there is none."""
+    entry = plan.entry("opioid-taper")
+    request = row.taper_request
+    if request is None or entry is None or not entry.accepted:
+        return None
+    stored = latest_taper(session, plan_id=row.id)
+    if stored is not None:
+        return taper_of(stored)
+    made = taper_schedule(
+        mme_per_day=float(request["mme_per_day"]),
+        months_of_use=request.get("months_of_use"),
+        start_on=date_of(request.get("start_on")) or row.start_on,
+        pace=request.get("pace", "monthly"),
+        floor_mme=float(request.get("floor_mme", 0.0)),
+        resolution=float(request.get("resolution", 1.0)),
+    )
+    session.add(
+        CareTaperSchedule(
+            organization_id=row.organization_id,
+            plan_id=row.id,
+            plan_item_id=entry.item.id,
+            version=1,
+            original_mme=made.original_mme,
+            months_of_use=made.months_of_use,
+            long_term=made.long_term,
+            pace=made.pace,
+            period=made.period,
+            floor_mme=made.floor_mme,
+            resolution=made.resolution,
+            start_on=made.start_on,
+            citation=made.citation,
+            steps=to_json(made.steps),
+            created_at=utcnow(),
+        )
+    )
+    return made
+
+
+def _activate(session: Session, row: CarePlan) -> None:
+    """Store the plan's tasks (with the taper and its follow-ups) and its questionnaires. Open
+    tasks that a plan replaced by this one carried over move here with their state and
+    history, in place of the new plan's task for the same work."""
+    plan = plan_of(row)
+    taper = _make_taper(session, row, plan)
+    # A task's id is "{plan}/{what it does}" (the taper's follow-ups are numbered): the same
+    # work in the new plan is the same id after the plan's prefix.
+    carried = {_work_of(t.task_key): t for t in _carried_tasks(session, row)}
     now = utcnow()
     for task in tasks_for(plan, start=row.start_on, taper=taper):
-        session.add(_task_row(row, task, "care", now))
+        old = carried.pop(_work_of(task.id), None)
+        if old is None:
+            session.add(_task_row(row, task, "care", now))
+        else:
+            _move_task(session, old, row, task.id, to_json(task.blocked_by))
+    for work, old in carried.items():
+        _move_task(session, old, row, f"{row.id}/{work}", [])
     _add_questionnaires(session, row, [row.review_on])
     session.flush()
+
+
+def _work_of(task_key: str) -> str:
+    return task_key.split("/", 1)[-1]
+
+
+def _carried_tasks(session: Session, row: CarePlan) -> list[CareTask]:
+    """Open care tasks of the patient's plans closed as replaced: carried into the next plan."""
+    return list(
+        session.scalars(
+            select(CareTask)
+            .join(CarePlan, CarePlan.id == CareTask.plan_id)
+            .where(
+                CarePlan.organization_id == row.organization_id,
+                CarePlan.patient_id == row.patient_id,
+                CarePlan.id != row.id,
+                CarePlan.closed_as == "replaced",
+                CareTask.kind == "care",
+                CareTask.status.in_(OPEN_TASK_STATUSES),
+            )
+            .order_by(CareTask.id)
+        )
+    )
+
+
+def _move_task(
+    session: Session, task: CareTask, plan: CarePlan, task_key: str, blocked_by: Any
+) -> None:
+    _execute_update(
+        session,
+        update(CareTask)
+        .where(CareTask.id == task.id)
+        .values(
+            plan_id=plan.id,
+            task_key=task_key,
+            blocked_by=blocked_by,
+            note=((task.note + " ") if task.note else "")
+            + f"Carried over from plan {task.plan_id}.",
+            version=CareTask.version + 1,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False),
+    )
 
 
 def _task_row(plan: CarePlan, task: Task, kind: str, now: dt.datetime) -> CareTask:
@@ -614,6 +767,7 @@ def update_plan(
         if status == "active":
             if row.status != "draft":
                 raise CareInvalid([f"status: plan {plan_id} is {row.status}, not a draft"])
+            _refuse_if_active(session, organization_id, patient_id)
             activate = True
         elif row.status == "draft":
             raise CareInvalid([f"status: plan {plan_id} is a draft; activate it first"])
@@ -629,12 +783,19 @@ def update_plan(
                     *goal_checks(session, plan_id=row.id),
                 ],
             )
-            values.update(status="completed", closed_on=closed.closed_on, closed_reason=None)
-            values["closed_reason"] = closed.closed_reason
+            values.update(
+                status="completed",
+                closed_on=closed.closed_on,
+                closed_reason=closed.closed_reason,
+                closed_as="completed",
+            )
         else:
             closed = discharge_plan(plan, on=on, reason=reason or "")
             values.update(
-                status="discharged", closed_on=closed.closed_on, closed_reason=closed.closed_reason
+                status="discharged",
+                closed_on=closed.closed_on,
+                closed_reason=closed.closed_reason,
+                closed_as="discharged",
             )
     if activate:
         values["status"] = "active"
@@ -642,10 +803,371 @@ def update_plan(
         _bump_plan(session, row, expected_version, values)
         if activate:
             _activate(session, row)
+        elif "closed_as" in values:
+            _close_open_tasks(session, row, on=on, carry=False, user_id=None)
         elif "review_on" in values and row.status == "active":
             _add_questionnaires(session, row, _review_dates(session, row))
     session.flush()
     return row
+
+
+def amend_plan(
+    session: Session,
+    *,
+    organization_id: int,
+    patient_id: int,
+    plan_id: int,
+    expected_version: int,
+    decisions: Sequence[Decision],
+    reason: str,
+    decided_on: dt.date,
+    decided_by: str,
+    goals: Sequence[Goal] | None = None,
+    review_on: dt.date | None = None,
+    completion: CompletionCriteria | None = None,
+    taper: TaperRequest | None = None,
+    user_id: int | None,
+) -> tuple[CarePlan, CarePlanVersion]:
+    """A new version of an active plan. Its items are the plan's, and the new ones the
+    patient's newest assessment proposes; ``decisions`` re-decide some of them (every new item
+    needs one: nothing enters a plan without a decision), the others keep theirs. The domain
+    validates the whole plan again, as when it was decided. Every task keeps its row, state
+    and history; an accepted item that is new gets its tasks (due from ``decided_on``); the
+    open tasks of an item no longer accepted are cancelled, with the reason "removed from the
+    plan in version N". Goals not given are kept (those added by hand too), as are the taper
+    and the questionnaire schedule. The change list (items added, removed, re-decided, goals
+    added and removed, each with its reason) is kept with the version."""
+    row = _require_plan(session, organization_id, patient_id, plan_id, lock=True)
+    if row.version != expected_version:
+        raise StaleVersion(expected=expected_version, current=row.version)
+    if row.status != "active":
+        raise CareInvalid(
+            [f"status: plan {plan_id} is {row.status}; only an active plan is amended"]
+        )
+    if not reason.strip():
+        raise CareInvalid(["reason: say why the plan is amended"])
+    old = plan_of(row)
+    amendment = amendment_draft(session, row, today=decided_on)
+    assessment, case = amendment.assessment, amendment.case
+    given = {d.item_id for d in decisions}
+    kept = [
+        Decision(e.item.id, e.action, e.reason, e.edit)
+        for e in old.entries
+        if e.item.id not in given
+    ]
+    new_goals = old.goals if goals is None else tuple(goals)
+    keep = old.completion
+    if completion is None and goals is not None:
+        ids = {g.id for g in new_goals}
+        kept_goals = tuple(g for g in keep.goals if g in ids)
+        if not kept_goals and not keep.discharge:  # every goal it named is gone: the new ones
+            kept_goals = tuple(g.id for g in new_goals)
+        keep = dataclasses.replace(keep, goals=kept_goals)
+    decided = decide(
+        amendment.draft,
+        [*decisions, *kept],
+        patient_id=old.patient_id,
+        decided_by=decided_by,
+        decided_on=decided_on,
+        goals=new_goals,
+        review_on=review_on or old.review_on,
+        completion=completion or keep,
+    )
+    number = row.plan_version + 1
+    taper_entry = decided.entry("opioid-taper")
+    old_taper = old.entry("opioid-taper")
+    was_tapering = old_taper is not None and old_taper.accepted
+    taper_request = row.taper_request
+    if taper_entry is not None and taper_entry.accepted and not was_tapering:
+        taper_request = _taper_request(decided, case, taper)
+    elif taper is not None:
+        raise CareInvalid(["taper: only an amendment that accepts the opioid taper gives one"])
+    changes = _changes(old, decided, {d.item_id: d for d in decisions}, reason)
+    values: dict[str, Any] = {
+        "assessment_id": assessment.id,
+        "knowledge_version": decided.assessment.knowledge_version,
+        "engine_version": decided.assessment.engine_version,
+        "entries": to_json(decided.entries),
+        "goals": to_json(decided.goals),
+        "review_on": decided.review_on,
+        "completion": to_json(decided.completion),
+        "taper_request": taper_request,
+        "plan_version": number,
+    }
+    _bump_plan(session, row, expected_version, values)
+    _amend_tasks(session, row, decided, number=number, on=decided_on, user_id=user_id)
+    if decided.review_on != old.review_on:
+        _add_questionnaires(session, row, _review_dates(session, row))
+    version = _add_version(
+        session,
+        row,
+        number=number,
+        reason=reason.strip(),
+        changes=changes,
+        user_id=user_id,
+        decided_on=decided_on,
+        decided_by=decided_by,
+    )
+    return row, version
+
+
+@dataclass(frozen=True)
+class Amendment:
+    """What an amendment of a plan decides about: the plan's items (as the newest assessment
+    rates them) and the new items that assessment proposes, with the plan's goals."""
+
+    draft: PlanDraft
+    assessment: Assessment
+    case: Case
+    new_items: frozenset[str]
+
+
+def amendment_draft(session: Session, row: CarePlan, *, today: dt.date) -> Amendment:
+    """The items an amendment of ``row`` decides: each item of the plan (with what the
+    patient's newest assessment says of it, when it still proposes it) and, after them, the
+    items that assessment proposes and the plan does not have yet."""
+    old = plan_of(row)
+    newest = latest_assessment(
+        session, organization_id=row.organization_id, patient_id=row.patient_id
+    )
+    assert newest is not None  # the plan's own assessment is one
+    assessment, case = assessment_with_case(
+        session,
+        organization_id=row.organization_id,
+        patient_id=row.patient_id,
+        assessment_id=newest.id,
+    )
+    proposal = propose_plan(
+        assessment.document,
+        today=today,
+        case=case,
+        assessment_id=str(assessment.id),
+        plan_id=str(row.id),
+    )
+    fresh = {item.id: item for item in proposal.items}
+    items = [fresh.get(e.item.id, e.item) for e in old.entries]
+    known = {item.id for item in items}
+    added = [item for item in proposal.items if item.id not in known]
+    draft = PlanDraft(
+        id=str(row.id),
+        case_id=proposal.case_id,
+        assessment=proposal.assessment,
+        proposed_on=old.proposed_on,
+        items=(*items, *added),
+        goals=old.goals,
+        review_on=old.review_on,
+    )
+    return Amendment(draft, assessment, case, frozenset(i.id for i in added))
+
+
+def _changes(
+    old: Plan, new: Plan, given: Mapping[str, Decision], reason: str
+) -> list[dict[str, Any]]:
+    """What an amendment changed: each item added (newly accepted), removed (no longer
+    accepted) or re-decided, and each goal added or removed, with the reason given for it (or
+    the amendment's)."""
+    out: list[dict[str, Any]] = []
+    previous = {e.item.id: e for e in old.entries}
+    for entry in new.entries:
+        before = previous.get(entry.item.id)
+        if before is not None and (before.action, before.edit) == (entry.action, entry.edit):
+            continue
+        if entry.accepted and (before is None or not before.accepted):
+            change = "added"
+        elif before is not None and before.accepted and not entry.accepted:
+            change = "removed"
+        else:
+            change = "re-decided"
+        decision = given.get(entry.item.id)
+        out.append(
+            {
+                "change": change,
+                "item_id": entry.item.id,
+                "name": entry.item.name,
+                "from": None if before is None else before.action,
+                "to": entry.action,
+                "reason": (decision.reason if decision and decision.reason else None) or reason,
+            }
+        )
+    old_goals = {g.id: g for g in old.goals}
+    new_goals = {g.id: g for g in new.goals}
+    for gid, goal in new_goals.items():
+        if gid not in old_goals:
+            out.append(
+                {"change": "goal-added", "goal_id": gid, "name": goal.text, "reason": reason}
+            )
+        elif old_goals[gid] != goal:
+            out.append(
+                {"change": "goal-changed", "goal_id": gid, "name": goal.text, "reason": reason}
+            )
+    for gid, goal in old_goals.items():
+        if gid not in new_goals:
+            out.append(
+                {"change": "goal-removed", "goal_id": gid, "name": goal.text, "reason": reason}
+            )
+    if old.review_on != new.review_on:
+        out.append(
+            {
+                "change": "review-date",
+                "name": f"Review {old.review_on} -> {new.review_on}",
+                "reason": reason,
+            }
+        )
+    return out
+
+
+def _amend_tasks(
+    session: Session, row: CarePlan, plan: Plan, *, number: int, on: dt.date, user_id: int | None
+) -> None:
+    """The amended plan's tasks: stored ones keep their row and state; tasks the plan now
+    needs are added (due from ``on``); open ones it no longer needs are cancelled with their
+    dependants (the domain's cascade), each with an event."""
+    taper = _make_taper(session, row, plan)
+    wanted = {t.id: t for t in tasks_for(plan, start=on, taper=taper)}
+    rows = [r for r in plan_tasks(session, plan_id=row.id) if r.kind == "care"]
+    stored = {r.task_key: r for r in rows}
+    now = utcnow()
+    for key, task in wanted.items():
+        if key not in stored:
+            new_row = _task_row(row, task, "care", now)
+            session.add(new_row)
+    session.flush()
+    why = f"removed from the plan in version {number}"
+    tasks = [task_of(r) for r in rows]
+    for gone in rows:
+        if gone.task_key in wanted:
+            continue
+        current = next(t for t in tasks if t.id == gone.task_key)
+        if current.status not in OPEN_TASK_STATUSES:
+            continue
+        result = transition(tasks, gone.task_key, "cancelled", on=on, reason=why)
+        tasks = list(result.tasks)
+        for event in result.events:
+            _cancel_row(session, stored[event.task_id], event.from_status, on, why, user_id)
+
+
+def _cancel_row(
+    session: Session,
+    task: CareTask,
+    from_status: str,
+    on: dt.date,
+    reason: str,
+    user_id: int | None,
+) -> None:
+    session.add(
+        CareTaskEvent(
+            organization_id=task.organization_id,
+            task_id=task.id,
+            from_status=from_status,
+            to_status="cancelled",
+            changed_on=on,
+            reason=reason,
+            by_user_id=user_id,
+            created_at=utcnow(),
+        )
+    )
+    _execute_update(
+        session,
+        update(CareTask)
+        .where(CareTask.id == task.id)
+        .values(
+            status="cancelled",
+            status_on=on,
+            status_reason=reason,
+            version=CareTask.version + 1,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False),
+    )
+
+
+def _close_open_tasks(
+    session: Session, row: CarePlan, *, on: dt.date, carry: bool, user_id: int | None
+) -> None:
+    """A closed plan keeps no open work: its open questionnaires are cancelled (the patient has
+    one schedule, the next plan's), and its open care tasks too unless they are carried into
+    the plan that replaces it."""
+    why = f"plan {row.id} closed ({row.closed_as}) on {on}"
+    if row.closed_reason:
+        why += f": {row.closed_reason}"
+    for task in plan_tasks(session, plan_id=row.id):
+        if task.status not in OPEN_TASK_STATUSES or (carry and task.kind == "care"):
+            continue
+        _cancel_row(session, task, task.status, on, why, user_id)
+    session.flush()
+
+
+def close_plan(
+    session: Session,
+    *,
+    organization_id: int,
+    patient_id: int,
+    plan_id: int,
+    expected_version: int,
+    outcome: CloseOutcome,
+    reason: str,
+    on: dt.date,
+    carry_over: bool = False,
+    user_id: int | None,
+) -> CarePlan:
+    """Close an active plan: ``completed`` (refused, listing what is unmet, until its criteria
+    hold), ``discharged`` or ``replaced`` (both with a reason). Its open questionnaires are
+    cancelled; its open care tasks are cancelled with the reason, or, for a replaced plan with
+    ``carry_over``, left for the next plan to take over with their state and history."""
+    row = _require_plan(session, organization_id, patient_id, plan_id, lock=True)
+    if row.version != expected_version:
+        raise StaleVersion(expected=expected_version, current=row.version)
+    if row.status != "active":
+        raise CareInvalid([f"status: plan {plan_id} is {row.status}; only an active plan closes"])
+    if carry_over and outcome != "replaced":
+        raise CareInvalid(["carry_over: only a plan replaced by a new one carries its tasks over"])
+    plan = plan_of(row)
+    why = reason.strip()
+    if outcome == "completed":
+        closed = _complete(
+            plan,
+            on=on,
+            task_statuses=care_task_statuses(session, plan_id=row.id),
+            results=[
+                *instrument_results(
+                    session, organization_id=organization_id, patient_id=patient_id
+                ),
+                *goal_checks(session, plan_id=row.id),
+            ],
+        )
+        status, closed_reason = "completed", why or closed.closed_reason
+    else:
+        if not why:
+            verb = "discharge" if outcome == "discharged" else "replacement"
+            raise CareInvalid([f"reason: a {verb} needs a reason"])
+        closed = discharge_plan(plan, on=on, reason=why)
+        status, closed_reason = "discharged", closed.closed_reason
+    _bump_plan(
+        session,
+        row,
+        expected_version,
+        {"status": status, "closed_on": on, "closed_reason": closed_reason, "closed_as": outcome},
+    )
+    _close_open_tasks(session, row, on=on, carry=carry_over, user_id=user_id)
+    return row
+
+
+def list_plan_versions(session: Session, *, plan_id: int) -> list[CarePlanVersion]:
+    return list(
+        session.scalars(
+            select(CarePlanVersion)
+            .where(CarePlanVersion.plan_id == plan_id)
+            .order_by(CarePlanVersion.number)
+        )
+    )
+
+
+def get_plan_version(session: Session, *, plan_id: int, number: int) -> CarePlanVersion | None:
+    return session.scalars(
+        select(CarePlanVersion).where(
+            CarePlanVersion.plan_id == plan_id, CarePlanVersion.number == number
+        )
+    ).first()
 
 
 def _complete(plan: Plan, **kwargs: Any) -> Plan:

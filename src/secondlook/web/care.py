@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from secondlook.care import (
@@ -30,7 +31,7 @@ from secondlook.care import (
     reason_required,
     suggested_action,
 )
-from secondlook.care.vocabulary import OWNERS, TASK_STATUSES
+from secondlook.care.vocabulary import CLOSE_OUTCOMES, OWNERS, TASK_STATUSES
 from secondlook.http.deps import SessionDep, access_of, path_id
 from secondlook.platform import clock
 from secondlook.platform.access import Principal
@@ -42,6 +43,7 @@ from secondlook.web.common import StaffUser, redirect, render
 
 router = APIRouter(prefix="/clinic")
 TaskPath = Annotated[int, path_id("the task's id")]
+PlanPath = Annotated[int, path_id("the plan's id")]
 
 ATTENDEE_SLOTS = 6
 MAX_TEXT = 2000
@@ -198,21 +200,29 @@ def _plan_page(
     draft = builder.draft
     items = []
     for i, item in enumerate(draft.items):
-        default = suggested_action(item) or ""
+        # An amendment starts from the plan's decisions; a new plan (and an item the newest
+        # assessment adds) from the suggestion: recommended proposed, "consider" undecided.
+        entry = builder.current.get(item.id)
+        edit = entry.edit if entry is not None else None
+        default = entry.action if entry is not None else suggested_action(item) or ""
         items.append(
             {
                 "n": i,
                 "item": item,
+                "entry": entry,
+                "new": item.id in builder.new_items,
                 "needs_reason": "reject"
                 if reason_required(item, "reject")
                 else "accept"
                 if reason_required(item, "accept")
                 else None,
                 "action": _text(form, f"action-{i}", 10) if form else default,
-                "reason": _text(form, f"reason-{i}") if form else "",
-                "owner": _text(form, f"owner-{i}", 40) if form else "",
-                "due": _text(form, f"due-{i}", 10) if form else "",
-                "note": _text(form, f"note-{i}") if form else "",
+                "reason": _text(form, f"reason-{i}") if form else (entry and entry.reason) or "",
+                "owner": _text(form, f"owner-{i}", 40) if form else (edit and edit.owner) or "",
+                "due": _text(form, f"due-{i}", 10)
+                if form
+                else (edit.due.isoformat() if edit and edit.due else ""),
+                "note": _text(form, f"note-{i}") if form else (edit and edit.note) or "",
             }
         )
     goals = [
@@ -245,6 +255,8 @@ def _plan_page(
             "general_errors": general,
             "error_count": len(problems),
             "can_decide": user.role == "clinician",
+            "plan": builder.plan,
+            "amend_reason": _text(form, "amend_reason") if form else "",
         },
         status=status,
     )
@@ -298,6 +310,8 @@ async def plan_save(
     review_on = _day(form, "review_on")
     if _text(form, "review_on") and review_on is None:
         problems.append("review_on: enter a date")
+    if builder.plan is not None:
+        return _amend(request, session, user, builder, form, decisions, goals, review_on, problems)
     if not problems:
         try:
             plans.create_plan(
@@ -315,6 +329,153 @@ async def plan_save(
     if problems:
         return _plan_page(request, user, builder, form=form, problems=problems, status=422)
     return redirect(f"/clinic/patients/{patient_id}/tasks")
+
+
+def _amend(
+    request: Request,
+    session: Session,
+    user: Principal,
+    builder: plans.PlanBuilder,
+    form: FormData,
+    decisions: list[Decision],
+    goals: list[Goal],
+    review_on: dt.date | None,
+    problems: list[str],
+) -> Response:
+    """The builder's form as an amendment of the active plan (a new version, If-Match from the
+    version the form was read at)."""
+    plan = builder.plan
+    assert plan is not None
+    # Without a reason the service still authorizes and audits the act before it refuses it.
+    reason = _text(form, "amend_reason")
+    status = 422
+    if not problems:
+        try:
+            plans.amend_plan(
+                session,
+                access=access_of(request, user),
+                patient_id=plan.patient_id,
+                plan_id=plan.id,
+                expected=IfMatchVersion.of(max(_int(form, "version"), 0)),
+                decisions=decisions,
+                reason=reason,
+                decided_on=clock.today(),
+                goals=goals,
+                review_on=review_on,
+            )
+        except Refused as exc:
+            if exc.status == 412:
+                problems, status = [_STALE_PLAN], 412
+            else:
+                problems = _problems(exc)
+    if problems:
+        return _plan_page(request, user, builder, form=form, problems=problems, status=status)
+    return redirect(f"/clinic/patients/{plan.patient_id}/plans/{plan.id}")
+
+
+_STALE_PLAN = (
+    "Someone else changed this plan meanwhile; it is shown as it is now. Check it and send "
+    "your change again."
+)
+
+
+def _int(form: FormData, name: str) -> int:
+    try:
+        return int(_text(form, name, 12))
+    except ValueError:
+        return -1
+
+
+# --- a plan, its versions and its closing ------------------------------------------------------
+
+
+def _plan_view(
+    request: Request,
+    user: Principal,
+    found: plans.PlanVersions,
+    *,
+    message: str | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "clinic/plan_view.html",
+        {
+            "plan": found.plan,
+            "patient_id": found.plan.patient_id,
+            "versions": list(reversed(found.versions)),
+            "current": found.versions[-1] if found.versions else None,
+            "outcomes": CLOSE_OUTCOMES,
+            "can_decide": user.role == "clinician",
+            "message": message,
+            "values": values or {},
+        },
+        status=status,
+    )
+
+
+@router.get("/patients/{patient_id}/plans/{plan_id}")
+def plan_view(
+    patient_id: PatientPath,
+    plan_id: PlanPath,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+) -> Response:
+    found = plans.plan_versions(
+        session, access=access_of(request, user), patient_id=patient_id, plan_id=plan_id
+    )
+    return _plan_view(request, user, found)
+
+
+@router.post("/patients/{patient_id}/plans/{plan_id}/closing")
+async def plan_close(
+    patient_id: PatientPath,
+    plan_id: PlanPath,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+) -> Response:
+    form = await request.form()
+    access = access_of(request, user)
+    outcome = _text(form, "outcome", 20)
+    reason = _text(form, "reason")
+    values = {"outcome": outcome, "reason": reason, "carry_over": _text(form, "carry_over", 3)}
+    try:
+        if outcome not in CLOSE_OUTCOMES:
+            raise Refused(422, "Choose how the plan ends: completed, discharged or replaced.")
+        plans.close_plan(
+            session,
+            access=access,
+            patient_id=patient_id,
+            plan_id=plan_id,
+            expected=IfMatchVersion.of(max(_int(form, "version"), 0)),
+            outcome=outcome,
+            reason=reason,
+            on=clock.today(),
+            carry_over=outcome == "replaced" and values["carry_over"] == "yes",
+        )
+    except Refused as exc:
+        if exc.status not in (409, 412, 422):
+            raise
+        if exc.status == 412:
+            detail = _STALE_PLAN
+        elif exc.errors:
+            # The domain's problems name their field first ("reason: ..."); the form says it.
+            detail = "; ".join(_sentence(e.message) for e in exc.errors)
+        else:
+            detail = exc.detail or ""
+        found = plans.plan_versions(session, access=access, patient_id=patient_id, plan_id=plan_id)
+        return _plan_view(request, user, found, message=detail, values=values, status=exc.status)
+    if outcome == "replaced":
+        return redirect(f"/clinic/patients/{patient_id}/plan")
+    return redirect(f"/clinic/patients/{patient_id}/plans/{plan_id}")
+
+
+def _sentence(problem: str) -> str:
+    text = problem.split(": ", 1)[-1]
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def _plan_decisions(form: FormData, draft: PlanDraft) -> list[Decision]:

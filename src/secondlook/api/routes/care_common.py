@@ -55,9 +55,12 @@ def plan_out(plan: CarePlan) -> PlanOut:
         goals=plan.goals,
         completion=plan.completion,
         version=plan.version,
+        plan_version=plan.plan_version,
+        closed_as=plan.closed_as,  # type: ignore[arg-type]
         created_at=plan.created_at,
         updated_at=plan.updated_at,
         href=plan_href(plan),
+        versions=f"{plan_href(plan)}/versions",
     )
 
 

@@ -16,13 +16,18 @@ from secondlook.api.routes.care_common import (
     task_out,
 )
 from secondlook.api.routes.care_schemas import (
+    AmendmentIn,
+    ClosingIn,
     CompletionIn,
+    DecisionIn,
     GoalCheckIn,
     GoalCheckOut,
     GoalIn,
+    PlanChangeOut,
     PlanIn,
     PlanOut,
     PlanPatch,
+    PlanVersionOut,
     ProposalItemOut,
     ProposalOut,
     QuestionnaireScheduleOut,
@@ -50,9 +55,39 @@ from secondlook.http.deps import (
 from secondlook.http.problems import error_responses
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services import plans
+from secondlook.store.care_models import CarePlan, CarePlanVersion
 
 router = APIRouter(prefix="/patients/{patient_id}/care", tags=["care"])
 PlanId = Annotated[int, path_id("the plan's id")]
+VersionNumber = Annotated[int, path_id("the version's number")]
+
+
+def _decisions(body: list[DecisionIn]) -> list[Decision]:
+    return [
+        Decision(
+            d.item_id, d.action, d.reason, None if d.edit is None else Edit(**d.edit.model_dump())
+        )
+        for d in body
+    ]
+
+
+def _version_out(plan: CarePlan, version: CarePlanVersion) -> PlanVersionOut:
+    return PlanVersionOut(
+        plan_id=version.plan_id,
+        number=version.number,
+        assessment_id=version.assessment_id,
+        decided_on=version.decided_on,
+        decided_by=version.decided_by,
+        reason=version.reason,
+        entries=version.entries,
+        goals=version.goals,
+        review_on=version.review_on,
+        completion=version.completion,
+        taper_request=version.taper_request,
+        changes=[PlanChangeOut.model_validate(c) for c in version.changes],
+        created_at=version.created_at,
+        href=f"{plan_href(plan)}/versions/{version.number}",
+    )
 
 
 def _goal(goal: GoalIn) -> Goal:
@@ -112,7 +147,7 @@ def propose_plan(
     )
 
 
-@router.post("/plans", status_code=201, responses=error_responses(401, 403, 404, 422))
+@router.post("/plans", status_code=201, responses=error_responses(401, 403, 404, 409, 422))
 def create_plan(
     patient_id: PatientId,
     body: PlanIn,
@@ -125,21 +160,15 @@ def create_plan(
     engine, but rejecting a recommended item, or accepting one it does not recommend, needs a
     reason: a 422 problem lists every item missing one (and every other problem) at once.
     An active plan gets its tasks (ordered by prerequisites), its opioid taper when one is
-    accepted, and the patient's questionnaires (baseline, 3, 6, 12, 24 months, review dates)."""
+    accepted, and the patient's questionnaires (baseline, 3, 6, 12, 24 months, review dates).
+    While the patient has an active plan a new one is refused (409 `plan-active`, naming it):
+    amend that plan, or close it first."""
     plan = plans.create_plan(
         session,
         access=access,
         patient_id=patient_id,
         assessment_id=body.assessment_id,
-        decisions=[
-            Decision(
-                d.item_id,
-                d.action,
-                d.reason,
-                None if d.edit is None else Edit(**d.edit.model_dump()),
-            )
-            for d in body.decisions
-        ],
+        decisions=_decisions(body.decisions),
         decided_on=body.decided_on,
         start_on=body.start_on,
         goals=None if body.goals is None else [_goal(g) for g in body.goals],
@@ -213,6 +242,102 @@ def update_plan(
     )
     response.headers["ETag"] = etag(plan.version)
     return plan_out(plan)
+
+
+@router.post(
+    "/plans/{plan_id}/amendments",
+    status_code=201,
+    responses=error_responses(401, 403, 404, 409, 412, 422, 428),
+)
+def amend_plan(
+    patient_id: PatientId,
+    plan_id: PlanId,
+    body: AmendmentIn,
+    access: AccessDep,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PlanVersionOut:
+    """Amend the active plan: a new version. Re-decide items (accept, edit, reject, with the
+    reasons a decision needs), decide every item the patient's newest assessment adds, change
+    goals, review date or completion criteria; the rest carries over. Every task keeps its
+    state and history; an item no longer accepted has its open tasks cancelled ("removed from
+    the plan in version N"); a newly accepted one gets its tasks. Needs If-Match (the plan's
+    ETag); answers the new version with what changed, and the plan's new ETag."""
+    plan, version = plans.amend_plan(
+        session,
+        access=access,
+        patient_id=patient_id,
+        plan_id=plan_id,
+        expected=IfMatchVersion(if_match),
+        decisions=_decisions(body.decisions),
+        reason=body.reason,
+        decided_on=body.decided_on,
+        goals=None if body.goals is None else [_goal(g) for g in body.goals],
+        review_on=body.review_on,
+        completion=None if body.completion is None else _completion(body.completion),
+        taper=None if body.taper is None else body.taper.model_dump(),
+    )
+    result = _version_out(plan, version)
+    response.headers["Location"] = result.href
+    response.headers["ETag"] = etag(plan.version)
+    return result
+
+
+@router.post(
+    "/plans/{plan_id}/closing", responses=error_responses(401, 403, 404, 409, 412, 422, 428)
+)
+def close_plan(
+    patient_id: PatientId,
+    plan_id: PlanId,
+    body: ClosingIn,
+    access: AccessDep,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PlanOut:
+    """Close the active plan: `completed` (409 listing every criterion not yet met),
+    `discharged` or `replaced` (a reason is required). Its open questionnaires are cancelled,
+    so the patient keeps one schedule; its open care tasks are cancelled with the reason, or,
+    when replaced with `carry_over`, move into the next plan with their state. Needs If-Match."""
+    plan = plans.close_plan(
+        session,
+        access=access,
+        patient_id=patient_id,
+        plan_id=plan_id,
+        expected=IfMatchVersion(if_match),
+        outcome=body.outcome,
+        reason=body.reason,
+        on=body.on,
+        carry_over=body.carry_over,
+    )
+    response.headers["ETag"] = etag(plan.version)
+    return plan_out(plan)
+
+
+@router.get("/plans/{plan_id}/versions", responses=error_responses(401, 403, 404, 422))
+def list_plan_versions(
+    patient_id: PatientId, plan_id: PlanId, access: AccessDep, session: SessionDep
+) -> list[PlanVersionOut]:
+    """Every version of the plan, first to current, each with what changed and why."""
+    found = plans.plan_versions(session, access=access, patient_id=patient_id, plan_id=plan_id)
+    return [_version_out(found.plan, v) for v in found.versions]
+
+
+@router.get("/plans/{plan_id}/versions/{number}", responses=error_responses(401, 403, 404, 422))
+def read_plan_version(
+    patient_id: PatientId,
+    plan_id: PlanId,
+    number: VersionNumber,
+    access: AccessDep,
+    session: SessionDep,
+) -> PlanVersionOut:
+    """One version of the plan, as it was decided."""
+    plan = plans.read_plan(session, access=access, patient_id=patient_id, plan_id=plan_id)
+    version = plans.plan_version(
+        session, access=access, patient_id=patient_id, plan_id=plan_id, number=number
+    )
+    return _version_out(plan, version)
 
 
 @router.get("/plans/{plan_id}/tasks", responses=error_responses(401, 403, 404, 422))

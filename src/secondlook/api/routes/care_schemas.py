@@ -171,6 +171,73 @@ class PlanPatch(Strict):
     reason: Reason | None = Field(default=None, description="required for a discharge")
 
 
+class AmendmentIn(Strict):
+    """A new version of the plan: only the items you re-decide (and every item the newest
+    assessment adds) need a decision; the others keep theirs."""
+
+    decisions: list[DecisionIn] = Field(default_factory=list, max_length=200)
+    reason: LongText = Field(description="why the plan is amended (kept with the version)")
+    decided_on: CareDate | None = Field(default=None, description="defaults to today (UTC)")
+    goals: list[GoalIn] | None = Field(
+        default=None, max_length=50, description="default: the plan's goals, kept as they are"
+    )
+    review_on: CareDate | None = None
+    completion: CompletionIn | None = None
+    taper: TaperIn | None = Field(
+        default=None, description="only when this amendment accepts the opioid taper"
+    )
+
+
+class ClosingIn(Strict):
+    outcome: Literal["completed", "discharged", "replaced"] = Field(
+        description="completed (its criteria must hold), discharged, or replaced by a new plan"
+    )
+    reason: Reason = Field(default="", description="required to discharge or replace")
+    on: CareDate | None = Field(default=None, description="date of the closing (default today)")
+    carry_over: bool = Field(
+        default=False,
+        description="replaced only: the open care tasks move to the next plan with their state "
+        "and history, instead of being cancelled",
+    )
+
+
+class PlanChangeOut(BaseModel):
+    change: Literal[
+        "added",
+        "removed",
+        "re-decided",
+        "goal-added",
+        "goal-changed",
+        "goal-removed",
+        "review-date",
+    ]
+    name: str
+    reason: str | None
+    item_id: str | None = None
+    goal_id: str | None = None
+    from_action: str | None = Field(default=None, alias="from")
+    to_action: str | None = Field(default=None, alias="to")
+
+    model_config = {"populate_by_name": True}
+
+
+class PlanVersionOut(BaseModel):
+    plan_id: int
+    number: int
+    assessment_id: int
+    decided_on: dt.date
+    decided_by: str
+    reason: str | None
+    entries: list[dict[str, Any]]
+    goals: list[dict[str, Any]]
+    review_on: dt.date
+    completion: dict[str, Any]
+    taper_request: dict[str, Any] | None
+    changes: list[PlanChangeOut]
+    created_at: dt.datetime
+    href: str
+
+
 class PlanOut(BaseModel):
     id: int
     patient_id: int
@@ -191,9 +258,12 @@ class PlanOut(BaseModel):
     goals: list[dict[str, Any]]
     completion: dict[str, Any]
     version: int = Field(description="the plan's ETag; send it in If-Match to PATCH")
+    plan_version: int = Field(description="1 when decided, one more per amendment")
+    closed_as: Literal["completed", "discharged", "replaced"] | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
     href: str
+    versions: str = Field(description="every version of the plan, with what changed")
 
 
 class ProposalItemOut(BaseModel):
