@@ -67,12 +67,15 @@ def _problems(exc: Refused) -> list[str]:
 
 # --- case conference ---------------------------------------------------------------------------
 
+GUEST_SLOTS = 3
+
 
 def _conference_page(
     request: Request,
     form: plans.ConferenceForm,
     *,
     values: dict[str, str] | None = None,
+    chosen: Sequence[str] = (),
     errors: Sequence[str] = (),
     status: int = 200,
 ) -> Response:
@@ -83,8 +86,11 @@ def _conference_page(
             "patient": form.patient,
             "assessment_id": form.assessment.id,
             "agenda": form.agenda,
+            "items": form.items,
+            "team": form.team,
+            "chosen": set(chosen),
             "disciplines": DISCIPLINES,
-            "slots": range(ATTENDEE_SLOTS),
+            "guests": range(GUEST_SLOTS),
             "values": values or {"held_on": clock.today().isoformat()},
             "errors": list(errors),
         },
@@ -100,6 +106,42 @@ def conference_form(
     return _conference_page(request, form)
 
 
+def _attendees(form: FormData, team: Sequence[Any]) -> tuple[list[Attendee], list[str], list[str]]:
+    """The attendees the form names (the team members ticked, then the guests), the ticked
+    user ids as sent, and the problems of the form itself."""
+    by_id = {str(u.id): u for u in team}
+    chosen = [v for v in form.getlist("attendee-user") if isinstance(v, str)]
+    attendees: list[Attendee] = []
+    problems: list[str] = []
+    for value in chosen:
+        member = by_id.get(value)
+        if member is None:
+            problems.append("attendees: a chosen attendee is no longer an active team member")
+            continue
+        discipline = member.discipline or _text(form, f"attendee-user-{value}-discipline", 40)
+        if not discipline:
+            problems.append(f"attendees ({member.username}): choose the discipline they attend for")
+            continue
+        attendees.append(Attendee(member.username, discipline, member.id))  # type: ignore[arg-type]
+    for i in range(GUEST_SLOTS):
+        name = _text(form, f"guest-{i}-name", 200)
+        if name:
+            attendees.append(Attendee(name, _text(form, f"guest-{i}-discipline", 40)))  # type: ignore[arg-type]
+    return attendees, chosen, problems
+
+
+def _titled(problems: Sequence[str], agenda: Sequence[AgendaItem]) -> list[str]:
+    """The domain's problems with a decision named by the agenda item the team wrote it under
+    (the form's decision ids are its own, never shown)."""
+    titles = {f"decision 'd{i + 1}'": item.title for i, item in enumerate(agenda)}
+    titles[f"decision 'd{len(agenda) + 1}'"] = "General decision"
+    out = []
+    for problem in problems:
+        head, sep, rest = problem.partition(": ")
+        out.append(f"{titles[head]}: {rest}" if sep and head in titles else problem)
+    return out
+
+
 @router.post("/patients/{patient_id}/conference")
 async def conference_save(
     patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
@@ -109,22 +151,18 @@ async def conference_save(
     access = access_of(request, user)
     # Read first (its own audit event): the decisions are placed on the assessment's agenda.
     page = plans.conference_form(session, access=access, patient_id=patient_id)
-    attendees = []
-    for i in range(ATTENDEE_SLOTS):
-        name = _text(form, f"attendee-{i}-name", 200)
-        if name:
-            attendees.append(Attendee(name, _text(form, f"attendee-{i}-discipline", 40)))  # type: ignore[arg-type]
+    attendees, chosen, errors = _attendees(form, page.team)
     decisions = _conference_decisions(form, page.agenda)
     held_on = _day(form, "held_on")
-    errors: list[str] = []
     if held_on is None:
         errors.append("held_on: enter the date of the conference")
     if not decisions:
         errors.append("decisions: record at least one decision")
+    conference = None
     if not errors:
         assert held_on is not None
         try:
-            plans.create_conference(
+            conference = plans.create_conference(
                 session,
                 access=access,
                 patient_id=patient_id,
@@ -134,15 +172,18 @@ async def conference_save(
                 decisions=decisions,
             )
         except Refused as exc:
-            errors = _problems(exc)
-    if errors:
-        return _conference_page(request, page, values=values, errors=errors, status=422)
-    return redirect(f"/clinic/patients/{patient_id}/plan")
+            errors = _titled(_problems(exc), page.agenda)
+    if conference is None:
+        return _conference_page(
+            request, page, values=values, chosen=chosen, errors=errors, status=422
+        )
+    return redirect(f"/clinic/patients/{patient_id}/conferences/{conference.id}")
 
 
 def _conference_decisions(form: FormData, agenda: Sequence[AgendaItem]) -> list[dict[str, Any]]:
     """The decisions the form records, one per filled agenda slot (the last slot is about no
-    agenda item), as the conference's JSON documents."""
+    agenda item), as the conference's JSON documents; a decision may also accept or reject one
+    plan item."""
     decisions: list[dict[str, Any]] = []
     for position, item in enumerate([*agenda, None]):
         key = f"decision-{position}"
@@ -154,15 +195,49 @@ def _conference_decisions(form: FormData, agenda: Sequence[AgendaItem]) -> list[
         dissent = (
             [{"attendee": dissent_by, "text": dissent_text}] if dissent_by or dissent_text else []
         )
+        plan_item = _text(form, f"{key}-item", 200) or None
+        action = _text(form, f"{key}-action", 10) or None
         decisions.append(
             {
                 "id": f"d{position + 1}",
                 "text": text,
                 "agenda_key": item.key if item else None,
                 "dissent": dissent,
+                "plan_item_id": plan_item,
+                "plan_action": action if plan_item else None,
             }
         )
     return decisions
+
+
+@router.get("/patients/{patient_id}/conferences/{conference_id}")
+def conference_minutes(
+    patient_id: PatientPath,
+    conference_id: Annotated[int, path_id("the conference's id")],
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+) -> Response:
+    """A recorded conference as minutes: who attended, what was decided on each agenda item
+    and why, any dissent, who recorded it and when. Printable as it is."""
+    minutes = plans.conference_minutes(
+        session, access=access_of(request, user), patient_id=patient_id, conference_id=conference_id
+    )
+    conference = minutes.conference
+    by_agenda: dict[str | None, list[dict[str, Any]]] = {}
+    for decision in conference.decisions:
+        by_agenda.setdefault(decision.get("agenda_key"), []).append(decision)
+    return render(
+        request,
+        "clinic/conference_minutes.html",
+        {
+            "patient": minutes.patient,
+            "conference": conference,
+            "by_agenda": by_agenda,
+            "user_names": minutes.user_names,
+            "item_names": minutes.item_names,
+        },
+    )
 
 
 # --- plan builder ------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from secondlook.platform.errors import Refused
 from secondlook.platform.ids import MAX_ID
 from secondlook.reports import charts as chart_svg
 from secondlook.reports import pdf
-from secondlook.services import care, records
+from secondlook.services import care, plans, records
 from secondlook.store.models import Patient
 from secondlook.web import data, intake
 from secondlook.web.common import StaffUser, redirect, render, site_contacts_of
@@ -134,6 +134,9 @@ def patient_page(
             session, organization_id=user.organization_id, patient_id=patient_id
         )
         charts = _chart_list(outcome)
+        conferences = plans.conferences_in(
+            session, organization_id=user.organization_id, patient_id=patient_id
+        )
     alert_ids = {a for r in context["response_alerts"] for a in r.alerts}
     return render(
         request,
@@ -142,6 +145,7 @@ def patient_page(
             **context,
             "charts": charts,
             "outcome": outcome,
+            "conferences": conferences,
             "can_assess": user.role == "clinician",
             "safety_texts": {a: safety_text(a).clinician for a in alert_ids},
         },
