@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from secondlook.care.models import Discipline
 from secondlook.platform.access import Role
 from secondlook.platform.ids import MAX_ID
 from secondlook.store.passwords import MAX_LENGTH as PASSWORD_MAX
@@ -250,6 +251,11 @@ class UserIn(Strict):
 class UserPatch(Strict):
     active: StrictBool | None = None
     password: str | None = Field(default=None, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+    discipline: Discipline | None = Field(
+        default=None,
+        description="the care discipline a clinician or coordinator works in; send null to "
+        "clear it (leave it out to keep it)",
+    )
 
 
 class UserOut(BaseModel):
@@ -258,6 +264,7 @@ class UserOut(BaseModel):
     role: Role
     patient_id: int | None
     active: bool
+    discipline: Discipline | None = None
     version: int
     created_at: dt.datetime
 

@@ -466,12 +466,34 @@ class Worklists:
     red_flags: list[Any]
     reviews: list[tuple[CarePlan, str]]
     patient_names: dict[int, str]
+    my_discipline: str | None = None
 
 
-def worklists(session: Session, *, access: Access, discipline: str | None, limit: int) -> Worklists:
+#: ``worklists``/``worklist``: the discipline of the signed-in user.
+MY_DISCIPLINE: Any = object()
+
+
+def user_discipline_in(session: Session, *, access: Access) -> str | None:
+    """The care discipline of the signed-in user (set by an administrator), if any."""
+    if access.principal.user_id is None:
+        return None
+    return care_records.user_discipline(
+        session, organization_id=access.organization_id, user_id=access.principal.user_id
+    )
+
+
+def worklists(
+    session: Session, *, access: Access, discipline: Any = MY_DISCIPLINE, limit: int
+) -> Worklists:
+    """The team's worklists; the discipline's list is of ``discipline`` (None: no list),
+    by default the signed-in user's own."""
     day = today()
     org = access.organization_id
     with audited(session, access, "care.worklist.read") as scope:
+        my_discipline = user_discipline_in(session, access=access)
+        if discipline is MY_DISCIPLINE:
+            discipline = my_discipline
+        assert discipline is None or isinstance(discipline, str)
         mine = care_worklists.worklist_my_tasks(
             session, organization_id=org, user_id=access.principal.user_id, limit=limit, after=None
         )
@@ -519,6 +541,7 @@ def worklists(session: Session, *, access: Access, discipline: str | None, limit
             red_flags=list(flags),
             reviews=list(reviews),
             patient_names=names,
+            my_discipline=my_discipline,
         )
 
 
@@ -600,6 +623,15 @@ def _worklist_page(
                 after=after,
             )
         elif kind == "discipline":
+            if discipline is MY_DISCIPLINE:
+                discipline = user_discipline_in(session, access=access)
+                if not discipline:
+                    raise Refused(
+                        422,
+                        "you have no care discipline on record: an administrator sets it "
+                        "(PATCH /api/v1/users/{id}, `discipline`), or name one",
+                        kind="request-invalid",
+                    )
             if not discipline:
                 raise Refused(422, "name the discipline", kind="request-invalid")
             tasks = care_worklists.worklist_discipline(

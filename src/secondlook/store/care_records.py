@@ -997,3 +997,9 @@ def team_members(session: Session, *, organization_id: int) -> list[User]:
 def user_name(session: Session, *, user_id: int) -> str | None:
     """The username of a user (who recorded a conference may since have left the team)."""
     return session.scalar(select(User.username).where(User.id == user_id))
+
+
+def user_discipline(session: Session, *, organization_id: int, user_id: int) -> str | None:
+    return session.scalar(
+        select(User.discipline).where(User.organization_id == organization_id, User.id == user_id)
+    )

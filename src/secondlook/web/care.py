@@ -493,11 +493,14 @@ WORKLIST_LIMIT = 50
 
 @router.get("/worklists")
 def worklists(
-    request: Request, session: SessionDep, user: StaffUser, discipline: str = ""
+    request: Request, session: SessionDep, user: StaffUser, discipline: str | None = None
 ) -> Response:
-    """The team's worklists, first WORKLIST_LIMIT of each. The discipline comes from a GET
-    form (a discipline name is not patient data)."""
-    chosen = discipline if discipline in DISCIPLINES else ""
+    """The team's worklists, first WORKLIST_LIMIT of each. The discipline's list is the
+    signed-in user's own discipline until another is chosen in the GET form (a discipline
+    name is not patient data)."""
+    chosen: Any = care.MY_DISCIPLINE
+    if discipline is not None:
+        chosen = discipline if discipline in DISCIPLINES else None
     lists = care.worklists(
         session, access=access_of(request, user), discipline=chosen, limit=WORKLIST_LIMIT
     )
@@ -507,6 +510,7 @@ def worklists(
         {
             "disciplines": DISCIPLINES,
             "discipline": lists.discipline,
+            "my_discipline": lists.my_discipline,
             "today": lists.today,
             "limit": lists.limit,
             "within_days": lists.review_within_days,

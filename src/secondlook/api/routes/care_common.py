@@ -54,6 +54,7 @@ def plan_out(plan: CarePlan) -> PlanOut:
         entries=plan.entries,
         goals=plan.goals,
         completion=plan.completion,
+        conference_id=plan.conference_id,
         version=plan.version,
         created_at=plan.created_at,
         updated_at=plan.updated_at,

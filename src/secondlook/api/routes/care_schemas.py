@@ -42,6 +42,9 @@ Dose = Annotated[float, Field(gt=0, le=5000)]
 class AttendeeIn(Strict):
     name: ShortText
     discipline: Discipline
+    user_id: IdInt | None = Field(
+        default=None, description="the team member (a user of your organization); none for a guest"
+    )
 
 
 class DissentIn(Strict):
@@ -56,6 +59,15 @@ class ConferenceDecisionIn(Strict):
         default=None, description="the agenda item it decides (a red flag, alert or perspective)"
     )
     dissent: list[DissentIn] = Field(default_factory=list, max_length=20)
+    plan_item_id: ShortText | None = Field(
+        default=None,
+        description="the proposed plan item it decides (GET .../plans/proposal); the text is the "
+        "reason, and the plan builder starts from it",
+        examples=["workup:mri"],
+    )
+    plan_action: Literal["accept", "reject"] | None = Field(
+        default=None, description="what it decided about `plan_item_id`"
+    )
 
 
 class ConferenceIn(Strict):
@@ -154,6 +166,9 @@ class PlanIn(Strict):
     status: Literal["draft", "active"] = Field(
         default="active", description="a draft has no tasks until it is made active"
     )
+    conference_id: IdInt | None = Field(
+        default=None, description="the patient's case conference the plan was decided from"
+    )
 
 
 class PlanPatch(Strict):
@@ -190,6 +205,9 @@ class PlanOut(BaseModel):
     entries: list[dict[str, Any]] = Field(description="each item with the decision about it")
     goals: list[dict[str, Any]]
     completion: dict[str, Any]
+    conference_id: int | None = Field(
+        default=None, description="the case conference the plan was decided from"
+    )
     version: int = Field(description="the plan's ETag; send it in If-Match to PATCH")
     created_at: dt.datetime
     updated_at: dt.datetime
