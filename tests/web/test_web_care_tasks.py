@@ -7,12 +7,12 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 import factories
-from secondlook.store.care_models import CareTask
-from secondlook.store.models import AuditEvent
+from secondlook.store.care_models import CareTask, CareTaskAssignment
+from secondlook.store.models import AuditEvent, User
 
 
 @pytest.fixture
@@ -135,3 +135,79 @@ def test_task_moves_need_csrf_and_staff(
     )
     assert response.status_code == 403
     assert _task(web_engine, plan.id, str(task.plan_item_id)).status == "requested"
+
+
+def test_board_assigns_a_task_to_a_team_member_and_re_dates_it(
+    clinician: tuple[TestClient, str],
+    web_engine: Engine,
+    clinic: factories.Clinic,
+    scs_plan: tuple[int, int],
+) -> None:
+    client, token = clinician
+    pid, plan_id = scs_plan
+    with factories.committed(web_engine) as session:
+        session.execute(
+            update(User)
+            .where(User.id == clinic.coordinator.user_id)
+            .values(discipline="nursing-coordination")
+        )
+    task = _task(web_engine, plan_id, "treatment:spinal-cord-stimulation")
+    html = client.get(f"/clinic/patients/{pid}/tasks").text
+    card = html.split(f'id="task-{task.id}"', 1)[1].split("</li>", 1)[0]
+    assert "Assigned to: nobody in particular" in card
+    assert f"{clinic.coordinator.username} · Nursing and care coordination</option>" in card
+    assert clinic.admin.username not in card  # only clinicians and coordinators take tasks
+
+    # a date that is not one is refused on the card, and nothing changes
+    bad = client.post(
+        f"/clinic/patients/{pid}/tasks/{task.id}/assign",
+        data={"csrf_token": token, "version": str(task.version), "due": "next week"},
+    )
+    assert bad.status_code == 422 and "Enter the due date" in bad.text
+    assert _task(web_engine, plan_id, "treatment:spinal-cord-stimulation").version == task.version
+
+    moved = client.post(
+        f"/clinic/patients/{pid}/tasks/{task.id}/assign",
+        data={
+            "csrf_token": token,
+            "version": str(task.version),
+            "assignee": str(clinic.coordinator.user_id),
+            "due": "2031-03-04",
+        },
+    )
+    assert moved.status_code == 303
+    after = _task(web_engine, plan_id, "treatment:spinal-cord-stimulation")
+    assert after.assignee_user_id == clinic.coordinator.user_id
+    assert str(after.due) == "2031-03-04" and after.version == task.version + 1
+    card = client.get(f"/clinic/patients/{pid}/tasks").text.split(f'id="task-{task.id}"', 1)[1]
+    assert (
+        f"Assigned to: {clinic.coordinator.username} (Nursing and care coordination)"
+        in card.split("</li>", 1)[0]
+    )
+    with Session(web_engine) as session:
+        history = session.scalars(
+            select(CareTaskAssignment).where(CareTaskAssignment.task_id == task.id)
+        ).all()
+        assert [
+            (h.from_assignee_user_id, h.to_assignee_user_id, h.from_due, h.to_due, h.by_user_id)
+            for h in history
+        ] == [
+            (
+                None,
+                clinic.coordinator.user_id,
+                task.due,
+                after.due,
+                clinic.clinician.user_id,
+            )
+        ]
+
+    # a form sent from the old version is refused as stale, and shows the task as it is now
+    stale = client.post(
+        f"/clinic/patients/{pid}/tasks/{task.id}/assign",
+        data={"csrf_token": token, "version": str(task.version), "due": "2031-05-01"},
+    )
+    assert stale.status_code == 412 and "Someone else changed this task" in stale.text
+    # the coordinator now finds the task under "My tasks"
+    factories.signed_in(client, clinic.coordinator)
+    mine = client.get("/clinic/worklists").text.split('id="wl-mine"', 1)[1].split("</section>")[0]
+    assert "Spinal cord stimulation" in mine

@@ -44,8 +44,8 @@ from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services.errors import care_errors, invalid
 from secondlook.services.unit import audited
 from secondlook.store import care_cohort, care_json, care_records, care_worklists
-from secondlook.store.care_models import CarePlan, CareTask
-from secondlook.store.models import Patient
+from secondlook.store.care_models import CarePlan, CareTask, CareTaskAssignment
+from secondlook.store.models import Patient, User
 
 # -- the current plan -----------------------------------------------------------------------------
 
@@ -312,6 +312,8 @@ class Board:
     columns: list[Column]
     # Set by ``board``: the patient the board is about, as the audited act loaded it.
     patient: Patient | None = None
+    # Who a task can be given to: the organization's active clinicians and coordinators.
+    team: list[User] = field(default_factory=list)
 
 
 def board_in(session: Session, *, organization_id: int, patient_id: int) -> Board:
@@ -350,7 +352,8 @@ def _card(task: CareTask, waiting: Mapping[str, list[str]], names: Mapping[str, 
 def board(session: Session, *, access: Access, patient_id: int) -> Board:
     with audited(session, access, "care.task.read", patient_id=patient_id) as scope:
         found = board_in(session, organization_id=access.organization_id, patient_id=patient_id)
-        return dataclasses.replace(found, patient=scope.patient)
+        team = care_records.team_members(session, organization_id=access.organization_id)
+        return dataclasses.replace(found, patient=scope.patient, team=team)
 
 
 @dataclass(frozen=True)
@@ -377,6 +380,15 @@ def _task(session: Session, access: Access, patient_id: int, task_id: int) -> Ca
 
 
 _UNSET: Any = object()
+
+
+def task_assignments(
+    session: Session, *, access: Access, patient_id: int, task_id: int
+) -> list[CareTaskAssignment]:
+    """Every change of who does the task and when it is due, oldest first."""
+    with audited(session, access, "care.task.read", patient_id=patient_id):
+        task = _task(session, access, patient_id, task_id)
+        return care_records.task_assignments(session, task_id=task.id)
 
 
 @dataclass(frozen=True)

@@ -430,7 +430,14 @@ def _board_page(
     return render(
         request,
         "clinic/tasks.html",
-        {"patient": patient, "plan": board.plan, "columns": board.columns, "message": message},
+        {
+            "patient": patient,
+            "plan": board.plan,
+            "columns": board.columns,
+            "team": board.team,
+            "team_names": {u.id: u for u in board.team},
+            "message": message,
+        },
         status=status,
     )
 
@@ -479,6 +486,55 @@ async def task_move(
             detail = "Someone else changed this task meanwhile; it is shown as it is now."
         elif exc.status == 409:
             detail = "Refused: " + detail
+        board = care.board(session, access=access, patient_id=patient_id)
+        return _board_page(
+            request, board.patient, board, message=(task_id, detail), status=exc.status
+        )
+    return redirect(f"/clinic/patients/{patient_id}/tasks#task-{task_id}")
+
+
+@router.post("/patients/{patient_id}/tasks/{task_id}/assign")
+async def task_assign(
+    patient_id: PatientPath,
+    task_id: TaskPath,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+) -> Response:
+    """Give the task to a team member (or to nobody in particular) and/or re-date it; the
+    change is recorded in the task's assignment history."""
+    form = await request.form()
+    try:
+        version = int(_text(form, "version", 12))
+    except ValueError:
+        version = -1
+    assignee_text = _text(form, "assignee", 12)
+    due = _day(form, "due")
+    access = access_of(request, user)
+    try:
+        if due is None:
+            raise Refused(422, "Enter the due date as a date (YYYY-MM-DD).")
+        try:
+            assignee = int(assignee_text) if assignee_text else None
+        except ValueError:
+            raise Refused(422, "Choose a team member from the list.") from None
+        care.update_task(
+            session,
+            access=access,
+            patient_id=patient_id,
+            task_id=task_id,
+            expected=IfMatchVersion.of(max(version, 0)),
+            assignee_user_id=assignee,
+            due=due,
+        )
+    except Refused as exc:
+        if exc.status not in (409, 412, 422):
+            raise
+        detail = exc.detail or ""
+        if exc.status == 412:
+            detail = "Someone else changed this task meanwhile; it is shown as it is now."
+        elif exc.errors:
+            detail = "; ".join(e.message for e in exc.errors)
         board = care.board(session, access=access, patient_id=patient_id)
         return _board_page(
             request, board.patient, board, message=(task_id, detail), status=exc.status

@@ -332,6 +332,22 @@ class TaskChangeOut(BaseModel):
     )
 
 
+class TaskAssignmentOut(BaseModel):
+    """One change of who does a task or when it is due (append-only)."""
+
+    id: int
+    task_id: int
+    from_assignee_user_id: int | None
+    to_assignee_user_id: int | None
+    from_person: str | None
+    to_person: str | None
+    from_due: dt.date
+    to_due: dt.date
+    changed_on: dt.date
+    by_user_id: int | None
+    created_at: dt.datetime
+
+
 # --- worklists ----------------------------------------------------------------------------------
 
 

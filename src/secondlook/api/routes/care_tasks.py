@@ -9,7 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 
 from secondlook.api.routes.care_common import task_out
-from secondlook.api.routes.care_schemas import TaskChangeOut, TaskOut, TaskPatch
+from secondlook.api.routes.care_schemas import (
+    TaskAssignmentOut,
+    TaskChangeOut,
+    TaskOut,
+    TaskPatch,
+)
 from secondlook.http.deps import (
     AccessDep,
     IfMatch,
@@ -72,3 +77,13 @@ def update_task(
         task=task_out(change.task, change.waiting),
         cancelled=[task_out(t, change.waiting) for t in change.cancelled],
     )
+
+
+@router.get("/{task_id}/assignments", responses=error_responses(401, 403, 404, 422))
+def task_assignments(
+    patient_id: PatientId, task_id: TaskId, access: AccessDep, session: SessionDep
+) -> list[TaskAssignmentOut]:
+    """Every change of the task's assignee, person or due date, oldest first, with who made
+    it and when (the task's status changes are in its status history)."""
+    rows = care.task_assignments(session, access=access, patient_id=patient_id, task_id=task_id)
+    return [TaskAssignmentOut.model_validate(r, from_attributes=True) for r in rows]
