@@ -17,7 +17,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from secondlook.platform.errors import Refused
-from secondlook.web import auth, care, clinic, portal
+from secondlook.web import auth, care, clinic, paper, portal
 from secondlook.web.common import (
     HERE,
     LoginRequired,
@@ -33,6 +33,7 @@ router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False
 router.include_router(auth.router)
 router.include_router(clinic.router)
 router.include_router(care.router)
+router.include_router(paper.router)
 router.include_router(portal.router)
 
 
