@@ -27,7 +27,7 @@ from secondlook.store.models import AuditEvent
 
 ACCEPT = {"psychological-evaluation", "prior-records-review", "functional-assessment"}
 # The case lies in the past (scs_case): so does the plan decided from it.
-DATES = {"decided_on": "2024-09-05", "start_on": "2024-09-11"}
+DATES: dict[str, Any] = {"decided_on": "2024-09-05", "start_on": "2024-09-11"}
 
 
 @dataclass
@@ -191,7 +191,7 @@ def test_conference_attendees_from_the_team_and_decisions_carried_to_the_plan(
     )
     scs = next(i for i in proposal["items"] if i["ref"] == "spinal-cord-stimulation")
     url = f"/api/v1/patients/{pid}/care/conferences"
-    attendees = [
+    attendees: list[dict[str, Any]] = [
         {"name": team.names["lead"], "discipline": "psychology", "user_id": team.users["lead"]},
         {"name": "Dr Guest", "discipline": "spine-surgery"},
     ]
@@ -202,7 +202,7 @@ def test_conference_attendees_from_the_team_and_decisions_carried_to_the_plan(
         "plan_item_id": scs["id"],
         "plan_action": "reject",
     }
-    body = {"assessment_id": aid, "held_on": "2026-11-20", "attendees": attendees}
+    body: dict[str, Any] = {"assessment_id": aid, "held_on": "2026-11-20", "attendees": attendees}
     # bad input: a stranger as attendee, an item the proposal does not have, an action alone
     stranger = {**attendees[0], "user_id": team.users["stranger"]}
     refused = team.problem(

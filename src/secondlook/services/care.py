@@ -34,6 +34,7 @@ from secondlook.care import (
 from secondlook.care.models import OWNERS, Region
 from secondlook.care.outcomes import GoalStatus, ResponderStatus
 from secondlook.care.plan import REVIEW_NOTICE_DAYS, CompletionStatus, PlanEntry
+from secondlook.care.results import check_block, check_imaging, result_kind, with_result
 from secondlook.care.vocabulary import OPEN_TASK_STATUSES, TASK_MOVE_LABELS, TASK_STATUSES
 from secondlook.instruments import INSTRUMENTS, improved_at
 from secondlook.instruments.model import TrajectoryPoint
@@ -41,6 +42,7 @@ from secondlook.platform.access import Access
 from secondlook.platform.clock import today
 from secondlook.platform.errors import Refused
 from secondlook.platform.preconditions import IfMatchVersion
+from secondlook.services import records
 from secondlook.services.errors import care_errors, invalid
 from secondlook.services.unit import audited
 from secondlook.store import care_cohort, care_json, care_records, care_worklists
@@ -298,6 +300,8 @@ class Card:
     task: CareTask
     waiting_on: list[str]
     moves: list[Move]
+    # What completing the task records ("block", "imaging"), if it is a diagnostic one.
+    result: str | None = None
 
 
 @dataclass(frozen=True)
@@ -346,6 +350,7 @@ def _card(task: CareTask, waiting: Mapping[str, list[str]], names: Mapping[str, 
         task=task,
         waiting_on=[names.get(k, k) for k in keys],
         moves=[Move(s, TASK_MOVE_LABELS[s]) for s in moves(cast(TaskStatus, task.status))],
+        result=result_kind(task.plan_item_id),
     )
 
 
@@ -458,6 +463,71 @@ def update_task(
         )
         waiting = care_records.plan_task_readiness(session, plan_ids=[task.plan_id])
         return TaskChange(task, cancelled, waiting)
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """A diagnostic task completed with its result, and the case version the result is in
+    (the newest assessment no longer reflects it: assess again)."""
+
+    change: TaskChange
+    case_version: int
+
+
+def record_task_result(
+    session: Session,
+    *,
+    access: Access,
+    patient_id: int,
+    task_id: int,
+    expected: IfMatchVersion,
+    result: Mapping[str, Any],
+    on: dt.date | None = None,
+) -> TaskResult:
+    """Complete a diagnostic task (a block, an imaging study) with its result, which becomes
+    the patient's next case version (``services.records``), in one transaction: both or
+    neither. Refused: a task that records no result (422), a result that does not fit (422,
+    each field named), a task that cannot be completed now (409), a stale task (412)."""
+    day = on or today()
+    with audited(session, access, "care.task.update", patient_id=patient_id), care_errors():
+        expected_version = expected.required()
+        task = _task(session, access, patient_id, task_id)
+        kind = result_kind(task.plan_item_id)
+        if kind is None:
+            raise invalid(
+                "$.result",
+                "this task records no result",
+                f"{task.name}: this task records no result; complete it from the board",
+            )
+        found = check_block(result) if kind == "block" else check_imaging(result)
+        current = records.case_version_in(
+            session, organization_id=access.organization_id, patient_id=patient_id
+        )
+        if current is None:
+            raise records.no_case(patient_id)
+        assert task.plan_item_id is not None
+        document = with_result(current.document, task.plan_item_id, found, day)
+        changed, cancelled = care_records.update_task(
+            session,
+            organization_id=access.organization_id,
+            patient_id=patient_id,
+            task_id=task_id,
+            expected_version=expected_version,
+            status="completed",
+            on=day,
+            reason=None,
+            user_id=access.principal.user_id,
+            username=access.principal.username,
+        )
+        version = records.save_case_in(
+            session,
+            access=access,
+            patient_id=patient_id,
+            expected=current.number,
+            document=document,
+        )
+        waiting = care_records.plan_task_readiness(session, plan_ids=[changed.plan_id])
+        return TaskResult(TaskChange(changed, cancelled, waiting), version.number)
 
 
 # -- worklists ------------------------------------------------------------------------------------

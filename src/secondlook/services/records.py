@@ -211,6 +211,21 @@ def save_case(
         )
 
 
+def save_case_in(
+    session: Session, *, access: Access, patient_id: int, expected: int, document: object
+) -> CaseVersion:
+    """``save_case`` inside an act already audited (a diagnostic task's result, stored with
+    the task's completion in one transaction)."""
+    return flows.save_case(
+        session,
+        organization_id=access.organization_id,
+        patient_id=patient_id,
+        expected_version=expected,
+        document=document,
+        user_id=access.principal.user_id,
+    )
+
+
 # -- assessments ----------------------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ from secondlook.care import (
     reason_required,
     suggested_action,
 )
+from secondlook.care.results import FINDINGS, SIDES
 from secondlook.care.vocabulary import OWNERS, TASK_STATUSES
 from secondlook.http.deps import SessionDep, access_of, path_id
 from secondlook.platform import clock
@@ -426,11 +427,17 @@ def _board_page(
     *,
     message: tuple[int, str] | None = None,
     status: int = 200,
+    result_version: int | None = None,
+    can_assess: bool = False,
 ) -> Response:
     return render(
         request,
         "clinic/tasks.html",
         {
+            "result_version": result_version,
+            "can_assess": can_assess,
+            "findings": FINDINGS,
+            "sides": SIDES,
             "patient": patient,
             "plan": board.plan,
             "columns": board.columns,
@@ -444,10 +451,18 @@ def _board_page(
 
 @router.get("/patients/{patient_id}/tasks")
 def task_board(
-    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+    patient_id: PatientPath,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+    result: int | None = None,
 ) -> Response:
+    """The board; ``result``: the case version a task's result was just stored in (the page
+    then prompts a re-assessment)."""
     board = care.board(session, access=access_of(request, user), patient_id=patient_id)
-    return _board_page(request, board.patient, board)
+    return _board_page(
+        request, board.patient, board, result_version=result, can_assess=user.role == "clinician"
+    )
 
 
 @router.post("/patients/{patient_id}/tasks/{task_id}")
@@ -491,6 +506,70 @@ async def task_move(
             request, board.patient, board, message=(task_id, detail), status=exc.status
         )
     return redirect(f"/clinic/patients/{patient_id}/tasks#task-{task_id}")
+
+
+def _result_fields(form: FormData) -> tuple[dict[str, Any], list[str]]:
+    """The result form's fields as the care domain checks them (numbers parsed here)."""
+    result: dict[str, Any] = {}
+    problems: list[str] = []
+    relief = _text(form, "relief_percent", 20)
+    if relief:
+        try:
+            result["relief_percent"] = float(relief.rstrip("%").strip())
+        except ValueError:
+            problems.append(f"Relief: {relief!r} is not a number of percent (0 to 100).")
+    confirmatory = _text(form, "confirmatory", 5)
+    if confirmatory in ("yes", "no"):
+        result["confirmatory"] = confirmatory == "yes"
+    for name in ("finding", "level", "side", "report"):
+        value = _text(form, name)
+        if value:
+            result[name] = value
+    return result, problems
+
+
+@router.post("/patients/{patient_id}/tasks/{task_id}/result")
+async def task_result(
+    patient_id: PatientPath,
+    task_id: TaskPath,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+) -> Response:
+    """Complete a diagnostic task with its result: a new case version, then the board says
+    so and offers to assess again."""
+    form = await request.form()
+    try:
+        version = int(_text(form, "version", 12))
+    except ValueError:
+        version = -1
+    result, problems = _result_fields(form)
+    access = access_of(request, user)
+    try:
+        if problems:
+            raise Refused(422, " ".join(problems))
+        found = care.record_task_result(
+            session,
+            access=access,
+            patient_id=patient_id,
+            task_id=task_id,
+            expected=IfMatchVersion.of(max(version, 0)),
+            result=result,
+            on=_day(form, "on"),
+        )
+    except Refused as exc:
+        if exc.status not in (409, 412, 422):
+            raise
+        detail = exc.detail or ""
+        if exc.status == 412:
+            detail = "Someone else changed this task or the case meanwhile; see it as it is now."
+        elif exc.errors:
+            detail = "; ".join(e.message for e in exc.errors)
+        board = care.board(session, access=access, patient_id=patient_id)
+        return _board_page(
+            request, board.patient, board, message=(task_id, detail), status=exc.status
+        )
+    return redirect(f"/clinic/patients/{patient_id}/tasks?result={found.case_version}#reassess")
 
 
 @router.post("/patients/{patient_id}/tasks/{task_id}/assign")

@@ -11,6 +11,7 @@ from secondlook.api.schemas import IdInt, IsoDate, Strict
 from secondlook.care.models import Discipline, Owner, TaskKind, TaskStatus
 from secondlook.care.outcomes import GoalStatus, ResponderStatus
 from secondlook.care.plan import PlanStatus
+from secondlook.case.vocabulary import Finding, Side
 
 EARLIEST = dt.date(1900, 1, 1)
 LATEST = dt.date(2199, 12, 31)
@@ -330,6 +331,28 @@ class TaskChangeOut(BaseModel):
     cancelled: list[TaskOut] = Field(
         description="tasks that waited on this one and were cancelled with it"
     )
+
+
+class TaskResultIn(Strict):
+    """The result of a diagnostic task: for a block `relief_percent` and `confirmatory`; for
+    an imaging study `finding` (and `report`); `level` and `side` where they apply."""
+
+    on: CareDate | None = Field(default=None, description="the day of the result (default today)")
+    relief_percent: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    confirmatory: StrictBool | None = Field(
+        default=None, description="the confirmatory (second) block of a dual-block protocol"
+    )
+    finding: Finding | None = None
+    level: str | None = Field(default=None, max_length=10, examples=["L4-L5"])
+    side: Side | None = None
+    report: LongText | None = None
+
+
+class TaskResultOut(BaseModel):
+    task: TaskOut
+    cancelled: list[TaskOut]
+    case_version: int = Field(description="the case version the result is in")
+    assess: str = Field(description="POST here to assess the case again with the result")
 
 
 class TaskAssignmentOut(BaseModel):
