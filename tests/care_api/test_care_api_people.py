@@ -385,3 +385,98 @@ def test_a_paper_questionnaire_is_entered_through_the_same_service(
     # the paper ODI is one point of the outcomes, counted once
     odi = outcomes["trajectories"]["odi"]
     assert [p["score"] for p in odi if p["date"] == "2026-10-01"] == [40]
+
+
+def test_a_block_result_completes_the_task_and_becomes_the_next_case_version(team: Team) -> None:
+    document = scs_case()
+    document["surgeries"][0]["fused_to_sacrum"] = True  # a sacroiliac joint block is due
+    document["pain"]["axial_nrs"] = 6
+    pid = team.ok("lead", "POST", "/api/v1/patients", 201, json={"name": "Block Patient"})["id"]
+    team.ok(
+        "lead",
+        "PUT",
+        f"/api/v1/patients/{pid}/case",
+        201,
+        json=document,
+        headers={"If-None-Match": "*"},
+    )
+    aid = team.ok("lead", "POST", f"/api/v1/patients/{pid}/assessments", 201)["id"]
+    proposal = team.ok(
+        "lead", "GET", f"/api/v1/patients/{pid}/care/plan-proposal?assessment_id={aid}"
+    )
+    accept = {*ACCEPT, "sacroiliac-joint-block"}
+    reasons = {
+        i["ref"]: "Not now."
+        for i in proposal["items"]
+        if i["reason_required_to"] == "reject" and i["ref"] not in accept
+    }
+    body = {"assessment_id": aid, **DATES, "decisions": decisions_for(proposal, accept, reasons)}
+    plan = team.ok("lead", "POST", f"/api/v1/patients/{pid}/care/plans", 201, json=body)
+    tasks = team.ok("lead", "GET", f"{plan['href']}/tasks?kind=care&limit=200")["items"]
+    block = next(t for t in tasks if t["plan_item_id"] == "workup:sacroiliac-joint-block")
+    other = next(t for t in tasks if t["plan_item_id"] == "workup:functional-assessment")
+    for status in ("accepted", "in-progress"):
+        block = team.ok(
+            "lead",
+            "PATCH",
+            block["href"],
+            json={"status": status},
+            headers={"If-Match": f'"{block["version"]}"'},
+        )["task"]
+    result_url = f"{block['href']}/result"
+    good = {"relief_percent": 85, "confirmatory": True, "on": "2024-10-01"}
+    team.problem("lead", "POST", result_url, 428, json=good)
+    bad = team.problem(
+        "lead",
+        "POST",
+        result_url,
+        422,
+        json={**good, "relief_percent": 150},
+        headers={"If-Match": f'"{block["version"]}"'},
+    )
+    assert any(e["path"].endswith("relief_percent") for e in bad["errors"])
+    missing = team.problem(
+        "lead",
+        "POST",
+        result_url,
+        422,
+        json={"relief_percent": 85},
+        headers={"If-Match": f'"{block["version"]}"'},
+    )
+    assert any("confirmatory" in e["message"] for e in missing["errors"])
+    no_result = team.problem(
+        "lead",
+        "POST",
+        f"{other['href']}/result",
+        422,
+        json=good,
+        headers={"If-Match": f'"{other["version"]}"'},
+    )
+    assert "records no result" in no_result["errors"][0]["message"]
+    case_before = team.ok("lead", "GET", f"/api/v1/patients/{pid}/case")["document"]
+    done = team.ok(
+        "lead", "POST", result_url, json=good, headers={"If-Match": f'"{block["version"]}"'}
+    )
+    assert done["task"]["status"] == "completed"
+    assert done["assess"] == f"/api/v1/patients/{pid}/assessments"
+    case_after = team.ok("lead", "GET", f"/api/v1/patients/{pid}/case")["document"]
+    assert case_after["blocks"][-1] == {
+        "target": "sacroiliac-joint",
+        "relief_percent": 85.0,
+        "confirmatory": True,
+        "date": "2024-10-01",
+    }
+    assert len(case_after.get("blocks", [])) == len(case_before.get("blocks", [])) + 1
+    # the same form again is stale: nothing is added twice
+    team.problem(
+        "lead", "POST", result_url, 412, json=good, headers={"If-Match": f'"{block["version"]}"'}
+    )
+    assert len(team.ok("lead", "GET", f"/api/v1/patients/{pid}/case")["document"]["blocks"]) == len(
+        case_after["blocks"]
+    )
+    # the re-assessment sees the confirmed block: the SI block is no longer proposed
+    again = team.ok("lead", "POST", done["assess"], 201)
+    proposal = team.ok(
+        "lead", "GET", f"/api/v1/patients/{pid}/care/plan-proposal?assessment_id={again['id']}"
+    )
+    assert "workup:sacroiliac-joint-block" not in {i["id"] for i in proposal["items"]}

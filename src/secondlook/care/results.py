@@ -117,8 +117,13 @@ def with_result(
     result: BlockResult | ImagingResult,
     on: dt.date,
 ) -> dict[str, Any]:
-    """The case document with the task's result added, dated ``on``; nothing else changes."""
+    """The case document with the task's result added, dated ``on``. The case then describes
+    what is known on ``on``, so its ``assessed_on`` moves there when it was earlier; nothing
+    else changes."""
     document = dict(case)
+    known = case.get("assessed_on")
+    if not isinstance(known, str) or known < on.isoformat():
+        document["assessed_on"] = on.isoformat()
     if isinstance(result, BlockResult):
         block: dict[str, Any] = {
             "target": BLOCK_ITEMS[plan_item_id],
