@@ -4,14 +4,17 @@ audit."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 import factories
+from secondlook.store import care_records
 from secondlook.store.care_models import CareConference, CarePlan, CareTask
 from secondlook.store.models import AuditEvent, User
 
@@ -314,3 +317,64 @@ def test_an_option_to_consider_enters_the_plan_only_by_a_choice(
         form[f"action-{n}"] = "reject"
     response = client.post(f"/clinic/patients/{pid}/plan", data=form)
     assert response.status_code == 303, response.text[:3000]
+
+
+def test_the_summary_pdf_has_the_teams_decisions_tasks_conference_and_taper(
+    clinician: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
+) -> None:
+    client, token = clinician
+    with factories.committed(web_engine) as session:
+        pid = factories.patient(
+            session, organization_id=clinic.id, example="scs-candidate", assessed=True
+        ).id
+    made = client.post(
+        f"/clinic/patients/{pid}/conference",
+        data={
+            "csrf_token": token,
+            "held_on": "2026-11-20",
+            "guest-0-name": "Dr A",
+            "guest-0-discipline": "psychology",
+            "decision-4": "Evaluate first, then decide on stimulation",
+            "decision-4-dissent-by": "Dr A",
+            "decision-4-dissent": "Would start the trial sooner",
+        },
+    )
+    assert made.status_code == 303
+    conference_id = int(made.headers["location"].rsplit("/", 1)[1])
+    with factories.committed(web_engine) as session:
+        plan = factories.plan(
+            session,
+            organization_id=clinic.id,
+            patient_id=pid,
+            accept=lambda item: item.ref != "spinal-cord-stimulation",
+            reason="Not before the psychological evaluation",
+        )
+        care_records.link_plan_to_conference(session, plan=plan, conference_id=conference_id)
+        psych = factories.task(session, plan_id=plan.id, item_id="workup:psychological-evaluation")
+        psych_id, version = psych.id, psych.version
+    assigned = client.post(
+        f"/clinic/patients/{pid}/tasks/{psych_id}/assign",
+        data={
+            "csrf_token": token,
+            "version": str(version),
+            "assignee": str(clinic.coordinator.user_id),
+            "due": "2031-01-15",
+        },
+    )
+    assert assigned.status_code == 303
+    answer = client.get(f"/clinic/patients/{pid}/summary.pdf")
+    assert answer.status_code == 200
+    reader = PdfReader(io.BytesIO(answer.content))
+    text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
+    decisions = text[text.index("The team's decisions") :]
+    rejected = decisions[decisions.index("Not in the plan") : decisions.index("Tasks")]
+    assert "Spinal cord stimulation" in rejected
+    assert "Not before the psychological evaluation" in rejected
+    accepted = decisions[decisions.index("In the plan") : decisions.index("Not in the plan")]
+    assert "Spinal cord stimulation" not in accepted and "Psychological evaluation" in accepted
+    tasks = decisions[decisions.index("Tasks") :]
+    assert f"Psychological evaluation {clinic.coordinator.username} 2031-01-15" in tasks
+    assert "Case conference of 2026-11-20" in decisions
+    assert "Evaluate first, then decide on stimulation" in decisions
+    assert "Dissent: Dr A: Would start the trial sooner" in decisions
+    assert "Opioid taper" in decisions and "MME/day" in decisions

@@ -35,6 +35,7 @@ from secondlook.care.models import OWNERS, Region
 from secondlook.care.outcomes import GoalStatus, ResponderStatus
 from secondlook.care.plan import REVIEW_NOTICE_DAYS, CompletionStatus, PlanEntry
 from secondlook.care.results import check_block, check_imaging, result_kind, with_result
+from secondlook.care.taper import TaperSchedule
 from secondlook.care.vocabulary import OPEN_TASK_STATUSES, TASK_MOVE_LABELS, TASK_STATUSES
 from secondlook.instruments import INSTRUMENTS, improved_at
 from secondlook.instruments.model import TrajectoryPoint
@@ -46,7 +47,7 @@ from secondlook.services import records
 from secondlook.services.errors import care_errors, invalid
 from secondlook.services.unit import audited
 from secondlook.store import care_cohort, care_json, care_records, care_worklists
-from secondlook.store.care_models import CarePlan, CareTask, CareTaskAssignment
+from secondlook.store.care_models import CareConference, CarePlan, CareTask, CareTaskAssignment
 from secondlook.store.models import Patient, User
 
 # -- the current plan -----------------------------------------------------------------------------
@@ -111,6 +112,94 @@ def decided_items_in(
         row,
         tests=[e for e in standing if e.item.kind == "workup"],
         treatments=[e for e in standing if e.item.kind == "treatment"],
+    )
+
+
+@dataclass(frozen=True)
+class DecisionLine:
+    """One item of the plan with the team's decision and its reason."""
+
+    name: str
+    recommendation: str
+    action: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class TaskLine:
+    """One care task of the plan: who does it (a named person, a team member, or the
+    discipline) and by when."""
+
+    name: str
+    owner: str
+    who: str | None
+    due: dt.date
+    status: str
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """What the team decided, as the care-plan summary prints it: each accepted and rejected
+    item with its reason, the tasks with owners and due dates, the decisions of the conference
+    the plan came from (with their agenda item), and the opioid taper's steps."""
+
+    plan: CarePlan
+    accepted: list[DecisionLine]
+    rejected: list[DecisionLine]
+    tasks: list[TaskLine]
+    conference: CareConference | None
+    conference_decisions: list[tuple[str, dict[str, Any]]]
+    taper: TaperSchedule | None
+
+
+def plan_record_in(session: Session, *, organization_id: int, patient_id: int) -> PlanRecord | None:
+    """The current plan's record (None without a plan), for a document already audited."""
+    found = current_plan_tasks_in(session, organization_id=organization_id, patient_id=patient_id)
+    if found is None:
+        return None
+    row, tasks = found
+    entries = care_json.plan_of(row).entries
+    lines = [DecisionLine(e.item.name, e.item.recommendation, e.action, e.reason) for e in entries]
+    team = {
+        u.id: u.username
+        for u in care_records.team_members(session, organization_id=organization_id)
+    }
+    task_lines = [
+        TaskLine(
+            t.name,
+            t.owner,
+            t.person or (team.get(t.assignee_user_id) if t.assignee_user_id else None),
+            t.due,
+            t.status,
+        )
+        for t in tasks
+        if t.kind == "care"
+    ]
+    conference = (
+        care_records.get_conference(
+            session,
+            organization_id=organization_id,
+            patient_id=patient_id,
+            conference_id=row.conference_id,
+        )
+        if row.conference_id is not None
+        else None
+    )
+    decisions: list[tuple[str, dict[str, Any]]] = []
+    if conference is not None:
+        titles = {a["key"]: a["title"] for a in conference.agenda}
+        decisions = [
+            (titles.get(d.get("agenda_key") or "", "General"), d) for d in conference.decisions
+        ]
+    taper_row = care_records.latest_taper(session, plan_id=row.id)
+    return PlanRecord(
+        plan=row,
+        accepted=[line for line in lines if line.action != "reject"],
+        rejected=[line for line in lines if line.action == "reject"],
+        tasks=task_lines,
+        conference=conference,
+        conference_decisions=decisions,
+        taper=None if taper_row is None else care_json.taper_of(taper_row),
     )
 
 
