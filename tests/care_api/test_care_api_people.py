@@ -177,7 +177,7 @@ def test_my_discipline_worklist_needs_no_choice(team: Team, patient: tuple[int, 
     assert any(t["plan_id"] == plan["id"] for t in mine)
     # someone with no discipline on record is told so, and how it is set
     _set_discipline(team, "nurse", None)
-    refused = team.problem("nurse", "GET", "/api/v1/care/worklists/my-discipline", 422)
+    refused = team.problem("nurse", "GET", "/api/v1/care/worklists/my-discipline", 409)
     assert "no care discipline on record" in refused["detail"]
     _set_discipline(team, "nurse", "nursing-coordination")
 

@@ -134,11 +134,13 @@ class World:
     task_id: int
     task_version: int
     plan_form: dict[str, str] = field(default_factory=dict)
+    conference_id: int = 0
 
     def path(self, template: str, key: str = "nrs-pain") -> str:
         return template.format(
             patient_id=self.target.id,
             task_id=self.task_id,
+            conference_id=self.conference_id,
             key=key,
             kind="red-flag",
             record_id="cauda-equina",
@@ -181,8 +183,8 @@ def _login_form(world: World, caller: str) -> dict[str, Any]:
 
 CONFERENCE = {
     "held_on": "2026-11-20",
-    "attendee-0-name": "Dr A",
-    "attendee-0-discipline": "spine-surgery",
+    "guest-0-name": "Dr A",
+    "guest-0-discipline": "spine-surgery",
     "decision-0": "Emergency MRI today",
 }
 HOME = {"clinician": "/clinic/patients", "coordinator": "/clinic/patients", "admin": "/account"}
@@ -320,10 +322,11 @@ TABLE: list[Row] = [
             success("care.conference.read"),
             success("care.conference.create", 201),
             status=303,
-            location=f"{P}/plan",
+            location=f"{P}/conferences/[0-9]+",
         ),
         form=lambda world, caller: dict(CONFERENCE),
     ),
+    Row(f"GET {P}/conferences/{{conference_id}}", staff_page(success("care.conference.read"))),
     Row(f"GET {P}/plan", staff_page(success("care.plan.propose"))),
     Row(
         f"POST {P}/plan",
@@ -346,6 +349,32 @@ TABLE: list[Row] = [
         f"POST {P}/tasks/{{task_id}}",
         staff_page(success("care.task.update"), status=303, location=f"{P}/tasks#task-[0-9]+"),
         form=lambda world, caller: {"status": "accepted", "version": str(world.task_version)},
+    ),
+    Row(
+        f"POST {P}/tasks/{{task_id}}/assign",
+        staff_page(success("care.task.update"), status=303, location=f"{P}/tasks#task-[0-9]+"),
+        form=lambda world, caller: {"due": "2030-01-02", "version": str(world.task_version)},
+    ),
+    Row(
+        # The matrix's task is not a diagnostic one: it records no result (refused, audited).
+        f"POST {P}/tasks/{{task_id}}/result",
+        staff_page(("care.task.update", "failed", 422), success("care.task.read"), status=422),
+        form=lambda world, caller: {"relief_percent": "80", "version": str(world.task_version)},
+    ),
+    Row(f"GET {P}/questionnaires/paper", staff_page(success("patient.read"))),
+    Row(
+        f"POST {P}/questionnaires/paper",
+        staff_page(
+            success("patient.read"),
+            success("questionnaire.create", 201),
+            status=303,
+            location=f"{P}#h-outcomes",
+        ),
+        form=lambda world, caller: {
+            "instrument": "nrs-pain",
+            "answered_on": "2026-11-02",
+            "item-0": "5",
+        },
     ),
     Row(
         "GET /clinic/worklists",
@@ -415,7 +444,7 @@ def world(web_engine: Engine) -> World:
         beta = factories.organization(session, name="Beta Spine").id
         target = factories.patient(session, organization_id=alpha, assessed=True)
         factories.questionnaire_response(session, organization_id=alpha, patient_id=target.id)
-        factories.conference(session, organization_id=alpha, patient_id=target.id)
+        conference = factories.conference(session, organization_id=alpha, patient_id=target.id)
         plan = factories.plan(session, organization_id=alpha, patient_id=target.id)
         task = factories.care_tasks(session, plan_id=plan.id)[0]
         people = {
@@ -429,7 +458,7 @@ def world(web_engine: Engine) -> World:
             people[role] = factories.user(session, organization_id=alpha, role=role)
             people[f"beta_{role}"] = factories.user(session, organization_id=beta, role=role)
         form = _plan_form(session, target, plan.assessment_id)
-        return World(people, target, task.id, task.version, form)
+        return World(people, target, task.id, task.version, form, conference.id)
 
 
 @pytest.fixture(scope="module")

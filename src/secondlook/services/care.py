@@ -797,11 +797,12 @@ def _worklist_page(
             if discipline is MY_DISCIPLINE:
                 discipline = user_discipline_in(session, access=access)
                 if not discipline:
+                    # The request is well formed; the account lacks what it needs (409).
                     raise Refused(
-                        422,
+                        409,
                         "you have no care discipline on record: an administrator sets it "
                         "(PATCH /api/v1/users/{id}, `discipline`), or name one",
-                        kind="request-invalid",
+                        kind="no-discipline",
                     )
             if not discipline:
                 raise Refused(422, "name the discipline", kind="request-invalid")

@@ -52,12 +52,12 @@ def my_tasks(
     return _tasks(found, page, request)
 
 
-@router.get("/my-discipline", responses=error_responses(401, 403, 422))
+@router.get("/my-discipline", responses=error_responses(401, 403, 409, 422))
 def my_discipline_tasks(
     access: AccessDep, session: SessionDep, page: DuePageDep, request: Request
 ) -> PageOf[WorklistTask]:
     """Open care tasks owned by your own discipline (set by an administrator), soonest due
-    first; 422 when you have none on record."""
+    first; 409 when you have none on record."""
     found = care.worklist(
         session,
         access=access,
