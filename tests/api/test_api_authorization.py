@@ -339,6 +339,29 @@ TEAM_ANY_ORG = expect(
     beta_clinician=200,
     beta_admin=403,
 )
+# Completing the table's (non-diagnostic) task with a result: staff may ask, and are told
+# the task records none.
+STAFF_RESULT = expect(
+    clinician=422,
+    coordinator=422,
+    patient=403,
+    other_patient=403,
+    admin=403,
+    anonymous=401,
+    beta_clinician=404,
+    beta_admin=403,
+)
+# The team's users here have no discipline on record: they are told so.
+TEAM_NO_DISCIPLINE = expect(
+    clinician=409,
+    coordinator=409,
+    patient=403,
+    other_patient=403,
+    admin=403,
+    anonymous=401,
+    beta_clinician=409,
+    beta_admin=403,
+)
 _CARE: dict[tuple[int, int], dict[str, int]] = {}
 
 
@@ -533,6 +556,24 @@ TABLE += [
         STAFF_WRITE,
     ),
     (
+        "GET /api/v1/patients/{patient_id}/care/tasks/{task_id}/assignments",
+        lambda c: ("GET", f"{_care_url(c, 'task')}/assignments", {}),
+        READ,
+    ),
+    (
+        # The table's task is not a diagnostic one: a team member is told it records no result.
+        "POST /api/v1/patients/{patient_id}/care/tasks/{task_id}/result",
+        lambda c: (
+            "POST",
+            f"{_care_url(c, 'task')}/result",
+            {
+                "json": {"relief_percent": 80, "confirmatory": False},
+                "headers": {"If-Match": c.etag(_care_url(c, "task"))},
+            },
+        ),
+        STAFF_RESULT,
+    ),
+    (
         "GET /api/v1/patients/{patient_id}/care/outcomes",
         lambda c: ("GET", f"{c.p1}/care/outcomes", {}),
         READ,
@@ -552,6 +593,11 @@ TABLE += [
             ("plan-reviews", "/api/v1/care/worklists/plan-reviews"),
         )
     ],
+    (
+        "GET /api/v1/care/worklists/my-discipline",
+        lambda c: ("GET", "/api/v1/care/worklists/my-discipline", {}),
+        TEAM_NO_DISCIPLINE,
+    ),
     ("GET /api/v1/care/cohort", lambda c: ("GET", "/api/v1/care/cohort", {}), TEAM_ANY_ORG),
     ("GET /api/v1/care/cohort.csv", lambda c: ("GET", "/api/v1/care/cohort.csv", {}), TEAM_ANY_ORG),
 ]

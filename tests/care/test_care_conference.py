@@ -135,3 +135,46 @@ def test_a_conference_needs_someone_there() -> None:
             attendees=[],
             decisions=[],
         )
+
+
+def test_a_decision_about_a_plan_item_names_an_item_the_builder_proposes() -> None:
+    assessment = assessment_of("scs-candidate")
+
+    def record(*decisions: ConferenceDecision) -> Any:
+        return record_conference(
+            id="c",
+            patient_id="p",
+            held_on=dt.date(2026, 4, 28),
+            assessment=assessment,
+            assessment_ref=assessment_ref(assessment, "a"),
+            attendees=[Attendee("Dr X", "psychology", user_id=7)],
+            decisions=list(decisions),
+            plan_item_ids=["workup:psychological-evaluation"],
+        )
+
+    made = record(
+        ConferenceDecision(
+            "d1",
+            "Evaluate first",
+            plan_item_id="workup:psychological-evaluation",
+            plan_action="accept",
+        )
+    )
+    assert made.decisions[0].plan_action == "accept" and made.attendees[0].user_id == 7
+    with pytest.raises(CareInvalid) as error:
+        record(
+            ConferenceDecision("d1", "No MRI now", plan_item_id="workup:mri", plan_action="reject"),
+            ConferenceDecision("d2", "Half a decision", plan_action="accept"),
+            ConferenceDecision(
+                "d3",
+                "Unsure",
+                plan_item_id="workup:psychological-evaluation",
+                plan_action="maybe",  # type: ignore[arg-type]
+            ),
+        )
+    assert error.value.problems == [
+        "decision 'd1': plan item 'workup:mri' is not among the items the plan builder proposes "
+        "for this assessment",
+        "decision 'd2': a decision about a plan item names both item and action",
+        "decision 'd3': unknown plan action 'maybe'; use accept or reject",
+    ]

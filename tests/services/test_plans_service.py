@@ -268,7 +268,14 @@ def test_a_conference_decision_problem_is_located_in_the_body(
     assert plans.read_conference(
         session, access=who, patient_id=clinic.patient.id, conference_id=made.id
     ).decisions == [
-        {"id": "d1", "text": "Go ahead", "agenda_key": form.agenda[0].key, "dissent": []}
+        {
+            "id": "d1",
+            "text": "Go ahead",
+            "agenda_key": form.agenda[0].key,
+            "dissent": [],
+            "plan_item_id": None,
+            "plan_action": None,
+        }
     ]
     statuses = [
         (e.outcome, e.status)

@@ -138,6 +138,7 @@ class World:
     alert_id: int = 0
     plan_id: int = 0
     plan_version: int = 1
+    conference_id: int = 0
 
     def path(self, template: str, key: str = "nrs-pain") -> str:
         return template.format(
@@ -145,6 +146,7 @@ class World:
             task_id=self.task_id,
             alert_id=self.alert_id,
             plan_id=self.plan_id,
+            conference_id=self.conference_id,
             key=key,
             kind="red-flag",
             record_id="cauda-equina",
@@ -187,8 +189,8 @@ def _login_form(world: World, caller: str) -> dict[str, Any]:
 
 CONFERENCE = {
     "held_on": "2026-11-20",
-    "attendee-0-name": "Dr A",
-    "attendee-0-discipline": "spine-surgery",
+    "guest-0-name": "Dr A",
+    "guest-0-discipline": "spine-surgery",
     "decision-0": "Emergency MRI today",
 }
 HOME = {"clinician": "/clinic/patients", "coordinator": "/clinic/patients", "admin": "/account"}
@@ -327,10 +329,11 @@ TABLE: list[Row] = [
             success("care.conference.read"),
             success("care.conference.create", 201),
             status=303,
-            location=f"{P}/plan",
+            location=f"{P}/conferences/[0-9]+",
         ),
         form=lambda world, caller: dict(CONFERENCE),
     ),
+    Row(f"GET {P}/conferences/{{conference_id}}", staff_page(success("care.conference.read"))),
     Row(f"GET {P}/plan", staff_page(success("care.plan.propose"))),
     Row(
         # The target has an active plan: the builder's form amends it (a new version).
@@ -384,6 +387,32 @@ TABLE: list[Row] = [
         staff_page(success("alert.update"), status=303, location="/clinic/patients"),
         form=lambda world, caller: {"version": "1", "resolution": "seen-today", "note": "seen"},
         patient="any",
+    ),
+    Row(
+        f"POST {P}/tasks/{{task_id}}/assign",
+        staff_page(success("care.task.update"), status=303, location=f"{P}/tasks#task-[0-9]+"),
+        form=lambda world, caller: {"due": "2030-01-02", "version": str(world.task_version)},
+    ),
+    Row(
+        # The matrix's task is not a diagnostic one: it records no result (refused, audited).
+        f"POST {P}/tasks/{{task_id}}/result",
+        staff_page(("care.task.update", "failed", 422), success("care.task.read"), status=422),
+        form=lambda world, caller: {"relief_percent": "80", "version": str(world.task_version)},
+    ),
+    Row(f"GET {P}/questionnaires/paper", staff_page(success("patient.read"))),
+    Row(
+        f"POST {P}/questionnaires/paper",
+        staff_page(
+            success("patient.read"),
+            success("questionnaire.create", 201),
+            status=303,
+            location=f"{P}#h-outcomes",
+        ),
+        form=lambda world, caller: {
+            "instrument": "nrs-pain",
+            "answered_on": "2026-11-02",
+            "item-0": "5",
+        },
     ),
     Row(
         "GET /clinic/worklists",
@@ -460,7 +489,7 @@ def world(web_engine: Engine) -> World:
         beta = factories.organization(session, name="Beta Spine").id
         target = factories.patient(session, organization_id=alpha, assessed=True)
         factories.questionnaire_response(session, organization_id=alpha, patient_id=target.id)
-        factories.conference(session, organization_id=alpha, patient_id=target.id)
+        conference = factories.conference(session, organization_id=alpha, patient_id=target.id)
         plan = factories.plan(session, organization_id=alpha, patient_id=target.id)
         task = factories.care_tasks(session, plan_id=plan.id)[0]
         people = {
@@ -492,6 +521,7 @@ def world(web_engine: Engine) -> World:
             alert_id=alert_id,
             plan_id=plan.id,
             plan_version=plan.version,
+            conference_id=conference.id,
         )
 
 

@@ -4,16 +4,19 @@ audit."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from pypdf import PdfReader
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 import factories
+from secondlook.store import care_records
 from secondlook.store.care_models import CareConference, CarePlan, CareTask
-from secondlook.store.models import AuditEvent
+from secondlook.store.models import AuditEvent, User
 
 
 @pytest.fixture
@@ -132,18 +135,28 @@ def test_conference_form_has_the_agenda_and_records_decisions(
 ) -> None:
     client, token = clinician
     pid = clinic.patient.id
+    with factories.committed(web_engine) as session:
+        session.execute(
+            update(User)
+            .where(User.id == clinic.coordinator.user_id)
+            .values(discipline="nursing-coordination")
+        )
     html = client.get(f"/clinic/patients/{pid}/conference").text  # cauda equina: a red flag
     assert "Red flag: Cauda equina syndrome" in html
     assert html.index("Red flag:") < html.index("Spine anatomy")
     for seat in ("Spine anatomy", "Pain management", "Psychological", "Functional", "Medical"):
         assert seat in html
+    # The team is listed with each member's discipline; one without a discipline is asked for it.
+    assert f"{clinic.coordinator.username} · Nursing and care coordination" in html
+    assert f"{clinic.clinician.username} · no discipline on record" in html
+    assert clinic.admin.username not in html  # administrators do not attend conferences
     bad = client.post(
         f"/clinic/patients/{pid}/conference",
         data={
             "csrf_token": token,
             "held_on": "2026-11-20",
-            "attendee-0-name": "Dr A",
-            "attendee-0-discipline": "spine-surgery",
+            "guest-0-name": "Dr A",
+            "guest-0-discipline": "spine-surgery",
             "decision-0": "Emergency MRI today",
             "decision-0-dissent-by": "Somebody Absent",
             "decision-0-dissent": "Wait",
@@ -151,17 +164,20 @@ def test_conference_form_has_the_agenda_and_records_decisions(
     )
     assert bad.status_code == 422
     assert "Somebody Absent" in bad.text and 'role="alert"' in bad.text
+    # The problem names the agenda item the decision was written under, never the form's id.
+    assert "Red flag: Cauda equina syndrome: dissent by" in bad.text
+    assert "decision &#39;d1&#39;" not in bad.text and "decision 'd1'" not in bad.text
     good = client.post(
         f"/clinic/patients/{pid}/conference",
         data={
             "csrf_token": token,
             "held_on": "2026-11-20",
-            "attendee-0-name": "Dr A",
-            "attendee-0-discipline": "spine-surgery",
-            "attendee-1-name": "Nurse B",
-            "attendee-1-discipline": "nursing-coordination",
+            "attendee-user": [str(clinic.coordinator.user_id), str(clinic.clinician.user_id)],
+            f"attendee-user-{clinic.clinician.user_id}-discipline": "spine-surgery",
+            "guest-0-name": "Dr A",
+            "guest-0-discipline": "pain-medicine",
             "decision-0": "Emergency MRI today",
-            "decision-0-dissent-by": "Nurse B",
+            "decision-0-dissent-by": clinic.coordinator.username,
             "decision-0-dissent": "Would add a bladder scan first",
         },
     )
@@ -169,9 +185,49 @@ def test_conference_form_has_the_agenda_and_records_decisions(
     with Session(web_engine) as session:
         row = session.scalars(select(CareConference).where(CareConference.patient_id == pid)).one()
         assert row.decisions[0]["agenda_key"] == "cauda-equina"
-        assert row.decisions[0]["dissent"][0]["attendee"] == "Nurse B"
-        assert len(row.attendees) == 2
+        assert row.decisions[0]["dissent"][0]["attendee"] == clinic.coordinator.username
+        assert [(a["name"], a["discipline"], a["user_id"]) for a in row.attendees] == [
+            (clinic.coordinator.username, "nursing-coordination", clinic.coordinator.user_id),
+            (clinic.clinician.username, "spine-surgery", clinic.clinician.user_id),
+            ("Dr A", "pain-medicine", None),
+        ]
+    # After recording, the minutes, not the plan builder; the builder is one link away.
+    assert good.headers["location"] == f"/clinic/patients/{pid}/conferences/{row.id}"
+    minutes = client.get(good.headers["location"]).text
+    assert "Build the plan from this conference" in minutes
+    assert f"/clinic/patients/{pid}/plan?conference={row.id}" in minutes
+    assert "Emergency MRI today" in minutes and "Would add a bladder scan first" in minutes
+    assert "Dr A · Pain medicine (guest)" in minutes
+    assert f"Recorded by {clinic.clinician.username}" in minutes
+    patient_page = client.get(f"/clinic/patients/{pid}").text
+    assert f'href="/clinic/patients/{pid}/conferences/{row.id}"' in patient_page
     assert events(web_engine, "care.conference.create", pid) == [("failed", 422), ("success", 201)]
+
+
+def test_a_conference_decision_about_a_plan_item_is_kept_and_read_back(
+    clinician: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
+) -> None:
+    client, token = clinician
+    pid = clinic.patient.id
+    html = client.get(f"/clinic/patients/{pid}/conference").text
+    item = re.search(r'<option value="(workup:[^"]+)">([^<]+)</option>', html)
+    assert item is not None
+    made = client.post(
+        f"/clinic/patients/{pid}/conference",
+        data={
+            "csrf_token": token,
+            "held_on": "2026-11-20",
+            "guest-0-name": "Dr A",
+            "guest-0-discipline": "spine-surgery",
+            "decision-5": "Not now: the examination comes first",
+            "decision-5-item": item.group(1),
+            "decision-5-action": "reject",
+        },
+    )
+    assert made.status_code == 303
+    minutes = client.get(made.headers["location"]).text
+    assert f"Reject: {item.group(2)}." in minutes
+    assert "Not now: the examination comes first" in minutes
 
 
 def test_care_forms_need_the_csrf_token(
@@ -369,3 +425,64 @@ def test_a_coordinator_reads_the_plan_and_its_versions_but_cannot_amend_or_close
     with Session(web_engine) as session:
         plan = session.get(CarePlan, plan_id)
         assert plan is not None and plan.status == "active"
+
+
+def test_the_summary_pdf_has_the_teams_decisions_tasks_conference_and_taper(
+    clinician: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
+) -> None:
+    client, token = clinician
+    with factories.committed(web_engine) as session:
+        pid = factories.patient(
+            session, organization_id=clinic.id, example="scs-candidate", assessed=True
+        ).id
+    made = client.post(
+        f"/clinic/patients/{pid}/conference",
+        data={
+            "csrf_token": token,
+            "held_on": "2026-11-20",
+            "guest-0-name": "Dr A",
+            "guest-0-discipline": "psychology",
+            "decision-4": "Evaluate first, then decide on stimulation",
+            "decision-4-dissent-by": "Dr A",
+            "decision-4-dissent": "Would start the trial sooner",
+        },
+    )
+    assert made.status_code == 303
+    conference_id = int(made.headers["location"].rsplit("/", 1)[1])
+    with factories.committed(web_engine) as session:
+        plan = factories.plan(
+            session,
+            organization_id=clinic.id,
+            patient_id=pid,
+            accept=lambda item: item.ref != "spinal-cord-stimulation",
+            reason="Not before the psychological evaluation",
+        )
+        care_records.link_plan_to_conference(session, plan=plan, conference_id=conference_id)
+        psych = factories.task(session, plan_id=plan.id, item_id="workup:psychological-evaluation")
+        psych_id, version = psych.id, psych.version
+    assigned = client.post(
+        f"/clinic/patients/{pid}/tasks/{psych_id}/assign",
+        data={
+            "csrf_token": token,
+            "version": str(version),
+            "assignee": str(clinic.coordinator.user_id),
+            "due": "2031-01-15",
+        },
+    )
+    assert assigned.status_code == 303
+    answer = client.get(f"/clinic/patients/{pid}/summary.pdf")
+    assert answer.status_code == 200
+    reader = PdfReader(io.BytesIO(answer.content))
+    text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
+    decisions = text[text.index("The team's decisions") :]
+    rejected = decisions[decisions.index("Not in the plan") : decisions.index("Tasks")]
+    assert "Spinal cord stimulation" in rejected
+    assert "Not before the psychological evaluation" in rejected
+    accepted = decisions[decisions.index("In the plan") : decisions.index("Not in the plan")]
+    assert "Spinal cord stimulation" not in accepted and "Psychological evaluation" in accepted
+    tasks = decisions[decisions.index("Tasks") :]
+    assert f"Psychological evaluation {clinic.coordinator.username} 2031-01-15" in tasks
+    assert "Case conference of 2026-11-20" in decisions
+    assert "Evaluate first, then decide on stimulation" in decisions
+    assert "Dissent: Dr A: Would start the trial sooner" in decisions
+    assert "Opioid taper" in decisions and "MME/day" in decisions

@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from secondlook.care.models import Discipline
 from secondlook.platform.access import Role
 from secondlook.platform.ids import MAX_ID
 from secondlook.store.passwords import MAX_LENGTH as PASSWORD_MAX
@@ -179,9 +180,22 @@ class AssessmentOut(AssessmentSummary):
 class QuestionnaireIn(Strict):
     instrument: str = Field(min_length=1, max_length=32, examples=["phq-9"])
     answers: list[JsonInt | None] = Field(
-        max_length=100, description="item answers in the published order; null = skipped"
+        default_factory=list,
+        max_length=100,
+        description="item answers in the published order; null = skipped",
     )
     answered_on: IsoDate | None = Field(default=None, description="defaults to today (UTC)")
+    total: float | None = Field(
+        default=None,
+        allow_inf_nan=False,
+        description="the total alone, for a form whose item answers were not kept (then no "
+        "`answers`); item-level alerts cannot be judged from a total (see `problems`)",
+    )
+    on_paper: StrictBool = Field(
+        default=False,
+        description="answered on paper and entered by you (recorded as `source` paper, with "
+        "you as `created_by`)",
+    )
 
 
 class QuestionnaireOut(BaseModel):
@@ -196,6 +210,9 @@ class QuestionnaireOut(BaseModel):
     subscales: dict[str, Any]
     alerts: list[str] = Field(description="safety alerts, e.g. self-harm-risk; act on them")
     problems: list[str]
+    source: str | None = Field(
+        default=None, description="paper: entered from a paper form by `created_by`"
+    )
     created_at: dt.datetime
     created_by: int | None
     href: str
@@ -250,6 +267,11 @@ class UserIn(Strict):
 class UserPatch(Strict):
     active: StrictBool | None = None
     password: str | None = Field(default=None, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+    discipline: Discipline | None = Field(
+        default=None,
+        description="the care discipline a clinician or coordinator works in; send null to "
+        "clear it (leave it out to keep it)",
+    )
 
 
 class UserOut(BaseModel):
@@ -258,6 +280,7 @@ class UserOut(BaseModel):
     role: Role
     patient_id: int | None
     active: bool
+    discipline: Discipline | None = None
     version: int
     created_at: dt.datetime
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from secondlook.care.models import DISCIPLINES, AssessmentRef, CareInvalid, Discipline
 from secondlook.knowledge.models import PERSPECTIVES
 
 AgendaKind = Literal["red-flag", "safety-alert", "perspective"]
+#: What a conference may decide about a plan item: the builder then starts from it.
+PlanAction = Literal["accept", "reject"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +77,11 @@ def conference_agenda(assessment: Mapping[str, Any]) -> list[AgendaItem]:
 
 @dataclass(frozen=True, slots=True)
 class Attendee:
+    """Someone at the conference: a user of the organization (``user_id``) or a guest."""
+
     name: str
     discipline: Discipline
+    user_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +95,15 @@ class Dissent:
 @dataclass(frozen=True, slots=True)
 class ConferenceDecision:
     """A decision of the conference. ``agenda_key`` ties it to an agenda item (or ``None``
-    for a general decision)."""
+    for a general decision); ``plan_item_id`` and ``plan_action`` say what it decided about an
+    item the plan builder will propose (accept or reject it), the text being the reason."""
 
     id: str
     text: str
     agenda_key: str | None = None
     dissent: tuple[Dissent, ...] = ()
+    plan_item_id: str | None = None
+    plan_action: PlanAction | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +126,14 @@ def record_conference(
     assessment_ref: AssessmentRef,
     attendees: Sequence[Attendee],
     decisions: Sequence[ConferenceDecision],
+    plan_item_ids: Sequence[str] | None = None,
 ) -> Conference:
     """A validated conference record; every problem is reported at once (``CareInvalid``).
 
     Checks: at least one attendee, known disciplines, decisions with text and unique ids,
-    decisions tied to an agenda item that exists, dissent only by someone who attended, and an
-    assessment reference whose versions match the assessment shown.
+    decisions tied to an agenda item that exists, dissent only by someone who attended, a plan
+    item decided only with an action and only when the proposal has it (``plan_item_ids``), and
+    an assessment reference whose versions match the assessment shown.
     """
     problems: list[str] = []
     if not attendees:
@@ -146,6 +156,21 @@ def record_conference(
     seen: set[str] = set()
     for decision in decisions:
         where = f"decision {decision.id!r}"
+        if (decision.plan_item_id is None) != (decision.plan_action is None):
+            problems.append(f"{where}: a decision about a plan item names both item and action")
+        if decision.plan_action is not None and decision.plan_action not in get_args(PlanAction):
+            problems.append(
+                f"{where}: unknown plan action {decision.plan_action!r}; use accept or reject"
+            )
+        if (
+            decision.plan_item_id is not None
+            and plan_item_ids is not None
+            and decision.plan_item_id not in plan_item_ids
+        ):
+            problems.append(
+                f"{where}: plan item {decision.plan_item_id!r} is not among the items the plan "
+                "builder proposes for this assessment"
+            )
         if decision.id in seen:
             problems.append(f"{where}: the id is used twice")
         seen.add(decision.id)

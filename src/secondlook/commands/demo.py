@@ -58,6 +58,8 @@ def load_demo(session: Session) -> list[DemoLogin]:
         role="clinician",
         password=DEMO_PASSWORD,
     )
+    # The demo team's disciplines: their own worklists and conference seats work at once.
+    clinician.discipline = "pain-medicine"
     first_patient: int | None = None
     examples = load_examples()
     for index, key in enumerate(sorted(examples)):
@@ -91,13 +93,15 @@ def load_demo(session: Session) -> list[DemoLogin]:
                 user_id=clinician.id,
             )
     for role in ("coordinator", "admin"):
-        accounts.create_user(
+        member = accounts.create_user(
             session,
             organization_id=org.id,
             username=f"demo-{role}",
             role=role,
             password=DEMO_PASSWORD,
         )
+        if role == "coordinator":
+            member.discipline = "nursing-coordination"
     if first_patient is not None:
         accounts.create_user(
             session,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import DictLoader, Environment, select_autoescape
@@ -45,6 +45,23 @@ class PlanSummary:
     goals: list[tuple[str, str]]
 
 
+@dataclass(frozen=True)
+class PlanDecisions:
+    """What the team decided, in words: items accepted and rejected (name, recommendation,
+    reason), tasks (name, who, due, status), the conference's decisions (agenda item, text,
+    dissent) and the taper's steps (from, MME/day)."""
+
+    decided_on: dt.date
+    decided_by: str
+    accepted: list[tuple[str, str, str]] = field(default_factory=list)
+    rejected: list[tuple[str, str, str]] = field(default_factory=list)
+    tasks: list[tuple[str, str, str, str]] = field(default_factory=list)
+    conference_on: dt.date | None = None
+    conference: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    taper: list[tuple[dt.date, float]] = field(default_factory=list)
+    taper_citation: str = ""
+
+
 _CSS = """
 @page { size: A4; margin: 18mm 16mm 20mm 16mm;
         @bottom-center { content: "page " counter(page) " of " counter(pages);
@@ -61,6 +78,8 @@ h3 { font-size: 11pt; margin: 8pt 0 2pt 0; }
 ul { margin: 2pt 0 4pt 14pt; padding: 0; }
 .refs { font-size: 8.5pt; color: #333; }
 .chart { page-break-inside: avoid; margin: 6pt 0; }
+table.tasks { border-collapse: collapse; width: 100%; font-size: 9.5pt; margin: 2pt 0 6pt 0; }
+table.tasks th, table.tasks td { border: 0.5pt solid #999; padding: 2pt 4pt; text-align: left; }
 .chart svg { width: 150mm; height: auto; }
 .note { font-style: italic; color: #333; }
 """
@@ -102,6 +121,30 @@ at 6 months <strong>{{ plan.responder_6m }}</strong>, at 12 months
 <strong>{{ plan.responder_12m }}</strong>.</p>
 <ul>{% for text, status in plan.goals %}<li>{{ text }} ({{ status }})</li>{% else %}<li>no goals
 </li>{% endfor %}</ul>{% endif %}
+{% if decisions %}<h2>The team's decisions</h2>
+<p class="meta">Plan decided on {{ decisions.decided_on }} by {{ decisions.decided_by }}.</p>
+<h3>In the plan</h3><ul>
+{% for name, rec, reason in decisions.accepted %}<li><strong>{{ name }}</strong> ({{ rec }})
+{%- if reason %}: {{ reason }}{% endif %}</li>
+{% else %}<li>nothing accepted</li>{% endfor %}</ul>
+<h3>Not in the plan</h3><ul>
+{% for name, rec, reason in decisions.rejected %}<li><strong>{{ name }}</strong> ({{ rec }})
+{%- if reason %}: {{ reason }}{% endif %}</li>
+{% else %}<li>nothing rejected</li>{% endfor %}</ul>
+<h3>Tasks</h3><table class="tasks">
+<thead><tr><th>Task</th><th>Who</th><th>Due</th><th>Status</th></tr></thead><tbody>
+{% for name, who, due, status in decisions.tasks %}<tr><td>{{ name }}</td><td>{{ who }}</td>
+<td>{{ due }}</td><td>{{ status }}</td></tr>
+{% else %}<tr><td colspan="4">no tasks</td></tr>{% endfor %}</tbody></table>
+{% if decisions.conference_on %}<h3>Case conference of {{ decisions.conference_on }}</h3><ul>
+{% for title, text, dissent in decisions.conference %}<li><strong>{{ title }}</strong>: {{ text }}
+{% for d in dissent %}<br><em>Dissent: {{ d }}</em>{% endfor %}</li>{% endfor %}</ul>{% endif %}
+{% if decisions.taper %}<h3>Opioid taper</h3><table class="tasks">
+<thead><tr><th>From</th><th>MME/day</th></tr></thead><tbody>
+{% for on, mme in decisions.taper %}<tr><td>{{ on }}</td><td>{{ "%g"|format(mme) }}</td></tr>
+{% endfor %}</tbody></table>
+<p class="refs">{{ decisions.taper_citation }}</p>{% endif %}
+{% endif %}
 {% if charts %}<h2>Outcomes</h2>{% for c in charts %}<div class="chart">{{ c.svg }}
 <p class="note">{{ c.caption }}</p></div>{% endfor %}{% endif %}
 {% if a.missing_information %}<h2>Missing information</h2><ul>
@@ -192,9 +235,11 @@ def summary_html(
     extra_alerts: Sequence[str] = (),
     today: dt.date | None = None,
     plan: PlanSummary | None = None,
+    decisions: PlanDecisions | None = None,
 ) -> str:
     return _env.get_template("summary.html").render(
         plan=plan,
+        decisions=decisions,
         css=Markup(_CSS),  # noqa: S704 - a constant
         patient_label=patient_label,
         a=assessment,
@@ -215,9 +260,11 @@ def care_plan_summary_pdf(
     extra_alerts: Sequence[str] = (),
     today: dt.date | None = None,
     plan: PlanSummary | None = None,
+    decisions: PlanDecisions | None = None,
 ) -> bytes:
     """The clinician's summary of an assessment: alerts first, then the differential, work-up,
-    treatment options with their reasons, charts and references."""
+    treatment options with their reasons, the team's decisions (with reasons, tasks, the
+    conference and the taper), charts and references."""
     return html_to_pdf(
         summary_html(
             patient_label=patient_label,
@@ -227,6 +274,7 @@ def care_plan_summary_pdf(
             extra_alerts=extra_alerts,
             today=today,
             plan=plan,
+            decisions=decisions,
         )
     )
 

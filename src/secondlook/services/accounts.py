@@ -5,15 +5,20 @@ audited like any other (``user.*``, ``token.*``, ``session.end``)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from secondlook.care.vocabulary import DISCIPLINES
 from secondlook.platform.access import Access, Principal
-from secondlook.platform.errors import Refused
+from secondlook.platform.errors import FieldProblem, Refused
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services.unit import audited
 from secondlook.store import accounts
 from secondlook.store.models import Credential, User
+
+# Leaves the discipline as it is (``None`` clears it).
+_KEEP: Any = object()
 
 
 def acting_as(session: Session, *, username: str, command: str) -> Access:
@@ -134,17 +139,39 @@ def update_user(
     expected: IfMatchVersion,
     active: bool | None,
     password: str | None,
+    discipline: str | None = _KEEP,
 ) -> User:
     """Deactivate or reactivate a user or set a new password (either ends the user's sessions
-    and tokens), if the user is still at the expected version."""
+    and tokens), or set (None: clear) the care discipline of a clinician or coordinator, if
+    the user is still at the expected version. The discipline must be one of the care
+    vocabulary's (422 otherwise, and for a patient or administrator)."""
     with audited(session, access, "user.write"):
+        expected_version = expected.required()
+        if discipline is not _KEEP and discipline is not None:
+            if discipline not in DISCIPLINES:
+                raise Refused(
+                    422,
+                    f"unknown discipline {discipline!r}",
+                    kind="request-invalid",
+                    errors=[FieldProblem("$.discipline", f"use one of {', '.join(DISCIPLINES)}")],
+                )
+            found = _user(session, access, user_id)
+            if found.role not in ("clinician", "coordinator"):
+                raise Refused(
+                    422,
+                    f"a {found.role} has no care discipline; only clinicians and coordinators do",
+                    kind="request-invalid",
+                    errors=[FieldProblem("$.discipline", f"not for a {found.role}")],
+                )
         return accounts.update_user(
             session,
             organization_id=access.organization_id,
             user_id=user_id,
-            expected_version=expected.required(),
+            expected_version=expected_version,
             active=active,
             password=password,
+            set_discipline=discipline is not _KEEP,
+            discipline=None if discipline is _KEEP else discipline,
         )
 
 

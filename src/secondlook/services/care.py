@@ -34,6 +34,8 @@ from secondlook.care import (
 from secondlook.care.models import OWNERS, Region
 from secondlook.care.outcomes import GoalStatus, ResponderStatus
 from secondlook.care.plan import REVIEW_NOTICE_DAYS, CompletionStatus, PlanEntry
+from secondlook.care.results import check_block, check_imaging, result_kind, with_result
+from secondlook.care.taper import TaperSchedule
 from secondlook.care.vocabulary import OPEN_TASK_STATUSES, TASK_MOVE_LABELS, TASK_STATUSES
 from secondlook.instruments import INSTRUMENTS, improved_at
 from secondlook.instruments.model import TrajectoryPoint
@@ -41,11 +43,12 @@ from secondlook.platform.access import Access
 from secondlook.platform.clock import today
 from secondlook.platform.errors import Refused
 from secondlook.platform.preconditions import IfMatchVersion
+from secondlook.services import records
 from secondlook.services.errors import care_errors, invalid
 from secondlook.services.unit import audited
 from secondlook.store import care_cohort, care_json, care_records, care_worklists
-from secondlook.store.care_models import CarePlan, CareTask
-from secondlook.store.models import Patient
+from secondlook.store.care_models import CareConference, CarePlan, CareTask, CareTaskAssignment
+from secondlook.store.models import Patient, User
 
 # -- the current plan -----------------------------------------------------------------------------
 
@@ -109,6 +112,94 @@ def decided_items_in(
         row,
         tests=[e for e in standing if e.item.kind == "workup"],
         treatments=[e for e in standing if e.item.kind == "treatment"],
+    )
+
+
+@dataclass(frozen=True)
+class DecisionLine:
+    """One item of the plan with the team's decision and its reason."""
+
+    name: str
+    recommendation: str
+    action: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class TaskLine:
+    """One care task of the plan: who does it (a named person, a team member, or the
+    discipline) and by when."""
+
+    name: str
+    owner: str
+    who: str | None
+    due: dt.date
+    status: str
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """What the team decided, as the care-plan summary prints it: each accepted and rejected
+    item with its reason, the tasks with owners and due dates, the decisions of the conference
+    the plan came from (with their agenda item), and the opioid taper's steps."""
+
+    plan: CarePlan
+    accepted: list[DecisionLine]
+    rejected: list[DecisionLine]
+    tasks: list[TaskLine]
+    conference: CareConference | None
+    conference_decisions: list[tuple[str, dict[str, Any]]]
+    taper: TaperSchedule | None
+
+
+def plan_record_in(session: Session, *, organization_id: int, patient_id: int) -> PlanRecord | None:
+    """The current plan's record (None without a plan), for a document already audited."""
+    found = current_plan_tasks_in(session, organization_id=organization_id, patient_id=patient_id)
+    if found is None:
+        return None
+    row, tasks = found
+    entries = care_json.plan_of(row).entries
+    lines = [DecisionLine(e.item.name, e.item.recommendation, e.action, e.reason) for e in entries]
+    team = {
+        u.id: u.username
+        for u in care_records.team_members(session, organization_id=organization_id)
+    }
+    task_lines = [
+        TaskLine(
+            t.name,
+            t.owner,
+            t.person or (team.get(t.assignee_user_id) if t.assignee_user_id else None),
+            t.due,
+            t.status,
+        )
+        for t in tasks
+        if t.kind == "care"
+    ]
+    conference = (
+        care_records.get_conference(
+            session,
+            organization_id=organization_id,
+            patient_id=patient_id,
+            conference_id=row.conference_id,
+        )
+        if row.conference_id is not None
+        else None
+    )
+    decisions: list[tuple[str, dict[str, Any]]] = []
+    if conference is not None:
+        titles = {a["key"]: a["title"] for a in conference.agenda}
+        decisions = [
+            (titles.get(d.get("agenda_key") or "", "General"), d) for d in conference.decisions
+        ]
+    taper_row = care_records.latest_taper(session, plan_id=row.id)
+    return PlanRecord(
+        plan=row,
+        accepted=[line for line in lines if line.action != "reject"],
+        rejected=[line for line in lines if line.action == "reject"],
+        tasks=task_lines,
+        conference=conference,
+        conference_decisions=decisions,
+        taper=None if taper_row is None else care_json.taper_of(taper_row),
     )
 
 
@@ -337,6 +428,8 @@ class Card:
     task: CareTask
     waiting_on: list[str]
     moves: list[Move]
+    # What completing the task records ("block", "imaging"), if it is a diagnostic one.
+    result: str | None = None
 
 
 @dataclass(frozen=True)
@@ -351,6 +444,8 @@ class Board:
     columns: list[Column]
     # Set by ``board``: the patient the board is about, as the audited act loaded it.
     patient: Patient | None = None
+    # Who a task can be given to: the organization's active clinicians and coordinators.
+    team: list[User] = field(default_factory=list)
 
 
 def board_in(session: Session, *, organization_id: int, patient_id: int) -> Board:
@@ -383,13 +478,15 @@ def _card(task: CareTask, waiting: Mapping[str, list[str]], names: Mapping[str, 
         task=task,
         waiting_on=[names.get(k, k) for k in keys],
         moves=[Move(s, TASK_MOVE_LABELS[s]) for s in moves(cast(TaskStatus, task.status))],
+        result=result_kind(task.plan_item_id),
     )
 
 
 def board(session: Session, *, access: Access, patient_id: int) -> Board:
     with audited(session, access, "care.task.read", patient_id=patient_id) as scope:
         found = board_in(session, organization_id=access.organization_id, patient_id=patient_id)
-        return dataclasses.replace(found, patient=scope.patient)
+        team = care_records.team_members(session, organization_id=access.organization_id)
+        return dataclasses.replace(found, patient=scope.patient, team=team)
 
 
 @dataclass(frozen=True)
@@ -416,6 +513,15 @@ def _task(session: Session, access: Access, patient_id: int, task_id: int) -> Ca
 
 
 _UNSET: Any = object()
+
+
+def task_assignments(
+    session: Session, *, access: Access, patient_id: int, task_id: int
+) -> list[CareTaskAssignment]:
+    """Every change of who does the task and when it is due, oldest first."""
+    with audited(session, access, "care.task.read", patient_id=patient_id):
+        task = _task(session, access, patient_id, task_id)
+        return care_records.task_assignments(session, task_id=task.id)
 
 
 @dataclass(frozen=True)
@@ -487,6 +593,71 @@ def update_task(
         return TaskChange(task, cancelled, waiting)
 
 
+@dataclass(frozen=True)
+class TaskResult:
+    """A diagnostic task completed with its result, and the case version the result is in
+    (the newest assessment no longer reflects it: assess again)."""
+
+    change: TaskChange
+    case_version: int
+
+
+def record_task_result(
+    session: Session,
+    *,
+    access: Access,
+    patient_id: int,
+    task_id: int,
+    expected: IfMatchVersion,
+    result: Mapping[str, Any],
+    on: dt.date | None = None,
+) -> TaskResult:
+    """Complete a diagnostic task (a block, an imaging study) with its result, which becomes
+    the patient's next case version (``services.records``), in one transaction: both or
+    neither. Refused: a task that records no result (422), a result that does not fit (422,
+    each field named), a task that cannot be completed now (409), a stale task (412)."""
+    day = on or today()
+    with audited(session, access, "care.task.update", patient_id=patient_id), care_errors():
+        expected_version = expected.required()
+        task = _task(session, access, patient_id, task_id)
+        kind = result_kind(task.plan_item_id)
+        if kind is None:
+            raise invalid(
+                "$.result",
+                "this task records no result",
+                f"{task.name}: this task records no result; complete it from the board",
+            )
+        found = check_block(result) if kind == "block" else check_imaging(result)
+        current = records.case_version_in(
+            session, organization_id=access.organization_id, patient_id=patient_id
+        )
+        if current is None:
+            raise records.no_case(patient_id)
+        assert task.plan_item_id is not None
+        document = with_result(current.document, task.plan_item_id, found, day)
+        changed, cancelled = care_records.update_task(
+            session,
+            organization_id=access.organization_id,
+            patient_id=patient_id,
+            task_id=task_id,
+            expected_version=expected_version,
+            status="completed",
+            on=day,
+            reason=None,
+            user_id=access.principal.user_id,
+            username=access.principal.username,
+        )
+        version = records.save_case_in(
+            session,
+            access=access,
+            patient_id=patient_id,
+            expected=current.number,
+            document=document,
+        )
+        waiting = care_records.plan_task_readiness(session, plan_ids=[changed.plan_id])
+        return TaskResult(TaskChange(changed, cancelled, waiting), version.number)
+
+
 # -- worklists ------------------------------------------------------------------------------------
 
 
@@ -505,12 +676,34 @@ class Worklists:
     red_flags: list[Any]
     reviews: list[tuple[CarePlan, str]]
     patient_names: dict[int, str]
+    my_discipline: str | None = None
 
 
-def worklists(session: Session, *, access: Access, discipline: str | None, limit: int) -> Worklists:
+#: ``worklists``/``worklist``: the discipline of the signed-in user.
+MY_DISCIPLINE: Any = object()
+
+
+def user_discipline_in(session: Session, *, access: Access) -> str | None:
+    """The care discipline of the signed-in user (set by an administrator), if any."""
+    if access.principal.user_id is None:
+        return None
+    return care_records.user_discipline(
+        session, organization_id=access.organization_id, user_id=access.principal.user_id
+    )
+
+
+def worklists(
+    session: Session, *, access: Access, discipline: Any = MY_DISCIPLINE, limit: int
+) -> Worklists:
+    """The team's worklists; the discipline's list is of ``discipline`` (None: no list),
+    by default the signed-in user's own."""
     day = today()
     org = access.organization_id
     with audited(session, access, "care.worklist.read") as scope:
+        my_discipline = user_discipline_in(session, access=access)
+        if discipline is MY_DISCIPLINE:
+            discipline = my_discipline
+        assert discipline is None or isinstance(discipline, str)
         mine = care_worklists.worklist_my_tasks(
             session, organization_id=org, user_id=access.principal.user_id, limit=limit, after=None
         )
@@ -558,6 +751,7 @@ def worklists(session: Session, *, access: Access, discipline: str | None, limit
             red_flags=list(flags),
             reviews=list(reviews),
             patient_names=names,
+            my_discipline=my_discipline,
         )
 
 
@@ -639,6 +833,16 @@ def _worklist_page(
                 after=after,
             )
         elif kind == "discipline":
+            if discipline is MY_DISCIPLINE:
+                discipline = user_discipline_in(session, access=access)
+                if not discipline:
+                    # The request is well formed; the account lacks what it needs (409).
+                    raise Refused(
+                        409,
+                        "you have no care discipline on record: an administrator sets it "
+                        "(PATCH /api/v1/users/{id}, `discipline`), or name one",
+                        kind="no-discipline",
+                    )
             if not discipline:
                 raise Refused(422, "name the discipline", kind="request-invalid")
             tasks = care_worklists.worklist_discipline(

@@ -27,6 +27,7 @@ from secondlook.care import (
     Goal,
     PlanDraft,
     PlanEntry,
+    PlanItem,
     TaperSchedule,
     conference_agenda,
     due_and_overdue,
@@ -49,7 +50,7 @@ from secondlook.store.care_models import (
     CareTask,
 )
 from secondlook.store.care_records import PlanStatus
-from secondlook.store.models import Assessment, Patient
+from secondlook.store.models import Assessment, Patient, User
 
 
 def to_json(value: Any) -> Any:
@@ -81,19 +82,82 @@ def _plan(session: Session, access: Access, patient_id: int, plan_id: int) -> Ca
 
 @dataclass(frozen=True)
 class ConferenceForm:
-    """What a conference form is about: the patient, their newest assessment and its agenda."""
+    """What a conference form is about: the patient, their newest assessment, its agenda, the
+    items a plan from it would hold (a decision may accept or reject one) and the team members
+    who can attend."""
 
     patient: Patient
     assessment: Assessment
     agenda: list[AgendaItem]
+    items: list[PlanItem] = field(default_factory=list)
+    team: list[User] = field(default_factory=list)
 
 
 def conference_form(session: Session, *, access: Access, patient_id: int) -> ConferenceForm:
     """The patient's newest assessment and its agenda, read to hold (or show) a conference."""
-    with audited(session, access, "care.conference.read", patient_id=patient_id) as scope:
+    with (
+        audited(session, access, "care.conference.read", patient_id=patient_id) as scope,
+        care_errors(),
+    ):
         assert scope.patient is not None
         assessment = _latest_assessment(session, access, patient_id)
-        return ConferenceForm(scope.patient, assessment, conference_agenda(assessment.document))
+        draft = _propose(session, access, patient_id, assessment.id)
+        team = care_records.team_members(session, organization_id=access.organization_id)
+        return ConferenceForm(
+            scope.patient,
+            assessment,
+            conference_agenda(assessment.document),
+            list(draft.items),
+            team,
+        )
+
+
+@dataclass(frozen=True)
+class ConferenceMinutes:
+    """A conference as its minutes read: the record, the names of the users it mentions
+    (attendees, who recorded it) and the names of the plan items it decided."""
+
+    patient: Patient
+    conference: CareConference
+    user_names: dict[int, str]
+    item_names: dict[str, str]
+
+
+def conference_minutes(
+    session: Session, *, access: Access, patient_id: int, conference_id: int
+) -> ConferenceMinutes:
+    with (
+        audited(session, access, "care.conference.read", patient_id=patient_id) as scope,
+        care_errors(),
+    ):
+        assert scope.patient is not None
+        conference = care_records.get_conference(
+            session,
+            organization_id=access.organization_id,
+            patient_id=patient_id,
+            conference_id=conference_id,
+        )
+        if conference is None:
+            raise Refused(404, f"patient {patient_id} has no conference {conference_id}")
+        draft = _propose(session, access, patient_id, conference.assessment_id)
+        team = care_records.team_members(session, organization_id=access.organization_id)
+        names = {u.id: u.username for u in team}
+        if conference.created_by is not None and conference.created_by not in names:
+            recorder = care_records.user_name(session, user_id=conference.created_by)
+            if recorder is not None:
+                names[conference.created_by] = recorder
+        return ConferenceMinutes(
+            scope.patient, conference, names, {item.id: item.name for item in draft.items}
+        )
+
+
+def conferences_in(
+    session: Session, *, organization_id: int, patient_id: int, limit: int = 20
+) -> list[CareConference]:
+    """The patient's newest conferences, newest first, for a page already audited."""
+    return care_records.recent_conferences(
+        session, organization_id=organization_id, patient_id=patient_id, limit=limit
+    )
 
 
 def create_conference(
@@ -236,12 +300,14 @@ def create_plan(
     completion: CompletionCriteria | None = None,
     taper: Mapping[str, Any] | None = None,
     draft: bool = False,
+    conference_id: int | None = None,
 ) -> CarePlan:
     """Decide a plan from a stored assessment, by the acting clinician, on ``decided_on``
     (default today). ``taper`` is what was agreed for an accepted opioid taper, as the API
     receives it. A draft gets no tasks and is never the current plan; an active plan gets its
     tasks, taper and questionnaires. Every problem is refused at once (422), located at the
-    decision, goal or taper field it is about."""
+    decision, goal or taper field it is about. ``conference_id`` records the patient's case
+    conference the plan was decided from (404 for another patient's)."""
     where = {d.item_id: f"$.decisions[{i}]" for i, d in enumerate(decisions)}
     where.update({f: f"$.taper.{f}" for f in _TAPER_FIELDS})
     if goals is not None:
@@ -252,7 +318,7 @@ def create_plan(
         _plan_active(),
     ):
         scope.status = 201
-        return care_records.create_plan(
+        plan = care_records.create_plan(
             session,
             organization_id=access.organization_id,
             patient_id=patient_id,
@@ -268,6 +334,46 @@ def create_plan(
             draft=draft,
             user_id=access.principal.user_id,
         )
+        if conference_id is not None:
+            care_records.link_plan_to_conference(session, plan=plan, conference_id=conference_id)
+        return plan
+
+
+@dataclass(frozen=True)
+class ConferenceItemDecision:
+    """What a case conference decided about one plan item: accept or reject, and why (the
+    decision's text), with the agenda item it was taken on and any dissent."""
+
+    item_id: str
+    action: str
+    reason: str
+    decision_id: str
+    agenda_key: str | None
+    dissent: list[dict[str, Any]]
+
+
+def conference_decisions_for_plan(
+    session: Session, *, access: Access, patient_id: int, conference_id: int
+) -> dict[str, ConferenceItemDecision]:
+    """The conference's decisions about plan items, by plan item id, for the plan builder to
+    start from. When a conference decided one item twice, the later decision stands (the
+    minutes keep both)."""
+    conference = read_conference(
+        session, access=access, patient_id=patient_id, conference_id=conference_id
+    )
+    out: dict[str, ConferenceItemDecision] = {}
+    for decision in conference.decisions:
+        item_id, action = decision.get("plan_item_id"), decision.get("plan_action")
+        if item_id and action:
+            out[item_id] = ConferenceItemDecision(
+                item_id=item_id,
+                action=action,
+                reason=decision["text"],
+                decision_id=decision["id"],
+                agenda_key=decision.get("agenda_key"),
+                dissent=list(decision.get("dissent") or []),
+            )
+    return out
 
 
 @contextmanager

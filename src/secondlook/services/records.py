@@ -22,7 +22,7 @@ from secondlook.care.warnings import PatientWarning, SiteContacts, patient_warni
 from secondlook.knowledge import default_knowledge
 from secondlook.platform import clock
 from secondlook.platform.access import Access
-from secondlook.platform.errors import NotFound, Refused
+from secondlook.platform.errors import FieldProblem, NotFound, Refused
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services.unit import audited
 from secondlook.store import care_records, flows, records
@@ -211,6 +211,21 @@ def save_case(
         )
 
 
+def save_case_in(
+    session: Session, *, access: Access, patient_id: int, expected: int, document: object
+) -> CaseVersion:
+    """``save_case`` inside an act already audited (a diagnostic task's result, stored with
+    the task's completion in one transaction)."""
+    return flows.save_case(
+        session,
+        organization_id=access.organization_id,
+        patient_id=patient_id,
+        expected_version=expected,
+        document=document,
+        user_id=access.principal.user_id,
+    )
+
+
 # -- assessments ----------------------------------------------------------------------------------
 
 
@@ -365,19 +380,40 @@ def submit_questionnaire(
     instrument: str,
     answers: Sequence[int | None],
     answered_on: dt.date | None = None,
+    total: float | None = None,
+    on_paper: bool = False,
 ) -> QuestionnaireResponse:
     """Score the answers (422 when they do not fit the instrument) and store them with the
-    score, band and every safety alert they raise; ``answered_on`` defaults to today."""
+    score, band and every safety alert they raise; ``answered_on`` defaults to today. The one
+    way a questionnaire is recorded: in the portal, through the API, or ``on_paper`` (a form
+    the patient filled in on paper, entered by the acting clinician, who is recorded with the
+    time; ``total`` when only the total was kept). Whatever the way, it is one response that
+    outcomes, charts, goals and due lists read, and its alerts are raised alike."""
     with audited(session, access, "questionnaire.create", patient_id=patient_id) as scope:
         scope.status = 201
+        day = answered_on or clock.today()
+        if on_paper and access.principal.role not in ("clinician", "coordinator"):
+            raise Refused(
+                403,
+                "only a clinician or coordinator enters a questionnaire answered on paper",
+            )
+        if on_paper and day > clock.today():
+            raise Refused(
+                422,
+                f"answered_on {day} is in the future",
+                kind="request-invalid",
+                errors=[FieldProblem("$.answered_on", "cannot be after today")],
+            )
         return flows.submit_questionnaire(
             session,
             organization_id=access.organization_id,
             patient_id=patient_id,
             instrument=instrument,
             answers=answers,
-            answered_on=answered_on or clock.today(),
+            answered_on=day,
             user_id=access.principal.user_id,
+            total=total,
+            source="paper" if on_paper else None,
         )
 
 

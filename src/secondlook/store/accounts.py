@@ -163,9 +163,14 @@ def update_user(
     expected_version: int,
     active: bool | None = None,
     password: str | None = None,
+    set_discipline: bool = False,
+    discipline: str | None = None,
 ) -> User:
-    """Change a user if it is still at `expected_version` (one UPDATE, compare-and-set)."""
+    """Change a user if it is still at `expected_version` (one UPDATE, compare-and-set).
+    With ``set_discipline`` the discipline becomes ``discipline`` (None clears it)."""
     values: dict[str, Any] = {"version": User.version + 1}
+    if set_discipline:
+        values["discipline"] = discipline
     if active is not None:
         values["active"] = active
     if password is not None:

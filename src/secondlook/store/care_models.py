@@ -88,6 +88,8 @@ class CarePlan(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"))
+    # The case conference the plan was decided from, when it was built from one.
+    conference_id: Mapped[int | None] = mapped_column(ForeignKey("care_conferences.id"))
     case_id: Mapped[str | None] = mapped_column(String(200))
     knowledge_version: Mapped[str] = mapped_column(String(64))
     engine_version: Mapped[str] = mapped_column(String(64))
@@ -233,6 +235,26 @@ class CareTaskEvent(Base):
     to_status: Mapped[str] = mapped_column(String(20))
     changed_on: Mapped[dt.date] = mapped_column(Date)
     reason: Mapped[str | None] = mapped_column(Text)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CareTaskAssignment(Base):
+    """One change of who does a task (a user of the team or a named person) or of its due
+    date, with the values before and after. Append-only."""
+
+    __tablename__ = "care_task_assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("care_tasks.id"), index=True)
+    from_assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    to_assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    from_person: Mapped[str | None] = mapped_column(String(200))
+    to_person: Mapped[str | None] = mapped_column(String(200))
+    from_due: Mapped[dt.date] = mapped_column(Date)
+    to_due: Mapped[dt.date] = mapped_column(Date)
+    changed_on: Mapped[dt.date] = mapped_column(Date)
     by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -66,6 +66,7 @@ from secondlook.store.care_models import (
     CarePlanVersion,
     CareTaperSchedule,
     CareTask,
+    CareTaskAssignment,
     CareTaskEvent,
 )
 from secondlook.store.errors import Conflict, NotFound, StaleVersion
@@ -75,6 +76,7 @@ from secondlook.store.models import (
     CaseVersion,
     Patient,
     QuestionnaireResponse,
+    User,
     utcnow,
 )
 
@@ -175,7 +177,7 @@ def create_conference(
 ) -> CareConference:
     """Validate the conference with the domain (every problem at once) and store it with the
     agenda the assessment gives."""
-    assessment, _ = assessment_with_case(
+    assessment, case = assessment_with_case(
         session, organization_id=organization_id, patient_id=patient_id, assessment_id=assessment_id
     )
     ref = AssessmentRef(
@@ -183,6 +185,22 @@ def create_conference(
         assessment.document.get("case_id"),
         assessment.knowledge_version,
         assessment.engine_version,
+    )
+    problems = [
+        f"attendees[{i}] ({a.name}): user {a.user_id} is not an active clinician or "
+        "coordinator of your organization"
+        for i, a in enumerate(attendees)
+        if a.user_id is not None
+        and not is_staff_member(session, organization_id=organization_id, user_id=a.user_id)
+    ]
+    if problems:
+        raise CareInvalid(problems)
+    proposal = propose_plan(
+        assessment.document,
+        today=held_on,
+        case=case,
+        assessment_id=str(assessment.id),
+        plan_id="new",
     )
     conference = record_conference(
         id="new",
@@ -192,6 +210,7 @@ def create_conference(
         assessment_ref=ref,
         attendees=attendees,
         decisions=decisions,
+        plan_item_ids=[item.id for item in proposal.items],
     )
     row = CareConference(
         organization_id=organization_id,
@@ -229,6 +248,23 @@ def list_conferences(
     )
 
 
+def recent_conferences(
+    session: Session, *, organization_id: int, patient_id: int, limit: int
+) -> list[CareConference]:
+    """The patient's newest ``limit`` conferences, newest first."""
+    return list(
+        session.scalars(
+            select(CareConference)
+            .where(
+                CareConference.organization_id == organization_id,
+                CareConference.patient_id == patient_id,
+            )
+            .order_by(CareConference.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def get_conference(
     session: Session, *, organization_id: int, patient_id: int, conference_id: int
 ) -> CareConference | None:
@@ -248,9 +284,27 @@ def conference_decisions(data: Sequence[Mapping[str, Any]]) -> list[ConferenceDe
             text=d["text"],
             agenda_key=d.get("agenda_key"),
             dissent=tuple(Dissent(x["attendee"], x["text"]) for x in d.get("dissent", ())),
+            plan_item_id=d.get("plan_item_id"),
+            plan_action=d.get("plan_action"),
         )
         for d in data
     ]
+
+
+def link_plan_to_conference(session: Session, *, plan: CarePlan, conference_id: int) -> CarePlan:
+    """Record that ``plan`` was decided from one of its patient's conferences (NotFound for a
+    conference of someone else)."""
+    conference = get_conference(
+        session,
+        organization_id=plan.organization_id,
+        patient_id=plan.patient_id,
+        conference_id=conference_id,
+    )
+    if conference is None:
+        raise NotFound(f"conference {conference_id} of patient {plan.patient_id}")
+    plan.conference_id = conference.id
+    session.flush()
+    return plan
 
 
 # -- plans ---------------------------------------------------------------------------------------
@@ -1346,6 +1400,7 @@ def update_task(
                     .execution_options(synchronize_session=False),
                 )
                 cascaded.append(other)
+    _record_assignment(session, task, values, on=on, user_id=user_id)
     if values:
         result_rows = _execute_update(
             session,
@@ -1362,6 +1417,49 @@ def update_task(
     for other in cascaded:
         session.refresh(other)
     return task, cascaded
+
+
+def _record_assignment(
+    session: Session,
+    task: CareTask,
+    values: Mapping[str, Any],
+    *,
+    on: dt.date,
+    user_id: int | None,
+) -> None:
+    """One append-only row when who does the task or its due date really changes (a form that
+    sends the same values again records nothing)."""
+    to_assignee = values.get("assignee_user_id", task.assignee_user_id)
+    to_person = values.get("person", task.person)
+    to_due = values.get("due", task.due)
+    if (to_assignee, to_person, to_due) == (task.assignee_user_id, task.person, task.due):
+        return
+    session.add(
+        CareTaskAssignment(
+            organization_id=task.organization_id,
+            task_id=task.id,
+            from_assignee_user_id=task.assignee_user_id,
+            to_assignee_user_id=to_assignee,
+            from_person=task.person,
+            to_person=to_person,
+            from_due=task.due,
+            to_due=to_due,
+            changed_on=on,
+            by_user_id=user_id,
+            created_at=utcnow(),
+        )
+    )
+
+
+def task_assignments(session: Session, *, task_id: int) -> list[CareTaskAssignment]:
+    """The task's changes of assignee, person and due date, oldest first."""
+    return list(
+        session.scalars(
+            select(CareTaskAssignment)
+            .where(CareTaskAssignment.task_id == task_id)
+            .order_by(CareTaskAssignment.id)
+        )
+    )
 
 
 def task_readiness(rows: Sequence[CareTask]) -> dict[str, list[str]]:
@@ -1389,8 +1487,6 @@ def plan_task_readiness(session: Session, *, plan_ids: Iterable[int]) -> dict[st
 
 def is_staff_member(session: Session, *, organization_id: int, user_id: int) -> bool:
     """Whether the user is an active clinician or coordinator of the organization."""
-    from secondlook.store.models import User
-
     return (
         session.scalar(
             select(User.id).where(
@@ -1401,4 +1497,31 @@ def is_staff_member(session: Session, *, organization_id: int, user_id: int) -> 
             )
         )
         is not None
+    )
+
+
+def team_members(session: Session, *, organization_id: int) -> list[User]:
+    """The organization's active clinicians and coordinators by username: who can attend a
+    conference or be given a task."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.organization_id == organization_id,
+                User.active.is_(True),
+                User.role.in_(("clinician", "coordinator")),
+            )
+            .order_by(User.username)
+        )
+    )
+
+
+def user_name(session: Session, *, user_id: int) -> str | None:
+    """The username of a user (who recorded a conference may since have left the team)."""
+    return session.scalar(select(User.username).where(User.id == user_id))
+
+
+def user_discipline(session: Session, *, organization_id: int, user_id: int) -> str | None:
+    return session.scalar(
+        select(User.discipline).where(User.organization_id == organization_id, User.id == user_id)
     )

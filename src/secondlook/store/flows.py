@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from secondlook.care.alerts import raised_by_assessment, raised_by_questionnaire
 from secondlook.case import CaseInvalid, Problem, parse_case
 from secondlook.engine import assess
-from secondlook.instruments import score
+from secondlook.instruments import AnswersInvalid, score, score_total
 from secondlook.store import alerts, records
 from secondlook.store.errors import NotFound
 from secondlook.store.models import Assessment, CaseVersion, QuestionnaireResponse
@@ -102,10 +102,16 @@ def submit_questionnaire(
     answers: Sequence[int | None],
     answered_on: dt.date,
     user_id: int | None,
+    total: float | None = None,
+    source: str | None = None,
 ) -> QuestionnaireResponse:
     """Score the answers (raises AnswersInvalid) and store them with the score, band and every
-    alert the instrument raised (a self-harm answer is never dropped)."""
-    result = score(instrument, list(answers))
+    alert the instrument raised (a self-harm answer is never dropped). A form filled in on
+    paper may come as its ``total`` alone (no answers): range-checked and banded, with the
+    instrument's note on what a total cannot tell (PHQ-9: item 9 unknown, never "no")."""
+    if total is not None and answers:
+        raise AnswersInvalid(["give the item answers or the total, not both"])
+    result = score(instrument, list(answers)) if total is None else score_total(instrument, total)
     response = records.store_questionnaire_response(
         session,
         organization_id=organization_id,
@@ -120,6 +126,7 @@ def submit_questionnaire(
         alerts=list(result.alerts),
         problems=list(result.problems),
         user_id=user_id,
+        source=source,
     )
     # In the response's transaction: a self-harm answer is an alert record before it commits.
     alerts.raise_alerts(

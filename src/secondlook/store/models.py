@@ -136,6 +136,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The care discipline a staff member works in (care/vocabulary.py DISCIPLINES): it is
+    # checked where it is set (services.accounts), so the database holds no copy of the list.
+    discipline: Mapped[str | None] = mapped_column(String(40))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -235,6 +238,9 @@ class QuestionnaireResponse(Base):
     subscales: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     alerts: Mapped[list[str]] = mapped_column(JSONDocument)
     problems: Mapped[list[str]] = mapped_column(JSONDocument)
+    # How the answers came in: "paper" when a clinician entered a form the patient filled in
+    # on paper (``created_by`` is who entered it); NULL for answers given on screen.
+    source: Mapped[str | None] = mapped_column(String(20))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -364,6 +364,7 @@ def store_questionnaire_response(
     alerts: list[str],
     problems: list[str],
     user_id: int | None,
+    source: str | None = None,
 ) -> QuestionnaireResponse:
     response = QuestionnaireResponse(
         organization_id=organization_id,
@@ -377,6 +378,7 @@ def store_questionnaire_response(
         subscales=subscales,
         alerts=alerts,
         problems=problems,
+        source=source,
         created_by=user_id,
         created_at=utcnow(),
     )

@@ -31,6 +31,7 @@ from secondlook.care import (
     reason_required,
     suggested_action,
 )
+from secondlook.care.results import FINDINGS, SIDES
 from secondlook.care.vocabulary import CLOSE_OUTCOMES, OWNERS, TASK_STATUSES
 from secondlook.http.deps import SessionDep, access_of, path_id
 from secondlook.platform import clock
@@ -69,12 +70,15 @@ def _problems(exc: Refused) -> list[str]:
 
 # --- case conference ---------------------------------------------------------------------------
 
+GUEST_SLOTS = 3
+
 
 def _conference_page(
     request: Request,
     form: plans.ConferenceForm,
     *,
     values: dict[str, str] | None = None,
+    chosen: Sequence[str] = (),
     errors: Sequence[str] = (),
     status: int = 200,
 ) -> Response:
@@ -85,8 +89,11 @@ def _conference_page(
             "patient": form.patient,
             "assessment_id": form.assessment.id,
             "agenda": form.agenda,
+            "items": form.items,
+            "team": form.team,
+            "chosen": set(chosen),
             "disciplines": DISCIPLINES,
-            "slots": range(ATTENDEE_SLOTS),
+            "guests": range(GUEST_SLOTS),
             "values": values or {"held_on": clock.today().isoformat()},
             "errors": list(errors),
         },
@@ -102,6 +109,42 @@ def conference_form(
     return _conference_page(request, form)
 
 
+def _attendees(form: FormData, team: Sequence[Any]) -> tuple[list[Attendee], list[str], list[str]]:
+    """The attendees the form names (the team members ticked, then the guests), the ticked
+    user ids as sent, and the problems of the form itself."""
+    by_id = {str(u.id): u for u in team}
+    chosen = [v for v in form.getlist("attendee-user") if isinstance(v, str)]
+    attendees: list[Attendee] = []
+    problems: list[str] = []
+    for value in chosen:
+        member = by_id.get(value)
+        if member is None:
+            problems.append("attendees: a chosen attendee is no longer an active team member")
+            continue
+        discipline = member.discipline or _text(form, f"attendee-user-{value}-discipline", 40)
+        if not discipline:
+            problems.append(f"attendees ({member.username}): choose the discipline they attend for")
+            continue
+        attendees.append(Attendee(member.username, discipline, member.id))  # type: ignore[arg-type]
+    for i in range(GUEST_SLOTS):
+        name = _text(form, f"guest-{i}-name", 200)
+        if name:
+            attendees.append(Attendee(name, _text(form, f"guest-{i}-discipline", 40)))  # type: ignore[arg-type]
+    return attendees, chosen, problems
+
+
+def _titled(problems: Sequence[str], agenda: Sequence[AgendaItem]) -> list[str]:
+    """The domain's problems with a decision named by the agenda item the team wrote it under
+    (the form's decision ids are its own, never shown)."""
+    titles = {f"decision 'd{i + 1}'": item.title for i, item in enumerate(agenda)}
+    titles[f"decision 'd{len(agenda) + 1}'"] = "General decision"
+    out = []
+    for problem in problems:
+        head, sep, rest = problem.partition(": ")
+        out.append(f"{titles[head]}: {rest}" if sep and head in titles else problem)
+    return out
+
+
 @router.post("/patients/{patient_id}/conference")
 async def conference_save(
     patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
@@ -111,22 +154,18 @@ async def conference_save(
     access = access_of(request, user)
     # Read first (its own audit event): the decisions are placed on the assessment's agenda.
     page = plans.conference_form(session, access=access, patient_id=patient_id)
-    attendees = []
-    for i in range(ATTENDEE_SLOTS):
-        name = _text(form, f"attendee-{i}-name", 200)
-        if name:
-            attendees.append(Attendee(name, _text(form, f"attendee-{i}-discipline", 40)))  # type: ignore[arg-type]
+    attendees, chosen, errors = _attendees(form, page.team)
     decisions = _conference_decisions(form, page.agenda)
     held_on = _day(form, "held_on")
-    errors: list[str] = []
     if held_on is None:
         errors.append("held_on: enter the date of the conference")
     if not decisions:
         errors.append("decisions: record at least one decision")
+    conference = None
     if not errors:
         assert held_on is not None
         try:
-            plans.create_conference(
+            conference = plans.create_conference(
                 session,
                 access=access,
                 patient_id=patient_id,
@@ -136,15 +175,18 @@ async def conference_save(
                 decisions=decisions,
             )
         except Refused as exc:
-            errors = _problems(exc)
-    if errors:
-        return _conference_page(request, page, values=values, errors=errors, status=422)
-    return redirect(f"/clinic/patients/{patient_id}/plan")
+            errors = _titled(_problems(exc), page.agenda)
+    if conference is None:
+        return _conference_page(
+            request, page, values=values, chosen=chosen, errors=errors, status=422
+        )
+    return redirect(f"/clinic/patients/{patient_id}/conferences/{conference.id}")
 
 
 def _conference_decisions(form: FormData, agenda: Sequence[AgendaItem]) -> list[dict[str, Any]]:
     """The decisions the form records, one per filled agenda slot (the last slot is about no
-    agenda item), as the conference's JSON documents."""
+    agenda item), as the conference's JSON documents; a decision may also accept or reject one
+    plan item."""
     decisions: list[dict[str, Any]] = []
     for position, item in enumerate([*agenda, None]):
         key = f"decision-{position}"
@@ -156,15 +198,49 @@ def _conference_decisions(form: FormData, agenda: Sequence[AgendaItem]) -> list[
         dissent = (
             [{"attendee": dissent_by, "text": dissent_text}] if dissent_by or dissent_text else []
         )
+        plan_item = _text(form, f"{key}-item", 200) or None
+        action = _text(form, f"{key}-action", 10) or None
         decisions.append(
             {
                 "id": f"d{position + 1}",
                 "text": text,
                 "agenda_key": item.key if item else None,
                 "dissent": dissent,
+                "plan_item_id": plan_item,
+                "plan_action": action if plan_item else None,
             }
         )
     return decisions
+
+
+@router.get("/patients/{patient_id}/conferences/{conference_id}")
+def conference_minutes(
+    patient_id: PatientPath,
+    conference_id: Annotated[int, path_id("the conference's id")],
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+) -> Response:
+    """A recorded conference as minutes: who attended, what was decided on each agenda item
+    and why, any dissent, who recorded it and when. Printable as it is."""
+    minutes = plans.conference_minutes(
+        session, access=access_of(request, user), patient_id=patient_id, conference_id=conference_id
+    )
+    conference = minutes.conference
+    by_agenda: dict[str | None, list[dict[str, Any]]] = {}
+    for decision in conference.decisions:
+        by_agenda.setdefault(decision.get("agenda_key"), []).append(decision)
+    return render(
+        request,
+        "clinic/conference_minutes.html",
+        {
+            "patient": minutes.patient,
+            "conference": conference,
+            "by_agenda": by_agenda,
+            "user_names": minutes.user_names,
+            "item_names": minutes.item_names,
+        },
+    )
 
 
 # --- plan builder ------------------------------------------------------------------------------
@@ -512,21 +588,42 @@ def _board_page(
     *,
     message: tuple[int, str] | None = None,
     status: int = 200,
+    result_version: int | None = None,
+    can_assess: bool = False,
 ) -> Response:
     return render(
         request,
         "clinic/tasks.html",
-        {"patient": patient, "plan": board.plan, "columns": board.columns, "message": message},
+        {
+            "result_version": result_version,
+            "can_assess": can_assess,
+            "findings": FINDINGS,
+            "sides": SIDES,
+            "patient": patient,
+            "plan": board.plan,
+            "columns": board.columns,
+            "team": board.team,
+            "team_names": {u.id: u for u in board.team},
+            "message": message,
+        },
         status=status,
     )
 
 
 @router.get("/patients/{patient_id}/tasks")
 def task_board(
-    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+    patient_id: PatientPath,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+    result: int | None = None,
 ) -> Response:
+    """The board; ``result``: the case version a task's result was just stored in (the page
+    then prompts a re-assessment)."""
     board = care.board(session, access=access_of(request, user), patient_id=patient_id)
-    return _board_page(request, board.patient, board)
+    return _board_page(
+        request, board.patient, board, result_version=result, can_assess=user.role == "clinician"
+    )
 
 
 @router.post("/patients/{patient_id}/tasks/{task_id}")
@@ -572,6 +669,119 @@ async def task_move(
     return redirect(f"/clinic/patients/{patient_id}/tasks#task-{task_id}")
 
 
+def _result_fields(form: FormData) -> tuple[dict[str, Any], list[str]]:
+    """The result form's fields as the care domain checks them (numbers parsed here)."""
+    result: dict[str, Any] = {}
+    problems: list[str] = []
+    relief = _text(form, "relief_percent", 20)
+    if relief:
+        try:
+            result["relief_percent"] = float(relief.rstrip("%").strip())
+        except ValueError:
+            problems.append(f"Relief: {relief!r} is not a number of percent (0 to 100).")
+    confirmatory = _text(form, "confirmatory", 5)
+    if confirmatory in ("yes", "no"):
+        result["confirmatory"] = confirmatory == "yes"
+    for name in ("finding", "level", "side", "report"):
+        value = _text(form, name)
+        if value:
+            result[name] = value
+    return result, problems
+
+
+@router.post("/patients/{patient_id}/tasks/{task_id}/result")
+async def task_result(
+    patient_id: PatientPath,
+    task_id: TaskPath,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+) -> Response:
+    """Complete a diagnostic task with its result: a new case version, then the board says
+    so and offers to assess again."""
+    form = await request.form()
+    try:
+        version = int(_text(form, "version", 12))
+    except ValueError:
+        version = -1
+    result, problems = _result_fields(form)
+    access = access_of(request, user)
+    try:
+        if problems:
+            raise Refused(422, " ".join(problems))
+        found = care.record_task_result(
+            session,
+            access=access,
+            patient_id=patient_id,
+            task_id=task_id,
+            expected=IfMatchVersion.of(max(version, 0)),
+            result=result,
+            on=_day(form, "on"),
+        )
+    except Refused as exc:
+        if exc.status not in (409, 412, 422):
+            raise
+        detail = exc.detail or ""
+        if exc.status == 412:
+            detail = "Someone else changed this task or the case meanwhile; see it as it is now."
+        elif exc.errors:
+            detail = "; ".join(e.message for e in exc.errors)
+        board = care.board(session, access=access, patient_id=patient_id)
+        return _board_page(
+            request, board.patient, board, message=(task_id, detail), status=exc.status
+        )
+    return redirect(f"/clinic/patients/{patient_id}/tasks?result={found.case_version}#reassess")
+
+
+@router.post("/patients/{patient_id}/tasks/{task_id}/assign")
+async def task_assign(
+    patient_id: PatientPath,
+    task_id: TaskPath,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+) -> Response:
+    """Give the task to a team member (or to nobody in particular) and/or re-date it; the
+    change is recorded in the task's assignment history."""
+    form = await request.form()
+    try:
+        version = int(_text(form, "version", 12))
+    except ValueError:
+        version = -1
+    assignee_text = _text(form, "assignee", 12)
+    due = _day(form, "due")
+    access = access_of(request, user)
+    try:
+        if due is None:
+            raise Refused(422, "Enter the due date as a date (YYYY-MM-DD).")
+        try:
+            assignee = int(assignee_text) if assignee_text else None
+        except ValueError:
+            raise Refused(422, "Choose a team member from the list.") from None
+        care.update_task(
+            session,
+            access=access,
+            patient_id=patient_id,
+            task_id=task_id,
+            expected=IfMatchVersion.of(max(version, 0)),
+            assignee_user_id=assignee,
+            due=due,
+        )
+    except Refused as exc:
+        if exc.status not in (409, 412, 422):
+            raise
+        detail = exc.detail or ""
+        if exc.status == 412:
+            detail = "Someone else changed this task meanwhile; it is shown as it is now."
+        elif exc.errors:
+            detail = "; ".join(e.message for e in exc.errors)
+        board = care.board(session, access=access, patient_id=patient_id)
+        return _board_page(
+            request, board.patient, board, message=(task_id, detail), status=exc.status
+        )
+    return redirect(f"/clinic/patients/{patient_id}/tasks#task-{task_id}")
+
+
 # --- worklists ---------------------------------------------------------------------------------
 
 WORKLIST_LIMIT = 50
@@ -579,11 +789,14 @@ WORKLIST_LIMIT = 50
 
 @router.get("/worklists")
 def worklists(
-    request: Request, session: SessionDep, user: StaffUser, discipline: str = ""
+    request: Request, session: SessionDep, user: StaffUser, discipline: str | None = None
 ) -> Response:
-    """The team's worklists, first WORKLIST_LIMIT of each. The discipline comes from a GET
-    form (a discipline name is not patient data)."""
-    chosen = discipline if discipline in DISCIPLINES else ""
+    """The team's worklists, first WORKLIST_LIMIT of each. The discipline's list is the
+    signed-in user's own discipline until another is chosen in the GET form (a discipline
+    name is not patient data)."""
+    chosen: Any = care.MY_DISCIPLINE
+    if discipline is not None:
+        chosen = discipline if discipline in DISCIPLINES else None
     access = access_of(request, user)
     inbox = alerts.inbox(session, access=access)
     lists = care.worklists(session, access=access, discipline=chosen, limit=WORKLIST_LIMIT)
@@ -595,6 +808,7 @@ def worklists(
             "resolution_actions": alerts.RESOLUTION_ACTIONS,
             "disciplines": DISCIPLINES,
             "discipline": lists.discipline,
+            "my_discipline": lists.my_discipline,
             "today": lists.today,
             "limit": lists.limit,
             "within_days": lists.review_within_days,

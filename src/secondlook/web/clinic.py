@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from markupsafe import Markup
 from starlette.datastructures import FormData
 
+from secondlook.care import vocabulary as care_vocabulary
 from secondlook.http.deps import Auditor, SessionDep, access_of, path_id
 from secondlook.http.problems import ApiProblem
 from secondlook.instruments import INSTRUMENTS, safety_text
@@ -25,7 +26,7 @@ from secondlook.platform.errors import Refused
 from secondlook.platform.ids import MAX_ID
 from secondlook.reports import charts as chart_svg
 from secondlook.reports import pdf
-from secondlook.services import alerts, care, records
+from secondlook.services import alerts, care, plans, records
 from secondlook.store.models import Patient
 from secondlook.web import data, intake
 from secondlook.web.common import StaffUser, redirect, render, site_contacts_of
@@ -147,6 +148,9 @@ def patient_page(
         patient_alerts = alerts.patient_alerts_in(
             session, organization_id=user.organization_id, patient_id=patient_id
         )
+        conferences = plans.conferences_in(
+            session, organization_id=user.organization_id, patient_id=patient_id
+        )
     alert_ids = {a for r in context["response_alerts"] for a in r.alerts}
     return render(
         request,
@@ -157,6 +161,7 @@ def patient_page(
             "imaging": (current.document.get("imaging") or []) if current else [],
             "charts": charts,
             "outcome": outcome,
+            "conferences": conferences,
             "can_assess": user.role == "clinician",
             "safety_texts": {a: safety_text(a).clinician for a in alert_ids},
             "patient_alerts": patient_alerts,
@@ -400,6 +405,44 @@ def pdf_plan(outcome: care.Outcomes) -> pdf.PlanSummary | None:
     )
 
 
+def pdf_decisions(record: care.PlanRecord | None) -> pdf.PlanDecisions | None:
+    """The team's decisions as the summary prints them, in the care vocabulary's words."""
+    if record is None:
+        return None
+
+    def lines(found: list[care.DecisionLine]) -> list[tuple[str, str, str]]:
+        return [
+            (d.name, care_vocabulary.label("recommendation", d.recommendation), d.reason or "")
+            for d in found
+        ]
+
+    conference = record.conference
+    return pdf.PlanDecisions(
+        decided_on=record.plan.decided_on,
+        decided_by=record.plan.decided_by,
+        accepted=lines(record.accepted),
+        rejected=lines(record.rejected),
+        tasks=[
+            (
+                t.name,
+                t.who or care_vocabulary.label("owner", t.owner),
+                t.due.isoformat(),
+                care_vocabulary.label("task-status", t.status),
+            )
+            for t in record.tasks
+        ],
+        conference_on=conference.held_on if conference else None,
+        conference=[
+            (title, d["text"], [f"{x['attendee']}: {x['text']}" for x in d.get("dissent") or []])
+            for title, d in record.conference_decisions
+        ],
+        taper=[(step.start_on, step.mme_per_day) for step in record.taper.steps]
+        if record.taper
+        else [],
+        taper_citation=record.taper.citation if record.taper else "",
+    )
+
+
 def handout_items(
     document: dict[str, Any], decided: care.DecidedItems | None
 ) -> tuple[list[pdf.HandoutItem], list[pdf.HandoutItem]]:
@@ -432,6 +475,9 @@ def _document_context(
         context["decided"] = care.decided_items_in(
             session, organization_id=user.organization_id, patient_id=patient_id
         )
+        context["record"] = care.plan_record_in(
+            session, organization_id=user.organization_id, patient_id=patient_id
+        )
         context["warnings"] = records.patient_warnings_of(
             document=context["a"],
             responses=context["responses"],
@@ -458,6 +504,7 @@ def summary_pdf(
         charts=pdf_charts(outcome),
         extra_alerts=extra,
         plan=pdf_plan(outcome),
+        decisions=pdf_decisions(context["record"]),
     )
     return _pdf_response(content, f"care-plan-summary-{patient_id}.pdf")
 

@@ -269,7 +269,9 @@ def update_user(
     response: Response,
     if_match: IfMatch = None,
 ) -> UserOut:
-    """Deactivate or reactivate a user, or set a new password. Needs If-Match."""
+    """Deactivate or reactivate a user, set a new password, or set the care discipline a
+    clinician or coordinator works in (`discipline`; null clears it). Needs If-Match."""
+    changes = {"discipline": body.discipline} if "discipline" in body.model_fields_set else {}
     changed = accounts.update_user(
         session,
         access=access,
@@ -277,6 +279,7 @@ def update_user(
         expected=IfMatchVersion(if_match),
         active=body.active,
         password=body.password,
+        **changes,
     )
     response.headers["ETag"] = etag(changed.version)
     return _user_out(changed)

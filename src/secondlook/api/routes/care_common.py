@@ -54,6 +54,7 @@ def plan_out(plan: CarePlan) -> PlanOut:
         entries=plan.entries,
         goals=plan.goals,
         completion=plan.completion,
+        conference_id=plan.conference_id,
         version=plan.version,
         plan_version=plan.plan_version,
         closed_as=plan.closed_as,  # type: ignore[arg-type]

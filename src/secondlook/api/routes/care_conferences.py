@@ -57,7 +57,7 @@ def record_conference(
         patient_id=patient_id,
         assessment_id=body.assessment_id,
         held_on=body.held_on,
-        attendees=[Attendee(a.name, a.discipline) for a in body.attendees],
+        attendees=[Attendee(a.name, a.discipline, a.user_id) for a in body.attendees],
         decisions=[d.model_dump() for d in body.decisions],
     )
     result = out(conference)

@@ -176,6 +176,7 @@ def create_plan(
         completion=None if body.completion is None else _completion(body.completion),
         taper=None if body.taper is None else body.taper.model_dump(),
         draft=body.status == "draft",
+        conference_id=body.conference_id,
     )
     result = plan_out(plan)
     response.headers["Location"] = result.href

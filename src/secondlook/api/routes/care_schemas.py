@@ -11,6 +11,7 @@ from secondlook.api.schemas import IdInt, IsoDate, Strict
 from secondlook.care.models import Discipline, Owner, TaskKind, TaskStatus
 from secondlook.care.outcomes import GoalStatus, ResponderStatus
 from secondlook.care.plan import PlanStatus
+from secondlook.case.vocabulary import Finding, Side
 
 EARLIEST = dt.date(1900, 1, 1)
 LATEST = dt.date(2199, 12, 31)
@@ -42,6 +43,9 @@ Dose = Annotated[float, Field(gt=0, le=5000)]
 class AttendeeIn(Strict):
     name: ShortText
     discipline: Discipline
+    user_id: IdInt | None = Field(
+        default=None, description="the team member (a user of your organization); none for a guest"
+    )
 
 
 class DissentIn(Strict):
@@ -56,6 +60,15 @@ class ConferenceDecisionIn(Strict):
         default=None, description="the agenda item it decides (a red flag, alert or perspective)"
     )
     dissent: list[DissentIn] = Field(default_factory=list, max_length=20)
+    plan_item_id: ShortText | None = Field(
+        default=None,
+        description="the proposed plan item it decides (GET .../plans/proposal); the text is the "
+        "reason, and the plan builder starts from it",
+        examples=["workup:mri"],
+    )
+    plan_action: Literal["accept", "reject"] | None = Field(
+        default=None, description="what it decided about `plan_item_id`"
+    )
 
 
 class ConferenceIn(Strict):
@@ -153,6 +166,9 @@ class PlanIn(Strict):
     taper: TaperIn | None = None
     status: Literal["draft", "active"] = Field(
         default="active", description="a draft has no tasks until it is made active"
+    )
+    conference_id: IdInt | None = Field(
+        default=None, description="the patient's case conference the plan was decided from"
     )
 
 
@@ -257,6 +273,9 @@ class PlanOut(BaseModel):
     entries: list[dict[str, Any]] = Field(description="each item with the decision about it")
     goals: list[dict[str, Any]]
     completion: dict[str, Any]
+    conference_id: int | None = Field(
+        default=None, description="the case conference the plan was decided from"
+    )
     version: int = Field(description="the plan's ETag; send it in If-Match to PATCH")
     plan_version: int = Field(description="1 when decided, one more per amendment")
     closed_as: Literal["completed", "discharged", "replaced"] | None = None
@@ -382,6 +401,44 @@ class TaskChangeOut(BaseModel):
     cancelled: list[TaskOut] = Field(
         description="tasks that waited on this one and were cancelled with it"
     )
+
+
+class TaskResultIn(Strict):
+    """The result of a diagnostic task: for a block `relief_percent` and `confirmatory`; for
+    an imaging study `finding` (and `report`); `level` and `side` where they apply."""
+
+    on: CareDate | None = Field(default=None, description="the day of the result (default today)")
+    relief_percent: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    confirmatory: StrictBool | None = Field(
+        default=None, description="the confirmatory (second) block of a dual-block protocol"
+    )
+    finding: Finding | None = None
+    level: str | None = Field(default=None, max_length=10, examples=["L4-L5"])
+    side: Side | None = None
+    report: LongText | None = None
+
+
+class TaskResultOut(BaseModel):
+    task: TaskOut
+    cancelled: list[TaskOut]
+    case_version: int = Field(description="the case version the result is in")
+    assess: str = Field(description="POST here to assess the case again with the result")
+
+
+class TaskAssignmentOut(BaseModel):
+    """One change of who does a task or when it is due (append-only)."""
+
+    id: int
+    task_id: int
+    from_assignee_user_id: int | None
+    to_assignee_user_id: int | None
+    from_person: str | None
+    to_person: str | None
+    from_due: dt.date
+    to_due: dt.date
+    changed_on: dt.date
+    by_user_id: int | None
+    created_at: dt.datetime
 
 
 # --- worklists ----------------------------------------------------------------------------------

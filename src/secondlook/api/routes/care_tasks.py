@@ -9,7 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 
 from secondlook.api.routes.care_common import task_out
-from secondlook.api.routes.care_schemas import TaskChangeOut, TaskOut, TaskPatch
+from secondlook.api.routes.care_schemas import (
+    TaskAssignmentOut,
+    TaskChangeOut,
+    TaskOut,
+    TaskPatch,
+    TaskResultIn,
+    TaskResultOut,
+)
 from secondlook.http.deps import (
     AccessDep,
     IfMatch,
@@ -71,4 +78,47 @@ def update_task(
     return TaskChangeOut(
         task=task_out(change.task, change.waiting),
         cancelled=[task_out(t, change.waiting) for t in change.cancelled],
+    )
+
+
+@router.get("/{task_id}/assignments", responses=error_responses(401, 403, 404, 422))
+def task_assignments(
+    patient_id: PatientId, task_id: TaskId, access: AccessDep, session: SessionDep
+) -> list[TaskAssignmentOut]:
+    """Every change of the task's assignee, person or due date, oldest first, with who made
+    it and when (the task's status changes are in its status history)."""
+    rows = care.task_assignments(session, access=access, patient_id=patient_id, task_id=task_id)
+    return [TaskAssignmentOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.post("/{task_id}/result", responses=error_responses(401, 403, 404, 409, 412, 422, 428))
+def record_result(
+    patient_id: PatientId,
+    task_id: TaskId,
+    body: TaskResultIn,
+    access: AccessDep,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TaskResultOut:
+    """Complete a diagnostic task (a medial branch, sacroiliac joint or nerve root block; an
+    imaging study) with its result. The result becomes the patient's next case version, with
+    the completion, in one transaction; assess the case again to see what it changes. Needs
+    the task's If-Match."""
+    found = care.record_task_result(
+        session,
+        access=access,
+        patient_id=patient_id,
+        task_id=task_id,
+        expected=IfMatchVersion(if_match),
+        result=body.model_dump(exclude={"on"}, exclude_none=True),
+        on=body.on,
+    )
+    change = found.change
+    response.headers["ETag"] = etag(change.task.version)
+    return TaskResultOut(
+        task=task_out(change.task, change.waiting),
+        cancelled=[task_out(t, change.waiting) for t in change.cancelled],
+        case_version=found.case_version,
+        assess=f"/api/v1/patients/{patient_id}/assessments",
     )

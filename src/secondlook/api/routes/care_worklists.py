@@ -52,6 +52,23 @@ def my_tasks(
     return _tasks(found, page, request)
 
 
+@router.get("/my-discipline", responses=error_responses(401, 403, 409, 422))
+def my_discipline_tasks(
+    access: AccessDep, session: SessionDep, page: DuePageDep, request: Request
+) -> PageOf[WorklistTask]:
+    """Open care tasks owned by your own discipline (set by an administrator), soonest due
+    first; 409 when you have none on record."""
+    found = care.worklist(
+        session,
+        access=access,
+        kind="discipline",
+        discipline=care.MY_DISCIPLINE,
+        limit=page.limit + 1,
+        after=page.after,
+    )
+    return _tasks(found, page, request)
+
+
 @router.get("/discipline/{discipline}", responses=error_responses(401, 403, 422))
 def discipline_tasks(
     discipline: Annotated[Discipline, Path(description="the owning discipline")],

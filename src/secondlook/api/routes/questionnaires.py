@@ -31,6 +31,7 @@ def out(response: QuestionnaireResponse) -> QuestionnaireOut:
         subscales=response.subscales,
         alerts=response.alerts,
         problems=response.problems,
+        source=response.source,
         created_at=response.created_at,
         created_by=response.created_by,
         href=href(response),
@@ -46,7 +47,8 @@ def submit_questionnaire(
     response: Response,
 ) -> QuestionnaireOut:
     """Score the answers and store them. `alerts` lists every safety alert the answers raise
-    (for example `self-harm-risk` for any positive answer to PHQ-9 item 9)."""
+    (for example `self-harm-risk` for any positive answer to PHQ-9 item 9). A paper form is
+    entered with `on_paper` (by a clinician or coordinator), as item answers or its `total`."""
     stored = records.submit_questionnaire(
         session,
         access=access,
@@ -54,6 +56,8 @@ def submit_questionnaire(
         instrument=body.instrument,
         answers=body.answers,
         answered_on=body.answered_on,
+        total=body.total,
+        on_paper=body.on_paper,
     )
     result = out(stored)
     response.headers["Location"] = result.href
