@@ -170,6 +170,10 @@ class CdsSettings:
     #: ``{app_base_url}/patients/{patientId}`` (right only when SecondLook's patient ids are the
     #: EHR's). The API passes one that finds the SecondLook patient by MRN and demographics.
     patient_link: Callable[[str, str, Mapping[str, Any] | None], PatientLink] | None = None
+    #: SecondLook's SMART launch URL (``{base}/smart/launch``): when set, every card also
+    #: carries a SMART app link (``type: smart``), so the EHR launches the workspace with the
+    #: patient in context (docs/fhir.md, "SMART EHR launch").
+    smart_launch_url: str | None = None
 
 
 def cds_router(settings: CdsSettings) -> APIRouter:
@@ -467,6 +471,15 @@ def _card(
         "detail": detail,
         "source": _source(settings),
     }
+    if links and settings.smart_launch_url:
+        links = [
+            *links,
+            {
+                "label": "Open SecondLook in the EHR",
+                "url": settings.smart_launch_url,
+                "type": "smart",
+            },
+        ]
     if links:
         card["links"] = links
     return IssuedCard(card["uuid"], kind, alert_id, card["summary"]), card
@@ -489,14 +502,20 @@ def _problems_card(problems: Sequence[str], settings: CdsSettings, link: dict[st
 def _import(
     bundle: dict[str, Any], patient_id: str, settings: CdsSettings, problems: list[str]
 ) -> Any:
+    return import_leniently(bundle, patient_id, settings.today(), problems)
+
+
+def import_leniently(
+    bundle: dict[str, Any], patient_id: str, assessed_on: date, problems: list[str]
+) -> Any:
     """import_bundle, leaving out (and reporting) each entry the importer refuses, so that one
-    unreadable resource never hides the rest of the record."""
+    unreadable resource never hides the rest of the record (CDS Hooks and the SMART launch)."""
     entries = list(bundle["entry"])
     for _ in range(MAX_IMPORT_ROUNDS):
         try:
             return import_bundle(
                 {**bundle, "entry": entries},
-                assessed_on=settings.today(),
+                assessed_on=assessed_on,
                 case_id=patient_id,
                 strict_references=False,
             )

@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from secondlook.platform.errors import Refused
-from secondlook.web import auth, care, clinic, portal
+from secondlook.web import auth, care, clinic, portal, smart
 from secondlook.web.common import (
     HERE,
     SECURITY_HEADERS,
@@ -42,6 +42,7 @@ router.include_router(auth.router)
 router.include_router(clinic.router)
 router.include_router(care.router)
 router.include_router(portal.router)
+router.include_router(smart.router)
 
 
 def install(app: FastAPI) -> None:
