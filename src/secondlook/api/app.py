@@ -26,6 +26,7 @@ from secondlook.api.routes import (
     history,
     patients,
     questionnaires,
+    write_back,
 )
 from secondlook.api.routes.fhir import DEFAULT_BASE_URL, FhirCors, FhirErrors
 from secondlook.api.routes.fhir import router as fhir_router
@@ -168,6 +169,7 @@ def create_app(
         care_tasks,
         care_worklists,
         care_outcomes,
+        write_back,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(fhir_router)  # /fhir: FHIR R4 read/search (not in the OpenAPI document)

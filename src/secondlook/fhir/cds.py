@@ -45,7 +45,7 @@ from secondlook.fhir.cds_auth import (
     verify_request_jwt,
 )
 from secondlook.fhir.cds_data import MAX_PAGES, PREFETCH, Gathered, PreconditionFailed, gather
-from secondlook.fhir.importer import import_bundle
+from secondlook.fhir.lenient import import_leniently
 from secondlook.fhir.outcome import BundleInvalid
 from secondlook.knowledge import default_knowledge
 
@@ -505,43 +505,6 @@ def _import(
     return import_leniently(bundle, patient_id, settings.today(), problems)
 
 
-def import_leniently(
-    bundle: dict[str, Any], patient_id: str, assessed_on: date, problems: list[str]
-) -> Any:
-    """import_bundle, leaving out (and reporting) each entry the importer refuses, so that one
-    unreadable resource never hides the rest of the record (CDS Hooks and the SMART launch)."""
-    entries = list(bundle["entry"])
-    for _ in range(MAX_IMPORT_ROUNDS):
-        try:
-            return import_bundle(
-                {**bundle, "entry": entries},
-                assessed_on=assessed_on,
-                case_id=patient_id,
-                strict_references=False,
-            )
-        except BundleInvalid as invalid:
-            bad: dict[int, str] = {}
-            for issue in invalid.issues:
-                found = _ENTRY.match(issue.expression or "")
-                if found is None or int(found.group(1)) >= len(entries):
-                    raise
-                bad.setdefault(int(found.group(1)), issue.diagnostics)
-            if 0 in bad:  # the Patient itself: nothing to assess without it
-                raise
-            for index in sorted(bad):
-                resource = entries[index]["resource"]
-                rid = resource.get("id")
-                what = (
-                    f"{resource.get('resourceType')}/{rid}"
-                    if isinstance(rid, str)
-                    else (str(resource.get("resourceType")))
-                )
-                problems.append(f"{what} was left out: {bad[index]}.")
-            entries = [e for i, e in enumerate(entries) if i not in bad]
-    raise BundleInvalid([])
-
-
-_ENTRY: Final = re.compile(r"^Bundle\.entry\[(\d+)\]")
 _LIST_ITEM: Final = re.compile(r"^\$\.([a-z_]+)\[(\d+)\]")
 _FIELD: Final = re.compile(r"^\$\.([a-z_]+)\.([a-z_0-9]+)")
 #: Case fields without which nothing can be assessed: never left out.

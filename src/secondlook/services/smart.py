@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from secondlook.fhir.cds import import_leniently
+from secondlook.fhir.lenient import import_leniently
 from secondlook.fhir.outcome import BundleInvalid
 from secondlook.platform.access import Access
 from secondlook.platform.errors import Refused
