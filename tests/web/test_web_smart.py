@@ -271,3 +271,63 @@ def test_a_signed_out_browser_gets_a_clear_page_and_no_launch_starts(
     assert page.status_code == 401
     assert "Sign in to SecondLook first" in page.text
     assert len(ehr.received) == before  # nothing asked of the EHR for a signed-out browser
+
+
+def test_the_write_back_of_a_launched_patient_names_the_ehr_patient(
+    signed_in_clinic: tuple[TestClient, factories.Clinic], ehr: FhirServer
+) -> None:
+    client, clinic = signed_in_clinic
+    callback, _ = _authorize(client, ehr)
+    patient_id = int(client.get(callback.removeprefix(BASE)).headers["location"].rsplit("/", 1)[1])
+    headers = {"Authorization": f"Bearer {clinic.clinician.token}"}
+    answer = client.get(f"/api/v1/patients/{patient_id}/write-back", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/fhir+json")
+    bundle = answer.json()
+    assert bundle["type"] == "transaction"
+    resources = [e["resource"] for e in bundle["entry"]]
+    assert "Patient" not in {r["resourceType"] for r in resources}
+    alerts = {
+        str(r.get("code", {}).get("text", "")) + str(r.get("detail", ""))
+        for r in resources
+        if r["resourceType"] == "DetectedIssue"
+    }
+    assert any("self-harm" in a.lower() for a in alerts), alerts
+    provenance = resources[-1]  # the write-back's own, last
+    assert provenance["resourceType"] == "Provenance"
+    assert provenance["entity"][0]["what"]["identifier"] == {"system": ehr.base, "value": "eX1"}
+    document = client.get(
+        f"/api/v1/patients/{patient_id}/write-back/document-reference", headers=headers
+    ).json()
+    assert document["resourceType"] == "DocumentReference"
+    data = base64.b64decode(document["content"][0]["attachment"]["data"])
+    assert data.startswith(b"%PDF")
+    assert document["subject"] == {"reference": "Patient/eX1"}
+    # A patient account (here linked to another patient) cannot read it.
+    patient_user = {"Authorization": f"Bearer {clinic.patient_user.token}"}
+    refused = client.get(f"/api/v1/patients/{patient_id}/write-back", headers=patient_user)
+    assert refused.status_code in (403, 404)
+
+
+def test_cds_cards_carry_a_smart_app_link_when_the_launch_is_configured() -> None:
+    from secondlook.case import parse_case
+    from secondlook.engine import assess
+    from secondlook.examples import load_examples
+    from secondlook.fhir.cds import CdsSettings, assessment_cards
+    from secondlook.fhir.cds_auth import JwtSettings
+
+    assessment = assess(parse_case(load_examples()["cauda-equina"]))
+    link = {"label": "Open in SecondLook", "url": f"{BASE}/patients/1", "type": "absolute"}
+    settings = CdsSettings(
+        app_base_url=BASE, jwt=JwtSettings(), smart_launch_url=f"{BASE}/smart/launch"
+    )
+    cards = assessment_cards(assessment, settings, link)
+    assert cards[0]["indicator"] == "critical"  # the red flag still comes first
+    for card in cards:
+        assert {
+            "label": "Open SecondLook in the EHR",
+            "url": f"{BASE}/smart/launch",
+            "type": "smart",
+        } in card["links"]
+    without = assessment_cards(assessment, CdsSettings(app_base_url=BASE, jwt=JwtSettings()), link)
+    assert all(card["links"] == [link] for card in without)
