@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -16,8 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 import factories
-from secondlook.api.app import create_app
-from secondlook.fhir.smart import parse_smart_config
+from secondlook.api.app import SettingInvalid, check_environment, create_app
+from secondlook.fhir.smart import load_smart_config, parse_smart_config
 from secondlook.store import db
 from secondlook.store.cds_models import CdsPatientLink
 from secondlook.store.models import AuditEvent, CaseVersion, Patient
@@ -331,3 +332,24 @@ def test_cds_cards_carry_a_smart_app_link_when_the_launch_is_configured() -> Non
         } in card["links"]
     without = assessment_cards(assessment, CdsSettings(app_base_url=BASE, jwt=JwtSettings()), link)
     assert all(card["links"] == [link] for card in without)
+
+
+def test_the_setting_is_json_or_a_file_and_a_bad_one_stops_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clients = '[{"iss": "https://ehr.example/fhir/r4/", "client_id": "sl", "client_secret": "s"}]'
+    inline = load_smart_config(clients)
+    path = tmp_path / "smart.json"
+    path.write_text(clients, "utf-8")
+    from_file = load_smart_config(str(path))
+    assert inline == from_file
+    client = from_file.client_for("https://ehr.example/fhir/r4")
+    assert client is not None
+    assert (client.client_id, client.client_secret) == ("sl", "s")
+    assert client.scope == "launch openid fhirUser patient/*.rs"
+    monkeypatch.setenv("SECONDLOOK_SMART_CLIENTS", '[{"iss": "https://ehr.example"}]')
+    with pytest.raises(SettingInvalid, match=r"\[0\]\.client_id is required"):
+        check_environment()
+    monkeypatch.setenv("SECONDLOOK_SMART_CLIENTS", str(tmp_path / "missing.json"))
+    with pytest.raises(SettingInvalid, match="cannot read"):
+        check_environment()
