@@ -353,3 +353,20 @@ def test_the_setting_is_json_or_a_file_and_a_bad_one_stops_the_start(
     monkeypatch.setenv("SECONDLOOK_SMART_CLIENTS", str(tmp_path / "missing.json"))
     with pytest.raises(SettingInvalid, match="cannot read"):
         check_environment()
+
+
+def test_a_record_that_makes_no_case_is_refused_and_nothing_is_stored(
+    signed_in_clinic: tuple[TestClient, factories.Clinic], ehr: FhirServer, web_engine: Engine
+) -> None:
+    client, clinic = signed_in_clinic
+    kept = list(ehr.resources)
+    ehr.resources = [r for r in kept if r["resourceType"] != "Procedure"]  # no surgery
+    try:
+        callback, _ = _authorize(client, ehr)
+        page = client.get(callback.removeprefix(BASE))
+    finally:
+        ehr.resources = kept
+    assert page.status_code == 422
+    assert "does not make a case" in page.text
+    assert "surger" in page.text
+    assert len(_patients(web_engine, clinic.id)) == 1  # no patient made, none linked

@@ -60,6 +60,9 @@ def import_launch(
     except BundleInvalid as invalid:
         lines = "; ".join(f"{i.diagnostics} ({i.expression or 'Bundle'})" for i in invalid.issues)
         raise Refused(422, f"the EHR's record could not be read: {lines[:1000]}") from None
+    if result.problems:  # checked before any patient is made or linked: nothing is stored
+        lacks = "; ".join(f"{p.path}: {p.message}" for p in result.problems[:20])
+        raise Refused(422, f"the EHR's record does not make a case SecondLook can assess: {lacks}")
     report += [u.as_issue().diagnostics for u in result.unmapped]
     document = result.case
     ehr_patient = bundle["entry"][0]["resource"]
