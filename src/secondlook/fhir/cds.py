@@ -45,7 +45,7 @@ from secondlook.fhir.cds_auth import (
     verify_request_jwt,
 )
 from secondlook.fhir.cds_data import MAX_PAGES, PREFETCH, Gathered, PreconditionFailed, gather
-from secondlook.fhir.lenient import import_leniently
+from secondlook.fhir.lenient import import_leniently, prune_case
 from secondlook.fhir.outcome import BundleInvalid
 from secondlook.knowledge import default_knowledge
 
@@ -505,54 +505,9 @@ def _import(
     return import_leniently(bundle, patient_id, settings.today(), problems)
 
 
-_LIST_ITEM: Final = re.compile(r"^\$\.([a-z_]+)\[(\d+)\]")
-_FIELD: Final = re.compile(r"^\$\.([a-z_]+)\.([a-z_0-9]+)")
-#: Case fields without which nothing can be assessed: never left out.
-_REQUIRED: Final = frozenset({"schema", "assessed_on", "region", "age"})
-
-
 def _parse(document: dict[str, Any], problems: list[str]) -> Any:
-    """parse_case, leaving out (and reporting) the list items and optional fields it refuses,
-    so that one bad value (a level, a code) does not hide the red flags of the rest."""
-    document = json.loads(json.dumps(document))
-    for _ in range(MAX_IMPORT_ROUNDS):
-        try:
-            return parse_case(document)
-        except CaseInvalid as invalid:
-            pruned = False
-            drop_items: dict[str, set[int]] = {}
-            for problem in invalid.problems:
-                path = problem.path or ""
-                item = _LIST_ITEM.match(path)
-                field_ = _FIELD.match(path)
-                if item and isinstance(document.get(item.group(1)), list):
-                    drop_items.setdefault(item.group(1), set()).add(int(item.group(2)))
-                elif (
-                    field_
-                    and field_.group(2) not in _REQUIRED
-                    and isinstance(document.get(field_.group(1)), dict)
-                    and field_.group(2) in document[field_.group(1)]
-                ):
-                    del document[field_.group(1)][field_.group(2)]
-                    problems.append(f"`{path}` was left out: {problem.message}.")
-                    pruned = True
-            for section, indexes in drop_items.items():
-                items = document[section]
-                kept = [x for i, x in enumerate(items) if i not in indexes]
-                if not kept and section == "surgeries":
-                    raise  # no surgery left: the case cannot be assessed
-                for i in sorted(indexes):
-                    messages = [
-                        p.message
-                        for p in invalid.problems
-                        if p.path.startswith(f"$.{section}[{i}]")
-                    ]
-                    problems.append(f"`{section}[{i}]` was left out: {'; '.join(messages)}.")
-                document[section] = kept
-                pruned = True
-            if not pruned:
-                raise
-    return parse_case(document)
+    """parse_case of the case with what it refuses left out and reported (lenient.py)."""
+    return parse_case(prune_case(document, problems))
 
 
 def _cards(

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from secondlook.fhir.lenient import import_leniently
+from secondlook.case import CaseInvalid
+from secondlook.fhir.lenient import import_leniently, prune_case
 from secondlook.fhir.outcome import BundleInvalid
 from secondlook.platform.access import Access
 from secondlook.platform.errors import Refused
@@ -60,11 +61,16 @@ def import_launch(
     except BundleInvalid as invalid:
         lines = "; ".join(f"{i.diagnostics} ({i.expression or 'Bundle'})" for i in invalid.issues)
         raise Refused(422, f"the EHR's record could not be read: {lines[:1000]}") from None
-    if result.problems:  # checked before any patient is made or linked: nothing is stored
-        lacks = "; ".join(f"{p.path}: {p.message}" for p in result.problems[:20])
-        raise Refused(422, f"the EHR's record does not make a case SecondLook can assess: {lacks}")
+    # As CDS Hooks: a value the case refuses is left out (and reported), not the whole record;
+    # checked before any patient is made or linked, so a refusal stores nothing.
+    try:
+        document = prune_case(result.case, report)
+    except CaseInvalid as invalid:
+        lacks = "; ".join(f"{p.path}: {p.message}" for p in invalid.problems[:20])
+        raise Refused(
+            422, f"the EHR's record does not make a case SecondLook can assess: {lacks}"
+        ) from None
     report += [u.as_issue().diagnostics for u in result.unmapped]
-    document = result.case
     ehr_patient = bundle["entry"][0]["resource"]
     patient_id, created = _linked_patient(
         session, access, issuer, ehr_patient_id, ehr_patient, mrn_system
