@@ -167,7 +167,7 @@ def _linked_patient(
     return patient_id, created
 
 
-def ehr_patient_id_of(
+def ehr_links_of(
     session: Session, *, organization_id: int, patient_id: int
 ) -> list[tuple[str, str]]:
     """The (issuer, EHR patient id) pairs the patient is linked to (for write-back)."""

@@ -22,7 +22,7 @@ from secondlook.platform.access import Access
 from secondlook.platform.errors import Refused
 from secondlook.reports import pdf
 from secondlook.services import care, records
-from secondlook.services.smart import ehr_patient_id_of
+from secondlook.services.smart import ehr_links_of
 from secondlook.services.unit import audited
 from secondlook.store import records as stored
 
@@ -77,9 +77,7 @@ def write_back(
             )
         links = [
             EhrLink(issuer, ehr_id)
-            for issuer, ehr_id in ehr_patient_id_of(
-                session, organization_id=org, patient_id=patient_id
-            )
+            for issuer, ehr_id in ehr_links_of(session, organization_id=org, patient_id=patient_id)
         ]
     return transaction(
         exported,
