@@ -169,6 +169,8 @@ class FhirServer(_Listener):
     authorization: AuthorizationServer
     #: resource type -> a `next` link its searchset carries (to test where they lead)
     next_links: dict[str, str] = field(default_factory=dict)
+    #: keys of the SMART configuration replaced (to test what SecondLook refuses in it)
+    discovery: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         bundle = json.loads(EPIC.read_text("utf-8"))
@@ -191,6 +193,7 @@ class FhirServer(_Listener):
                     "token_endpoint": f"{auth}/token",
                     "code_challenge_methods_supported": ["S256"],
                     "capabilities": ["launch-ehr", "context-ehr-patient", "client-public"],
+                    **self.discovery,
                 },
             )
         token = str(headers.get("Authorization") or "").removeprefix("Bearer ")

@@ -370,3 +370,27 @@ def test_a_record_that_makes_no_case_is_refused_and_nothing_is_stored(
     assert "does not make a case" in page.text
     assert "surger" in page.text
     assert len(_patients(web_engine, clinic.id)) == 1  # no patient made, none linked
+
+
+@pytest.mark.parametrize(
+    ("discovered", "refusal"),
+    [
+        ({"authorization_endpoint": "http://ehr.example/authorize"}, "not an https URL"),
+        ({"token_endpoint": "https://169.254.169.254/token"}, "not an address SecondLook contacts"),
+        ({"code_challenge_methods_supported": ["plain"]}, "does not support PKCE S256"),
+    ],
+)
+def test_what_the_ehr_discovers_is_checked_before_the_browser_is_sent_anywhere(
+    signed_in_clinic: tuple[TestClient, factories.Clinic],
+    ehr: FhirServer,
+    discovered: dict[str, object],
+    refusal: str,
+) -> None:
+    client, _ = signed_in_clinic
+    ehr.discovery.update(discovered)
+    try:
+        page = client.get("/smart/launch", params={"iss": ehr.base, "launch": "abc"})
+    finally:
+        ehr.discovery.clear()
+    assert page.status_code == 400
+    assert refusal in page.text
