@@ -142,6 +142,16 @@ TABLE: list[tuple[str, Builder, dict[str, int]]] = [
     ),
     ("GET /api/v1/patients/{patient_id}", lambda c: ("GET", c.p1, {}), READ),
     (
+        "GET /api/v1/patients/{patient_id}/write-back",
+        lambda c: ("GET", f"{c.p1}/write-back", {}),
+        READ,
+    ),
+    (
+        "GET /api/v1/patients/{patient_id}/write-back/document-reference",
+        lambda c: ("GET", f"{c.p1}/write-back/document-reference", {}),
+        READ,
+    ),
+    (
         "PATCH /api/v1/patients/{patient_id}",
         lambda c: (
             "PATCH",

@@ -244,6 +244,10 @@ TABLE: list[Row] = [
         expect({"anonymous": TO_LOGIN, **dict.fromkeys(CALLERS[1:], ok(success("token.read")))}),
         patient="none",
     ),
+    # The SMART EHR launch, not configured in this app: the same "not configured" page for
+    # everyone, before anything is read (tests/web/test_web_smart.py tests it configured).
+    Row("GET /smart/launch", expect(dict.fromkeys(CALLERS, Cell(404))), patient="none"),
+    Row("GET /smart/callback", expect(dict.fromkeys(CALLERS, Cell(404))), patient="none"),
     # The clinician workspace.
     Row(
         "GET /clinic",

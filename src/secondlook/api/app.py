@@ -28,6 +28,7 @@ from secondlook.api.routes import (
     patients,
     questionnaires,
     reminders,
+    write_back,
 )
 from secondlook.api.routes.fhir import DEFAULT_BASE_URL, FhirCors, FhirErrors
 from secondlook.api.routes.fhir import router as fhir_router
@@ -35,6 +36,13 @@ from secondlook.api.routes.fhir_cds import cds_routes
 from secondlook.care.warnings import ContactsInvalid, site_contacts
 from secondlook.fhir.cds_config import ENVIRONMENT_VARIABLE as CDS_CONFIG_VARIABLE
 from secondlook.fhir.cds_config import CdsConfig, load_cds_config
+from secondlook.fhir.smart import ENVIRONMENT_VARIABLE as SMART_VARIABLE
+from secondlook.fhir.smart import (
+    PendingLaunches,
+    SmartConfig,
+    SmartConfigInvalid,
+    load_smart_config,
+)
 from secondlook.http import problems
 from secondlook.http.logs import redact_access_log
 from secondlook.http.origin import SameOrigin
@@ -89,12 +97,18 @@ def check_environment() -> None:
         load_settings(os.environ)
     except (ContactsInvalid, SettingsInvalid) as exc:
         raise SettingInvalid(str(exc)) from None
+    if os.environ.get(SMART_VARIABLE):
+        try:
+            load_smart_config(os.environ[SMART_VARIABLE])
+        except SmartConfigInvalid as exc:
+            raise SettingInvalid(str(exc)) from None
 
 
 def create_app(
     engine: Engine,
     *,
     cds: CdsConfig | None = None,
+    smart: SmartConfig | None = None,
     base_url: str | None = None,
     mrn_system: str | None = None,
     cors_origins: tuple[str, ...] | None = None,
@@ -105,7 +119,9 @@ def create_app(
     `base_url`, `mrn_system`, `cors_origins`: as given, else from SECONDLOOK_BASE_URL (default
     http://localhost:8000), SECONDLOOK_MRN_SYSTEM (default: the CDS configuration's
     mrn_system, else {base_url}/fhir/sid/mrn) and SECONDLOOK_CORS_ORIGINS (default none).
-    `max_body_bytes`: the request-body limit (default: SECONDLOOK_MAX_BODY_BYTES or 2 MiB)."""
+    `max_body_bytes`: the request-body limit (default: SECONDLOOK_MAX_BODY_BYTES or 2 MiB).
+    `smart`: the EHRs SMART launches may come from (default: SECONDLOOK_SMART_CLIENTS, else
+    none: /smart/launch answers "not configured")."""
     base_url = _base_url(base_url or os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL)
     mrn_system = (
         mrn_system
@@ -130,6 +146,10 @@ def create_app(
     app.state.public_base_url = base_url
     app.state.mrn_system = mrn_system
     app.state.cors = cors_origins
+    if smart is None and os.environ.get(SMART_VARIABLE):
+        smart = load_smart_config(os.environ[SMART_VARIABLE])
+    app.state.smart = smart
+    app.state.smart_pending = PendingLaunches()
     # The numbers patients are given when a red flag or safety alert is found (care/warnings.py).
     app.state.site_contacts = site_contacts(os.environ)
     problems.install(app)
@@ -157,10 +177,18 @@ def create_app(
         care_outcomes,
         reminders,
         alerts,
+        write_back,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(fhir_router)  # /fhir: FHIR R4 read/search (not in the OpenAPI document)
-    app.include_router(cds_routes(cds, app.state.sessionmaker), include_in_schema=False)
+    app.include_router(
+        cds_routes(
+            cds,
+            app.state.sessionmaker,
+            smart_launch_url=f"{base_url}/smart/launch" if smart is not None else None,
+        ),
+        include_in_schema=False,
+    )
     from secondlook import web  # the browser pages, /clinic and /portal (docs/web.md)
 
     web.install(app)

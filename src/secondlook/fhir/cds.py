@@ -45,7 +45,7 @@ from secondlook.fhir.cds_auth import (
     verify_request_jwt,
 )
 from secondlook.fhir.cds_data import MAX_PAGES, PREFETCH, Gathered, PreconditionFailed, gather
-from secondlook.fhir.importer import import_bundle
+from secondlook.fhir.lenient import import_leniently, prune_case
 from secondlook.fhir.outcome import BundleInvalid
 from secondlook.knowledge import default_knowledge
 
@@ -170,6 +170,10 @@ class CdsSettings:
     #: ``{app_base_url}/patients/{patientId}`` (right only when SecondLook's patient ids are the
     #: EHR's). The API passes one that finds the SecondLook patient by MRN and demographics.
     patient_link: Callable[[str, str, Mapping[str, Any] | None], PatientLink] | None = None
+    #: SecondLook's SMART launch URL (``{base}/smart/launch``): when set, every card also
+    #: carries a SMART app link (``type: smart``), so the EHR launches the workspace with the
+    #: patient in context (docs/fhir.md, "SMART EHR launch").
+    smart_launch_url: str | None = None
 
 
 def cds_router(settings: CdsSettings) -> APIRouter:
@@ -467,6 +471,15 @@ def _card(
         "detail": detail,
         "source": _source(settings),
     }
+    if links and settings.smart_launch_url:
+        links = [
+            *links,
+            {
+                "label": "Open SecondLook in the EHR",
+                "url": settings.smart_launch_url,
+                "type": "smart",
+            },
+        ]
     if links:
         card["links"] = links
     return IssuedCard(card["uuid"], kind, alert_id, card["summary"]), card
@@ -489,88 +502,12 @@ def _problems_card(problems: Sequence[str], settings: CdsSettings, link: dict[st
 def _import(
     bundle: dict[str, Any], patient_id: str, settings: CdsSettings, problems: list[str]
 ) -> Any:
-    """import_bundle, leaving out (and reporting) each entry the importer refuses, so that one
-    unreadable resource never hides the rest of the record."""
-    entries = list(bundle["entry"])
-    for _ in range(MAX_IMPORT_ROUNDS):
-        try:
-            return import_bundle(
-                {**bundle, "entry": entries},
-                assessed_on=settings.today(),
-                case_id=patient_id,
-                strict_references=False,
-            )
-        except BundleInvalid as invalid:
-            bad: dict[int, str] = {}
-            for issue in invalid.issues:
-                found = _ENTRY.match(issue.expression or "")
-                if found is None or int(found.group(1)) >= len(entries):
-                    raise
-                bad.setdefault(int(found.group(1)), issue.diagnostics)
-            if 0 in bad:  # the Patient itself: nothing to assess without it
-                raise
-            for index in sorted(bad):
-                resource = entries[index]["resource"]
-                rid = resource.get("id")
-                what = (
-                    f"{resource.get('resourceType')}/{rid}"
-                    if isinstance(rid, str)
-                    else (str(resource.get("resourceType")))
-                )
-                problems.append(f"{what} was left out: {bad[index]}.")
-            entries = [e for i, e in enumerate(entries) if i not in bad]
-    raise BundleInvalid([])
-
-
-_ENTRY: Final = re.compile(r"^Bundle\.entry\[(\d+)\]")
-_LIST_ITEM: Final = re.compile(r"^\$\.([a-z_]+)\[(\d+)\]")
-_FIELD: Final = re.compile(r"^\$\.([a-z_]+)\.([a-z_0-9]+)")
-#: Case fields without which nothing can be assessed: never left out.
-_REQUIRED: Final = frozenset({"schema", "assessed_on", "region", "age"})
+    return import_leniently(bundle, patient_id, settings.today(), problems)
 
 
 def _parse(document: dict[str, Any], problems: list[str]) -> Any:
-    """parse_case, leaving out (and reporting) the list items and optional fields it refuses,
-    so that one bad value (a level, a code) does not hide the red flags of the rest."""
-    document = json.loads(json.dumps(document))
-    for _ in range(MAX_IMPORT_ROUNDS):
-        try:
-            return parse_case(document)
-        except CaseInvalid as invalid:
-            pruned = False
-            drop_items: dict[str, set[int]] = {}
-            for problem in invalid.problems:
-                path = problem.path or ""
-                item = _LIST_ITEM.match(path)
-                field_ = _FIELD.match(path)
-                if item and isinstance(document.get(item.group(1)), list):
-                    drop_items.setdefault(item.group(1), set()).add(int(item.group(2)))
-                elif (
-                    field_
-                    and field_.group(2) not in _REQUIRED
-                    and isinstance(document.get(field_.group(1)), dict)
-                    and field_.group(2) in document[field_.group(1)]
-                ):
-                    del document[field_.group(1)][field_.group(2)]
-                    problems.append(f"`{path}` was left out: {problem.message}.")
-                    pruned = True
-            for section, indexes in drop_items.items():
-                items = document[section]
-                kept = [x for i, x in enumerate(items) if i not in indexes]
-                if not kept and section == "surgeries":
-                    raise  # no surgery left: the case cannot be assessed
-                for i in sorted(indexes):
-                    messages = [
-                        p.message
-                        for p in invalid.problems
-                        if p.path.startswith(f"$.{section}[{i}]")
-                    ]
-                    problems.append(f"`{section}[{i}]` was left out: {'; '.join(messages)}.")
-                document[section] = kept
-                pruned = True
-            if not pruned:
-                raise
-    return parse_case(document)
+    """parse_case of the case with what it refuses left out and reported (lenient.py)."""
+    return parse_case(prune_case(document, problems))
 
 
 def _cards(

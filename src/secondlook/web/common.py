@@ -44,7 +44,7 @@ CSRF_COOKIE = "secondlook_csrf"
 CSRF_FIELD = "csrf_token"
 STAFF_ROLES = frozenset({"clinician", "coordinator"})
 # Paths of the web application (everything else, the API and FHIR, keeps its own headers).
-WEB_PREFIXES = ("/login", "/logout", "/clinic", "/portal", "/static/", "/account")
+WEB_PREFIXES = ("/login", "/logout", "/clinic", "/portal", "/static/", "/account", "/smart/")
 
 CSP = "; ".join(
     (

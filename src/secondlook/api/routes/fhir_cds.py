@@ -302,14 +302,21 @@ def _demographics(stored: Patient, patient: Mapping[str, Any] | None) -> str:
     return "agree" if all(results) else "disagree"
 
 
-def cds_routes(config: CdsConfig | None, sessionmaker: Callable[[], Session]) -> APIRouter:
-    """The CDS Hooks router for the app: configured, or answering "not configured"."""
+def cds_routes(
+    config: CdsConfig | None,
+    sessionmaker: Callable[[], Session],
+    *,
+    smart_launch_url: str | None = None,
+) -> APIRouter:
+    """The CDS Hooks router for the app: configured, or answering "not configured". With
+    ``smart_launch_url`` the cards carry a SMART app link to SecondLook's EHR launch."""
     if config is None:
         return unconfigured_cds_router()
     settings = dataclasses.replace(
         config.settings,
         patient_link=patient_linker(config, sessionmaker),
         card_store=DatabaseCardStore(sessionmaker),
+        smart_launch_url=smart_launch_url,
         jwt=dataclasses.replace(config.settings.jwt, jti_store=DatabaseJtiStore(sessionmaker)),
     )
     return cds_router(settings)
