@@ -36,6 +36,7 @@ from secondlook.fhir.cds_config import CdsConfig, load_cds_config
 from secondlook.http import problems
 from secondlook.http.logs import redact_access_log
 from secondlook.http.origin import SameOrigin
+from secondlook.http.requestid import RequestId
 from secondlook.store import db, migrate
 
 API_PREFIX = "/api/v1"
@@ -135,6 +136,8 @@ def create_app(
     app.add_middleware(FhirErrors)  # outside GuardQuery: /fhir errors become OperationOutcomes
     # Outermost, so that refusals (401, 405...) carry the CORS headers a browser needs to read them.
     app.add_middleware(FhirCors, origins=cors_origins)
+    # Outermost of all: every response, refusals included, carries its request id.
+    app.add_middleware(RequestId)
     app.include_router(health.router)
     for module in (
         accounts,
@@ -200,4 +203,33 @@ def app_from_environment() -> FastAPI:
     engine = db.make_engine(db.database_url())
     migrate.upgrade(engine)
     cds_config = os.environ.get(CDS_CONFIG_VARIABLE)
-    return create_app(engine, cds=load_cds_config(cds_config) if cds_config else None)
+    app = create_app(engine, cds=load_cds_config(cds_config) if cds_config else None)
+    if os.environ.get(WORKER_PID_VARIABLE) == "1":
+        app.add_middleware(WorkerPid)
+    return app
+
+
+#: Set to 1 only by the tests of several workers: each response names the process that served it,
+#: so a test can prove its requests reached different workers. Never set it in production (a
+#: process id helps nobody but an attacker mapping the deployment).
+WORKER_PID_VARIABLE = "SECONDLOOK_TEST_WORKER_PID_HEADER"
+
+
+class WorkerPid:
+    """ASGI middleware: an ``X-Worker-Pid`` header on every response (tests only, see above)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        pid = str(os.getpid()).encode()
+
+        async def send_with_pid(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"x-worker-pid", pid)],
+                }
+            await send(message)
+
+        await self.app(scope, receive, send_with_pid)

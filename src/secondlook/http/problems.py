@@ -18,6 +18,7 @@ from starlette.routing import Match
 
 from secondlook.care import CareInvalid
 from secondlook.case import CaseInvalid
+from secondlook.http import requestid
 from secondlook.instruments import AnswersInvalid
 from secondlook.platform.errors import Refused, StoreError
 from secondlook.services.errors import refusal_of
@@ -53,6 +54,11 @@ class Problem(BaseModel):
         default=None, description="on 412: the version that is current now"
     )
     retry_after: int | None = Field(default=None, description="on 429: seconds to wait")
+    request_id: str | None = Field(
+        default=None,
+        description="the request's id (also in the X-Request-ID header and the server log): "
+        "quote it when reporting a problem",
+    )
 
 
 class ApiProblem(Refused):
@@ -80,6 +86,7 @@ def problem_response(
         detail=detail,
         instance=instance or request.url.path,
         errors=errors,
+        request_id=requestid.current(),
         **(extra or {}),
     )
     return JSONResponse(
