@@ -77,8 +77,10 @@ def two_workers(database_url: str, tmp_path: Path) -> Iterator[str]:
     }
     with log.open("ab") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "secondlook.api", "serve", "--port", str(port)]
-            + ["--workers", "2", "--demo", "--cds-config", str(cds)],
+            [
+                *(sys.executable, "-m", "secondlook.api", "serve", "--port", str(port)),
+                *("--workers", "2", "--demo", "--cds-config", str(cds)),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=sink,
@@ -126,7 +128,7 @@ def test_two_workers_share_sessions_login_limits_and_cds_replay_protection(
             json={"username": "demo-clinician", "password": DEMO_PASSWORD},
         )
         assert login.status_code == 200, login.text
-        cookie = {"Cookie": f"{name}={value}" for name, value in login.cookies.items()}
+        cookie = {"Cookie": "; ".join(f"{k}={v}" for k, v in login.cookies.items())}
         made_by = login.headers["x-worker-pid"]
         session_pids: set[str] = set()
         for _ in range(ATTEMPTS):
@@ -180,8 +182,10 @@ def test_two_workers_share_sessions_login_limits_and_cds_replay_protection(
 def test_more_than_one_worker_on_sqlite_is_refused_with_the_reason(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != db.DATABASE_URL_ENV}
     done = subprocess.run(
-        [sys.executable, "-m", "secondlook.api", "serve", "--workers", "2"]
-        + ["--data-dir", str(tmp_path / "data"), "--port", str(free_port())],
+        [
+            *(sys.executable, "-m", "secondlook.api", "serve", "--workers", "2"),
+            *("--data-dir", str(tmp_path / "data"), "--port", str(free_port())),
+        ],
         env=env,
         capture_output=True,
         text=True,
