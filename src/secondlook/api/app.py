@@ -169,7 +169,9 @@ def create_app(
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = require_if_match(problems.document_problems(schema))
+            app.openapi_schema = type_case_body(
+                require_if_match(problems.document_problems(schema))
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -194,6 +196,31 @@ def require_if_match(schema: dict[str, Any]) -> dict[str, Any]:
                 ):
                     parameter["required"] = True
                     parameter["schema"] = {"type": "string", "maxLength": 100}
+    return schema
+
+
+CASE_PATH = f"{API_PREFIX}/patients/{{patient_id}}/case"
+
+
+def type_case_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """Give the case PUT's body its real shape, the case model's JSON schema, so that clients
+    and schemathesis see it. The route still takes the body as a plain object and validates it
+    itself (the service's 422 locates every problem), after the strict JSON parsing that
+    refuses duplicate keys and non-finite numbers, so documenting it changes no behaviour."""
+    from secondlook.case.models import Case
+
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    case_schema = Case.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in case_schema.pop("$defs", {}).items():
+        components.setdefault(name, sub)
+    components["Case"] = case_schema
+    operation = schema.get("paths", {}).get(CASE_PATH, {}).get("put")
+    if operation is not None:
+        body = operation["requestBody"]["content"]["application/json"]
+        description = body.get("schema", {}).get("description")
+        body["schema"] = {"$ref": "#/components/schemas/Case"}
+        if description:
+            operation["requestBody"].setdefault("description", description)
     return schema
 
 
