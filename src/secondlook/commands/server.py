@@ -168,6 +168,53 @@ def db_upgrade(data_dir: DataDir = None) -> None:
     typer.echo(f"{_where(engine)} is at revision {migrate.current_revision(engine)}")
 
 
+def db_backup(
+    to: Annotated[Path, typer.Option("--to", help="the backup file to write (must not exist)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Copy the SQLite database to a file while the server keeps running (SQLite's online
+    backup: a consistent snapshot, taken page by page without stopping writers for long). For
+    PostgreSQL use pg_dump (docs/deployment.md)."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    url = db.database_url(data_dir_path=data_dir)
+    if not db.is_sqlite(url):
+        typer.echo(
+            "error: db backup copies an SQLite database; for PostgreSQL use pg_dump "
+            "(docs/deployment.md, Backups)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    source_path = make_url(url).database
+    if not source_path or not Path(source_path).is_file():
+        typer.echo(f"error: no SQLite database at {source_path}", err=True)
+        raise typer.Exit(1)
+    if to.exists():
+        typer.echo(f"error: {to} exists; a backup never overwrites a file", err=True)
+        raise typer.Exit(1)
+    # Written beside the target and renamed once complete: a crash never leaves a partial
+    # file under the backup's name.
+    partial = to.with_name(to.name + ".partial")
+    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+    try:
+        target = sqlite3.connect(partial)
+        try:
+            source.backup(target, pages=1024)
+            check = target.execute("PRAGMA integrity_check").fetchone()
+        finally:
+            target.close()
+    finally:
+        source.close()
+    if check is None or check[0] != "ok":
+        partial.unlink(missing_ok=True)
+        typer.echo(f"error: the copy failed its integrity check: {check}", err=True)
+        raise typer.Exit(1)
+    partial.replace(to)
+    typer.echo(f"backed up {source_path} to {to}")
+
+
 def users_create(
     role: Annotated[str, typer.Option(help="clinician, coordinator, patient or admin")],
     org: Annotated[str, typer.Option(help="organization slug (created if missing)")],
@@ -254,6 +301,7 @@ def register(app: typer.Typer) -> None:
     app.command("demo-data")(demo_data)
     db_app = typer.Typer(help="The database.", no_args_is_help=True)
     db_app.command("upgrade")(db_upgrade)
+    db_app.command("backup")(db_backup)
     app.add_typer(db_app, name="db")
     users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
     users_app.command("create")(users_create)
