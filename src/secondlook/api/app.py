@@ -46,6 +46,7 @@ from secondlook.fhir.smart import (
 from secondlook.http import problems
 from secondlook.http.logs import redact_access_log
 from secondlook.http.origin import SameOrigin
+from secondlook.http.requestid import RequestId
 from secondlook.store import db, migrate
 
 API_PREFIX = "/api/v1"
@@ -161,6 +162,8 @@ def create_app(
     app.add_middleware(FhirErrors)  # outside GuardQuery: /fhir errors become OperationOutcomes
     # Outermost, so that refusals (401, 405...) carry the CORS headers a browser needs to read them.
     app.add_middleware(FhirCors, origins=cors_origins)
+    # Outermost of all: every response, refusals included, carries its request id.
+    app.add_middleware(RequestId)
     app.include_router(health.router)
     for module in (
         accounts,
@@ -202,7 +205,9 @@ def create_app(
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = require_if_match(problems.document_problems(schema))
+            app.openapi_schema = type_case_body(
+                require_if_match(problems.document_problems(schema))
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -230,10 +235,64 @@ def require_if_match(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+CASE_PATH = f"{API_PREFIX}/patients/{{patient_id}}/case"
+
+
+def type_case_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """Give the case PUT's body its real shape, the case model's JSON schema, so that clients
+    and schemathesis see it. The route still takes the body as a plain object and validates it
+    itself (the service's 422 locates every problem), after the strict JSON parsing that
+    refuses duplicate keys and non-finite numbers, so documenting it changes no behaviour."""
+    from secondlook.case.models import Case
+
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    case_schema = Case.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in case_schema.pop("$defs", {}).items():
+        components.setdefault(name, sub)
+    components["Case"] = case_schema
+    operation = schema.get("paths", {}).get(CASE_PATH, {}).get("put")
+    if operation is not None:
+        body = operation["requestBody"]["content"]["application/json"]
+        description = body.get("schema", {}).get("description")
+        body["schema"] = {"$ref": "#/components/schemas/Case"}
+        if description:
+            operation["requestBody"].setdefault("description", description)
+    return schema
+
+
 def app_from_environment() -> FastAPI:
     """For `uvicorn --factory secondlook.api.app:app_from_environment` (several workers): the
     database from SECONDLOOK_DATABASE_URL or SQLite in SECONDLOOK_DATA_DIR, migrated on start."""
     engine = db.make_engine(db.database_url())
     migrate.upgrade(engine)
     cds_config = os.environ.get(CDS_CONFIG_VARIABLE)
-    return create_app(engine, cds=load_cds_config(cds_config) if cds_config else None)
+    app = create_app(engine, cds=load_cds_config(cds_config) if cds_config else None)
+    if os.environ.get(WORKER_PID_VARIABLE) == "1":
+        app.add_middleware(WorkerPid)
+    return app
+
+
+#: Set to 1 only by the tests of several workers: each response names the process that served it,
+#: so a test can prove its requests reached different workers. Never set it in production (a
+#: process id helps nobody but an attacker mapping the deployment).
+WORKER_PID_VARIABLE = "SECONDLOOK_TEST_WORKER_PID_HEADER"
+
+
+class WorkerPid:
+    """ASGI middleware: an ``X-Worker-Pid`` header on every response (tests only, see above)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        pid = str(os.getpid()).encode()
+
+        async def send_with_pid(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"x-worker-pid", pid)],
+                }
+            await send(message)
+
+        await self.app(scope, receive, send_with_pid)

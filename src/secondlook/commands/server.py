@@ -53,13 +53,48 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            envvar="SECONDLOOK_WORKERS",
+            help="worker processes (more than one needs PostgreSQL: SQLite is one process's "
+            "database; all shared state lives in the database, docs/deployment.md)",
+        ),
+    ] = 1,
+    log_format: Annotated[
+        str,
+        typer.Option(
+            envvar="SECONDLOOK_LOG_FORMAT", help="text, or json for one JSON object a line"
+        ),
+    ] = "text",
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            "--proxy-headers/--no-proxy-headers",
+            help="trust X-Forwarded-For/-Proto from the addresses in --forwarded-allow-ips",
+        ),
+    ] = True,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            envvar="SECONDLOOK_FORWARDED_ALLOW_IPS",
+            help="comma-separated addresses of the reverse proxies whose forwarded headers "
+            "are trusted",
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Run the web server; creates and migrates the database on start."""
+    import os
+
     import uvicorn
 
     from secondlook.api.app import SettingInvalid, check_environment, create_app
     from secondlook.commands import demo as demo_data
+    from secondlook.fhir.cds_config import ENVIRONMENT_VARIABLE as CDS_CONFIG_ENV
     from secondlook.fhir.cds_config import CdsConfigInvalid, load_cds_config
+    from secondlook.http.logs import LOG_FORMATS, log_config
 
     try:
         cds = load_cds_config(cds_config) if cds_config is not None else None
@@ -71,6 +106,22 @@ def serve(
     except SettingInvalid as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if log_format not in LOG_FORMATS:
+        typer.echo(
+            f"error: SECONDLOOK_LOG_FORMAT / --log-format {log_format!r}: expected "
+            f"{' or '.join(LOG_FORMATS)}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    url = db.database_url(data_dir_path=data_dir)
+    if workers > 1 and db.is_sqlite(url):
+        typer.echo(
+            f"error: --workers {workers} needs PostgreSQL (SECONDLOOK_DATABASE_URL): SQLite "
+            "allows one writer and is served by one process; run one worker, or several "
+            "behind a proxy on PostgreSQL (docs/deployment.md)",
+            err=True,
+        )
+        raise typer.Exit(2)
     engine = _engine(data_dir)
     typer.echo(f"database: {_where(engine)}", err=True)
     if demo:
@@ -88,13 +139,81 @@ def serve(
     typer.echo(
         f"CDS Hooks: {'configured from ' + str(cds_config) if cds else 'not configured'}", err=True
     )
-    uvicorn.run(create_app(engine, cds=cds), host=host, port=port, log_level="info")
+    options: dict[str, object] = {
+        "host": host,
+        "port": port,
+        "log_config": log_config(log_format),
+        "proxy_headers": proxy_headers,
+        "forwarded_allow_ips": forwarded_allow_ips,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(engine, cds=cds), **options)  # type: ignore[arg-type]
+        return
+    # Each worker process builds its own app from the environment (uvicorn imports the factory
+    # by name in every process): hand it the database and the CDS configuration chosen here.
+    engine.dispose()
+    os.environ[db.DATABASE_URL_ENV] = url
+    if cds_config is not None:
+        os.environ[CDS_CONFIG_ENV] = str(cds_config)
+    uvicorn.run(
+        "secondlook.api.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        **options,  # type: ignore[arg-type]
+    )
 
 
 def db_upgrade(data_dir: DataDir = None) -> None:
     """Create or migrate the database schema to the current version."""
     engine = _engine(data_dir)
     typer.echo(f"{_where(engine)} is at revision {migrate.current_revision(engine)}")
+
+
+def db_backup(
+    to: Annotated[Path, typer.Option("--to", help="the backup file to write (must not exist)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Copy the SQLite database to a file while the server keeps running (SQLite's online
+    backup: a consistent snapshot, taken page by page without stopping writers for long). For
+    PostgreSQL use pg_dump (docs/deployment.md)."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    url = db.database_url(data_dir_path=data_dir)
+    if not db.is_sqlite(url):
+        typer.echo(
+            "error: db backup copies an SQLite database; for PostgreSQL use pg_dump "
+            "(docs/deployment.md, Backups)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    source_path = make_url(url).database
+    if not source_path or not Path(source_path).is_file():
+        typer.echo(f"error: no SQLite database at {source_path}", err=True)
+        raise typer.Exit(1)
+    if to.exists():
+        typer.echo(f"error: {to} exists; a backup never overwrites a file", err=True)
+        raise typer.Exit(1)
+    # Written beside the target and renamed once complete: a crash never leaves a partial
+    # file under the backup's name.
+    partial = to.with_name(to.name + ".partial")
+    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+    try:
+        target = sqlite3.connect(partial)
+        try:
+            source.backup(target, pages=1024)
+            check = target.execute("PRAGMA integrity_check").fetchone()
+        finally:
+            target.close()
+    finally:
+        source.close()
+    if check is None or check[0] != "ok":
+        partial.unlink(missing_ok=True)
+        typer.echo(f"error: the copy failed its integrity check: {check}", err=True)
+        raise typer.Exit(1)
+    partial.replace(to)
+    typer.echo(f"backed up {source_path} to {to}")
 
 
 def users_create(
@@ -201,6 +320,7 @@ def register(app: typer.Typer) -> None:
     app.command("demo-data")(demo_data)
     db_app = typer.Typer(help="The database.", no_args_is_help=True)
     db_app.command("upgrade")(db_upgrade)
+    db_app.command("backup")(db_backup)
     app.add_typer(db_app, name="db")
     users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
     users_app.command("create")(users_create)

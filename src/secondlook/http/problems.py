@@ -18,6 +18,7 @@ from starlette.routing import Match
 
 from secondlook.care import CareInvalid
 from secondlook.case import CaseInvalid
+from secondlook.http import requestid
 from secondlook.instruments import AnswersInvalid
 from secondlook.platform.errors import Refused, StoreError
 from secondlook.services.errors import refusal_of
@@ -61,6 +62,11 @@ class Problem(BaseModel):
     )
     amend: str | None = Field(default=None, description="on 409 plan-active: where to amend it")
     close: str | None = Field(default=None, description="on 409 plan-active: where to close it")
+    request_id: str | None = Field(
+        default=None,
+        description="the request's id (also in the X-Request-ID header and the server log): "
+        "quote it when reporting a problem",
+    )
 
 
 class ApiProblem(Refused):
@@ -88,6 +94,7 @@ def problem_response(
         detail=detail,
         instance=instance or request.url.path,
         errors=errors,
+        request_id=requestid.current(),
         **(extra or {}),
     )
     return JSONResponse(
