@@ -24,7 +24,14 @@ from email.utils import format_datetime
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from secondlook.services.notifications import NotifySettings, enqueue_due_reminders
+from secondlook.services import alerts
+from secondlook.services.notifications import (
+    NotifySettings,
+    enqueue_due_reminders,
+    notify_staff_of_alert,
+    notify_staff_of_new_alerts,
+)
+from secondlook.store import alerts as alert_store
 from secondlook.store import audit
 from secondlook.store import outbox as store
 from secondlook.store.models import utcnow
@@ -345,6 +352,30 @@ def reminders_step(
         return enqueue_due_reminders(session, settings=settings, on=on)
 
 
+def alerts_step(
+    sessions: sessionmaker[Session], settings: NotifySettings, *, now: dt.datetime | None = None
+) -> int:
+    """Tell the staff of the alerts nobody has acknowledged: a first notice of each new one,
+    then an escalation of each whose severity's window has run out (services.alerts decides
+    which and records the escalation), all in one transaction with the messages, so an
+    escalation is never recorded without its news nor sent twice. Returns messages added."""
+    with sessions() as session:
+        at = now or utcnow()
+        waiting = [a for a, _, _ in alert_store.unacknowledged_with_last_escalation(session)]
+        added = notify_staff_of_new_alerts(session, settings=settings, alerts=waiting)
+        windows = dict(settings.escalation_windows)
+        for escalation in alerts.due_escalations(session, now=at, windows=windows):
+            added += notify_staff_of_alert(
+                session,
+                settings=settings,
+                organization_id=escalation.alert.organization_id,
+                alert_key=f"alert:{escalation.alert.id}",
+                escalation=escalation.level,
+            )
+        session.commit()
+        return added
+
+
 def serve(
     sessions: sessionmaker[Session],
     settings: NotifySettings,
@@ -357,7 +388,8 @@ def serve(
     poll: float = 5.0,
     reminder_every: dt.timedelta = dt.timedelta(hours=1),
 ) -> Pass:
-    """The worker's loop: reminders every ``reminder_every``, then drain the outbox, then wait
+    """The worker's loop: alert notices and escalations, reminders every ``reminder_every``,
+    then drain the outbox, then wait
     ``poll`` seconds (or until ``stop``). ``once``: one round, then return."""
     channels = Channels(settings)
     start(sessions, worker=worker)
@@ -366,6 +398,10 @@ def serve(
     while not stop.is_set():
         at = utcnow()
         try:
+            # Alerts first, every round: an emergency's window is minutes, not hours.
+            told = alerts_step(sessions, settings, now=at)
+            if told:
+                log.info("%s alert notices enqueued", told)
             if last_reminders is None or at - last_reminders >= reminder_every:
                 added = reminders_step(sessions, settings)
                 if added:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -23,9 +23,11 @@ from secondlook.platform.access import Access
 from secondlook.platform.clock import today
 from secondlook.platform.errors import FieldProblem, Refused
 from secondlook.platform.preconditions import IfMatchVersion
+from secondlook.services.alerts import ESCALATION_VARIABLE, escalation_windows
 from secondlook.services.care import portal_due_occasions_in
 from secondlook.services.unit import audited
 from secondlook.store import audit
+from secondlook.store.alert_models import Alert
 from secondlook.store.models import Organization, User, utcnow
 from secondlook.store.notify_models import OutboxMessage, ReminderPreference
 
@@ -65,6 +67,11 @@ class NotifySettings:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     alert_emails: tuple[str, ...] = ()
+    #: How long an unacknowledged alert waits, per severity, before it is escalated
+    #: (SECONDLOOK_ESCALATION_MINUTES; services.alerts.escalation_windows).
+    escalation_windows: Mapping[str, dt.timedelta] = field(
+        default_factory=lambda: escalation_windows(None)
+    )
 
     @property
     def staff_recipients(self) -> tuple[str, ...]:
@@ -169,12 +176,17 @@ def load_settings(environ: Mapping[str, str]) -> NotifySettings:
             "SECONDLOOK_ALERT_EMAILS needs an SMTP relay: set SECONDLOOK_SMTP_HOST and "
             "SECONDLOOK_SMTP_FROM"
         )
+    try:
+        windows = escalation_windows(environ.get(ESCALATION_VARIABLE))
+    except ValueError as exc:
+        raise SettingsInvalid(f"{ESCALATION_VARIABLE}: {exc}") from None
     return NotifySettings(
         base_url=base.rstrip("/"),
         smtp=smtp,
         webhook_url=webhook,
         webhook_secret=secret,
         alert_emails=emails,
+        escalation_windows=windows,
     )
 
 
@@ -312,6 +324,39 @@ def notify_staff_of_alert(
         log.warning(
             "no staff recipients configured: alert %s is shown in SecondLook only", alert_key
         )
+    return added
+
+
+def notify_staff_of_new_alerts(
+    session: Session, *, settings: NotifySettings, alerts: Sequence[Alert]
+) -> int:
+    """The first notice of each open alert that has none yet (escalation level 0), in the
+    caller's transaction. The alert record is the durable event: whichever worker round
+    first sees it writes the notice, and its idempotency keys keep it to one. Returns how
+    many messages were added."""
+    recipients = settings.staff_recipients
+    if not recipients or not alerts:
+        return 0
+    wanted = {a.id: [f"alert:{a.id}/0/{r}" for r in recipients] for a in alerts}
+    keys = [k for ks in wanted.values() for k in ks]
+    present: set[str] = set()
+    for start in range(0, len(keys), 500):
+        present.update(
+            session.scalars(
+                select(OutboxMessage.idempotency_key).where(
+                    OutboxMessage.idempotency_key.in_(keys[start : start + 500])
+                )
+            )
+        )
+    added = 0
+    for alert in alerts:
+        if not set(wanted[alert.id]) <= present:
+            added += notify_staff_of_alert(
+                session,
+                settings=settings,
+                organization_id=alert.organization_id,
+                alert_key=f"alert:{alert.id}",
+            )
     return added
 
 
