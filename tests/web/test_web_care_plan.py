@@ -486,3 +486,51 @@ def test_the_summary_pdf_has_the_teams_decisions_tasks_conference_and_taper(
     assert "Evaluate first, then decide on stimulation" in decisions
     assert "Dissent: Dr A: Would start the trial sooner" in decisions
     assert "Opioid taper" in decisions and "MME/day" in decisions
+
+
+def test_a_plan_built_from_a_conference_starts_from_its_decisions_and_records_it(
+    clinician: tuple[TestClient, str], web_engine: Engine, cervical: int
+) -> None:
+    client, token = clinician
+    pid = cervical
+    builder = client.get(f"/clinic/patients/{pid}/plan").text
+    n = item_number(builder, "Exercise therapy")
+    form_page = client.get(f"/clinic/patients/{pid}/conference").text
+    item_id = re.search(r'<option value="([^"]+)"[^>]*>Exercise therapy</option>', form_page)
+    assert item_id, "the conference form offers the plan's items"
+    made = client.post(
+        f"/clinic/patients/{pid}/conference",
+        data={
+            "csrf_token": token,
+            "held_on": "2026-11-20",
+            "guest-0-name": "Dr A",
+            "guest-0-discipline": "physical-therapy",
+            "decision-0": "Psychological therapy first; exercise later",
+            "decision-0-item": item_id.group(1),
+            "decision-0-action": "reject",
+        },
+    )
+    assert made.status_code == 303, made.text[:2000]
+    conference_id = int(made.headers["location"].rsplit("/", 1)[1])
+    minutes = client.get(made.headers["location"]).text
+    assert f"/clinic/patients/{pid}/plan?conference={conference_id}" in minutes
+    html = client.get(f"/clinic/patients/{pid}/plan?conference={conference_id}").text
+    assert "Built from the" in html and "case conference of 2026-11-20" in html
+    assert f'name="action-{n}" value="reject" checked' in html
+    assert "Psychological therapy first; exercise later" in html
+    assert f'name="conference_id" value="{conference_id}"' in html
+    # A conference that is not this patient's is not found.
+    assert client.get(f"/clinic/patients/{pid}/plan?conference=999999").status_code == 404
+    # Saved, the plan names its conference and keeps the conference's decision.
+    form = {
+        **form_defaults(html, token),
+        "conference_id": str(conference_id),
+        f"reason-{n}": "Psychological therapy first; exercise later",
+    }
+    saved = client.post(f"/clinic/patients/{pid}/plan", data=form)
+    assert saved.status_code == 303, saved.text[:2000]
+    with Session(web_engine) as session:
+        plan = session.scalars(select(CarePlan).where(CarePlan.patient_id == pid)).one()
+        assert plan.conference_id == conference_id
+        [entry] = [e for e in plan.entries if e["item"]["id"] == item_id.group(1)]
+        assert entry["action"] == "reject"

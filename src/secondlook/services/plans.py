@@ -376,6 +376,30 @@ def conference_decisions_for_plan(
     return out
 
 
+@dataclass(frozen=True)
+class ConferenceStart:
+    """A new plan begun from a recorded conference: which one, when, and its decisions about
+    plan items (by plan item id)."""
+
+    conference_id: int
+    held_on: dt.date
+    decisions: dict[str, ConferenceItemDecision]
+
+
+def conference_start(
+    session: Session, *, access: Access, patient_id: int, conference_id: int
+) -> ConferenceStart:
+    """What the plan builder starts from when a plan is built from a conference (404 for a
+    conference of someone else)."""
+    decisions = conference_decisions_for_plan(
+        session, access=access, patient_id=patient_id, conference_id=conference_id
+    )
+    conference = read_conference(
+        session, access=access, patient_id=patient_id, conference_id=conference_id
+    )
+    return ConferenceStart(conference.id, conference.held_on, decisions)
+
+
 @contextmanager
 def _plan_active() -> Iterator[None]:
     """A new plan while one is active: 409 naming the active plan and what to do with it."""

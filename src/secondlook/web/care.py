@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -35,8 +35,9 @@ from secondlook.care.results import FINDINGS, SIDES
 from secondlook.care.vocabulary import CLOSE_OUTCOMES, OWNERS, TASK_STATUSES
 from secondlook.http.deps import SessionDep, access_of, path_id
 from secondlook.platform import clock
-from secondlook.platform.access import Principal
+from secondlook.platform.access import Access, Principal
 from secondlook.platform.errors import Refused
+from secondlook.platform.ids import MAX_ID
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services import alerts, care, plans
 from secondlook.web.clinic import PatientPath
@@ -272,15 +273,25 @@ def _plan_page(
     form: FormData | None = None,
     problems: Sequence[str] = (),
     status: int = 200,
+    conference: plans.ConferenceStart | None = None,
 ) -> Response:
     draft = builder.draft
+    decided = conference.decisions if conference is not None else {}
     items = []
     for i, item in enumerate(draft.items):
-        # An amendment starts from the plan's decisions; a new plan (and an item the newest
-        # assessment adds) from the suggestion: recommended proposed, "consider" undecided.
+        # An amendment starts from the plan's decisions; a new plan from the conference's
+        # decisions where it took one, else from the suggestion (recommended proposed,
+        # "consider" undecided). Each is still a choice the clinician sends.
         entry = builder.current.get(item.id)
         edit = entry.edit if entry is not None else None
-        default = entry.action if entry is not None else suggested_action(item) or ""
+        agreed = decided.get(item.id) if entry is None else None
+        default = (
+            entry.action
+            if entry is not None
+            else agreed.action
+            if agreed is not None
+            else suggested_action(item) or ""
+        )
         items.append(
             {
                 "n": i,
@@ -293,7 +304,10 @@ def _plan_page(
                 if reason_required(item, "accept")
                 else None,
                 "action": _text(form, f"action-{i}", 10) if form else default,
-                "reason": _text(form, f"reason-{i}") if form else (entry and entry.reason) or "",
+                "reason": _text(form, f"reason-{i}")
+                if form
+                else (entry and entry.reason) or (agreed and agreed.reason) or "",
+                "from_conference": agreed is not None,
                 "owner": _text(form, f"owner-{i}", 40) if form else (edit and edit.owner) or "",
                 "due": _text(form, f"due-{i}", 10)
                 if form
@@ -333,17 +347,40 @@ def _plan_page(
             "can_decide": user.role == "clinician",
             "plan": builder.plan,
             "amend_reason": _text(form, "amend_reason") if form else "",
+            "conference": conference,
         },
         status=status,
     )
 
 
+def _conference_start(
+    session: Session, access: Access, patient_id: int, conference_id: int | None
+) -> plans.ConferenceStart | None:
+    if conference_id is None:
+        return None
+    return plans.conference_start(
+        session, access=access, patient_id=patient_id, conference_id=conference_id
+    )
+
+
 @router.get("/patients/{patient_id}/plan")
 def plan_form(
-    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+    patient_id: PatientPath,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+    conference: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
-    builder = plans.plan_builder(session, access=access_of(request, user), patient_id=patient_id)
-    return _plan_page(request, user, builder)
+    """The plan builder; ``?conference=`` starts a new plan from that conference's decisions
+    (an active plan is amended from its own)."""
+    access = access_of(request, user)
+    builder = plans.plan_builder(session, access=access, patient_id=patient_id)
+    start = (
+        None
+        if builder.plan is not None
+        else _conference_start(session, access, patient_id, conference)
+    )
+    return _plan_page(request, user, builder, conference=start)
 
 
 def _goals(form: FormData, suggested: Sequence[Goal]) -> tuple[list[Goal], list[str]]:
@@ -388,6 +425,10 @@ async def plan_save(
         problems.append("review_on: enter a date")
     if builder.plan is not None:
         return _amend(request, session, user, builder, form, decisions, goals, review_on, problems)
+    conference_id = _int(form, "conference_id")
+    start = (
+        _conference_start(session, access, patient_id, conference_id) if conference_id > 0 else None
+    )
     if not problems:
         try:
             plans.create_plan(
@@ -399,11 +440,14 @@ async def plan_save(
                 decided_on=clock.today(),
                 goals=goals,
                 review_on=review_on,
+                conference_id=start.conference_id if start is not None else None,
             )
         except Refused as exc:
             problems = _problems(exc)
     if problems:
-        return _plan_page(request, user, builder, form=form, problems=problems, status=422)
+        return _plan_page(
+            request, user, builder, form=form, problems=problems, status=422, conference=start
+        )
     return redirect(f"/clinic/patients/{patient_id}/tasks")
 
 
