@@ -161,3 +161,17 @@ def test_without_staff_recipients_the_alert_stays_in_the_inbox_and_nothing_is_qu
     with sessions() as session:
         assert notifications.outbox_counts(session) == before
     assert entry.alert.status == "open"
+
+
+def test_a_bad_escalation_window_is_refused_at_start_naming_the_variable_once() -> None:
+    import pytest
+
+    from secondlook.services.notifications import SettingsInvalid, load_settings
+
+    with pytest.raises(SettingsInvalid) as refused:
+        load_settings({"SECONDLOOK_ESCALATION_MINUTES": "emergency=soon"})
+    message = str(refused.value)
+    assert message.count("SECONDLOOK_ESCALATION_MINUTES") == 1
+    assert "emergency window" in message and "'soon'" in message
+    windows = load_settings({"SECONDLOOK_ESCALATION_MINUTES": "emergency=5"}).escalation_windows
+    assert windows["emergency"] == dt.timedelta(minutes=5)

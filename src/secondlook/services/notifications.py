@@ -178,8 +178,8 @@ def load_settings(environ: Mapping[str, str]) -> NotifySettings:
         )
     try:
         windows = escalation_windows(environ.get(ESCALATION_VARIABLE))
-    except ValueError as exc:
-        raise SettingsInvalid(f"{ESCALATION_VARIABLE}: {exc}") from None
+    except ValueError as exc:  # its message names the variable already
+        raise SettingsInvalid(str(exc)) from None
     return NotifySettings(
         base_url=base.rstrip("/"),
         smtp=smtp,
