@@ -301,8 +301,21 @@ class Escalation:
     window: dt.timedelta
 
 
+Waiting = Sequence[tuple[Alert, dt.datetime | None, int]]
+
+
+def waiting_alerts(session: Session) -> Waiting:
+    """Every organization's open alerts nobody has acknowledged, oldest first, each with the
+    time of its last escalation (None: never) and how many it has had."""
+    return store.unacknowledged_with_last_escalation(session)
+
+
 def due_escalations(
-    session: Session, *, now: dt.datetime, windows: dict[str, dt.timedelta] | None = None
+    session: Session,
+    *,
+    now: dt.datetime,
+    windows: dict[str, dt.timedelta] | None = None,
+    waiting: Waiting | None = None,
 ) -> list[Escalation]:
     """Escalate every open, unacknowledged alert whose window has run out since it was raised
     or last escalated: append an "escalated" event to each (in the caller's transaction; commit
@@ -312,7 +325,7 @@ def due_escalations(
     windows = windows or escalation_windows(None)
     shortest = min(windows.values())
     out = []
-    for alert, last_at, times in store.unacknowledged_with_last_escalation(session):
+    for alert, last_at, times in waiting_alerts(session) if waiting is None else waiting:
         window = windows.get(alert.severity, shortest)
         since = last_at or alert.raised_at
         if now - since >= window:

@@ -31,7 +31,6 @@ from secondlook.services.notifications import (
     notify_staff_of_alert,
     notify_staff_of_new_alerts,
 )
-from secondlook.store import alerts as alert_store
 from secondlook.store import audit
 from secondlook.store import outbox as store
 from secondlook.store.models import utcnow
@@ -361,10 +360,13 @@ def alerts_step(
     escalation is never recorded without its news nor sent twice. Returns messages added."""
     with sessions() as session:
         at = now or utcnow()
-        waiting = [a for a, _, _ in alert_store.unacknowledged_with_last_escalation(session)]
-        added = notify_staff_of_new_alerts(session, settings=settings, alerts=waiting)
+        # One reading of the waiting alerts serves both the first notices and the escalations.
+        waiting = alerts.waiting_alerts(session)
+        added = notify_staff_of_new_alerts(
+            session, settings=settings, alerts=[a for a, _, _ in waiting]
+        )
         windows = dict(settings.escalation_windows)
-        for escalation in alerts.due_escalations(session, now=at, windows=windows):
+        for escalation in alerts.due_escalations(session, now=at, windows=windows, waiting=waiting):
             added += notify_staff_of_alert(
                 session,
                 settings=settings,
