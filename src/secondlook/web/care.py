@@ -670,6 +670,36 @@ def task_board(
     )
 
 
+_STALE_TASK = "Someone else changed this task meanwhile; it is shown as it is now."
+
+
+def _board_refused(
+    request: Request,
+    session: Session,
+    access: Access,
+    patient_id: int,
+    task_id: int,
+    exc: Refused,
+    *,
+    stale: str = _STALE_TASK,
+    moving: bool = False,
+) -> Response:
+    """A change of a task the service refused (409, 412, 422), said at the task on the board
+    as it is now; any other refusal goes on to the error pages. A refused move says it was
+    refused; other forms list the fields' problems."""
+    if exc.status not in (409, 412, 422):
+        raise exc
+    detail = exc.detail or ""
+    if exc.status == 412:
+        detail = stale
+    elif moving and exc.status == 409:
+        detail = "Refused: " + detail
+    elif not moving and exc.errors:
+        detail = "; ".join(e.message for e in exc.errors)
+    board = care.board(session, access=access, patient_id=patient_id)
+    return _board_page(request, board.patient, board, message=(task_id, detail), status=exc.status)
+
+
 @router.post("/patients/{patient_id}/tasks/{task_id}")
 async def task_move(
     patient_id: PatientPath,
@@ -681,10 +711,7 @@ async def task_move(
     form = await request.form()
     status = _text(form, "status", 20)
     reason = _text(form, "reason") or None
-    try:
-        version = int(_text(form, "version", 12))
-    except ValueError:
-        version = -1
+    version = _int(form, "version")
     access = access_of(request, user)
     try:
         if status not in TASK_STATUSES:
@@ -699,17 +726,7 @@ async def task_move(
             reason=reason,
         )
     except Refused as exc:
-        if exc.status not in (409, 412, 422):
-            raise
-        detail = exc.detail or ""
-        if exc.status == 412:
-            detail = "Someone else changed this task meanwhile; it is shown as it is now."
-        elif exc.status == 409:
-            detail = "Refused: " + detail
-        board = care.board(session, access=access, patient_id=patient_id)
-        return _board_page(
-            request, board.patient, board, message=(task_id, detail), status=exc.status
-        )
+        return _board_refused(request, session, access, patient_id, task_id, exc, moving=True)
     return redirect(f"/clinic/patients/{patient_id}/tasks#task-{task_id}")
 
 
@@ -744,10 +761,7 @@ async def task_result(
     """Complete a diagnostic task with its result: a new case version, then the board says
     so and offers to assess again."""
     form = await request.form()
-    try:
-        version = int(_text(form, "version", 12))
-    except ValueError:
-        version = -1
+    version = _int(form, "version")
     result, problems = _result_fields(form)
     access = access_of(request, user)
     try:
@@ -763,17 +777,8 @@ async def task_result(
             on=_day(form, "on"),
         )
     except Refused as exc:
-        if exc.status not in (409, 412, 422):
-            raise
-        detail = exc.detail or ""
-        if exc.status == 412:
-            detail = "Someone else changed this task or the case meanwhile; see it as it is now."
-        elif exc.errors:
-            detail = "; ".join(e.message for e in exc.errors)
-        board = care.board(session, access=access, patient_id=patient_id)
-        return _board_page(
-            request, board.patient, board, message=(task_id, detail), status=exc.status
-        )
+        stale = "Someone else changed this task or the case meanwhile; see it as it is now."
+        return _board_refused(request, session, access, patient_id, task_id, exc, stale=stale)
     return redirect(f"/clinic/patients/{patient_id}/tasks?result={found.case_version}#reassess")
 
 
@@ -788,10 +793,7 @@ async def task_assign(
     """Give the task to a team member (or to nobody in particular) and/or re-date it; the
     change is recorded in the task's assignment history."""
     form = await request.form()
-    try:
-        version = int(_text(form, "version", 12))
-    except ValueError:
-        version = -1
+    version = _int(form, "version")
     assignee_text = _text(form, "assignee", 12)
     due = _day(form, "due")
     access = access_of(request, user)
@@ -812,17 +814,7 @@ async def task_assign(
             due=due,
         )
     except Refused as exc:
-        if exc.status not in (409, 412, 422):
-            raise
-        detail = exc.detail or ""
-        if exc.status == 412:
-            detail = "Someone else changed this task meanwhile; it is shown as it is now."
-        elif exc.errors:
-            detail = "; ".join(e.message for e in exc.errors)
-        board = care.board(session, access=access, patient_id=patient_id)
-        return _board_page(
-            request, board.patient, board, message=(task_id, detail), status=exc.status
-        )
+        return _board_refused(request, session, access, patient_id, task_id, exc)
     return redirect(f"/clinic/patients/{patient_id}/tasks#task-{task_id}")
 
 
