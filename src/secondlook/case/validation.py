@@ -224,15 +224,23 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 # -- problems that need the whole document ------------------------------------------------------
 
 
+def _in_the_future(on: date) -> Problem:
+    return Problem("$.assessed_on", f"{on} is in the future", "use the date of the evaluation")
+
+
+def _after_assessed(path: str, when: date, on: date) -> Problem:
+    return Problem(
+        path, f"{when} is after assessed_on ({on})", "a case describes what was known then"
+    )
+
+
 def _semantic_problems(case: Case, today: date) -> Iterator[Problem]:
     on = case.assessed_on
     if on > today:
-        yield Problem("$.assessed_on", f"{on} is in the future", "use the date of the evaluation")
+        yield _in_the_future(on)
     for path, when in _dated(case):
         if when > on:
-            yield Problem(
-                path, f"{when} is after assessed_on ({on})", "a case describes what was known then"
-            )
+            yield _after_assessed(path, when, on)
     yield from _surgery_problems(case)
     yield from _pain_problems(case)
     for i, img in enumerate(case.imaging or []):
@@ -266,9 +274,7 @@ def _problems_of_valid_parts(data: dict[str, Any], today: date) -> list[Problem]
         on = None  # reported with the structural problems
     out: list[Problem] = []
     if on is not None and on > today:
-        out.append(
-            Problem("$.assessed_on", f"{on} is in the future", "use the date of the evaluation")
-        )
+        out.append(_in_the_future(on))
     entries = data.get("questionnaires")
     for i, raw in enumerate(entries if isinstance(entries, list) else []):
         try:
@@ -276,13 +282,7 @@ def _problems_of_valid_parts(data: dict[str, Any], today: date) -> list[Problem]
         except ValidationError:
             continue  # its own problems are already reported
         if on is not None and q.date > on:
-            out.append(
-                Problem(
-                    f"$.questionnaires[{i}].date",
-                    f"{q.date} is after assessed_on ({on})",
-                    "a case describes what was known then",
-                )
-            )
+            out.append(_after_assessed(f"$.questionnaires[{i}].date", q.date, on))
         out.extend(_questionnaire_problems(i, q.instrument, q.answers, q.score))
     return out
 
