@@ -368,9 +368,13 @@ def plan(
 
 
 def task(session: Session, *, plan_id: int, item_id: str) -> CareTask:
-    """The plan's task for a plan item (`workup:mri`, `treatment:spinal-cord-stimulation`)."""
+    """The plan's first task for a plan item (`workup:mri`, `treatment:spinal-cord-stimulation`).
+    An item may bring more than one task (stimulation brings its trial too): by id, so that
+    every call names the same one (PostgreSQL returns rows in no given order)."""
     found = session.scalars(
-        select(CareTask).where(CareTask.plan_id == plan_id, CareTask.plan_item_id == item_id)
+        select(CareTask)
+        .where(CareTask.plan_id == plan_id, CareTask.plan_item_id == item_id)
+        .order_by(CareTask.id)
     ).first()
     assert found is not None, f"plan {plan_id} has no task for {item_id}"
     return found
