@@ -21,6 +21,7 @@ from secondlook.http.deps import Auditor, SessionDep, access_of, path_id
 from secondlook.http.problems import ApiProblem
 from secondlook.instruments import INSTRUMENTS, safety_text
 from secondlook.knowledge import book
+from secondlook.locale import ENGLISH, LANGUAGES, Translator, translator
 from secondlook.platform.access import Access, Principal
 from secondlook.platform.errors import Refused
 from secondlook.platform.ids import MAX_ID
@@ -444,14 +445,14 @@ def pdf_decisions(record: care.PlanRecord | None) -> pdf.PlanDecisions | None:
 
 
 def handout_items(
-    document: dict[str, Any], decided: care.DecidedItems | None
+    document: dict[str, Any], decided: care.DecidedItems | None, words: Translator = ENGLISH
 ) -> tuple[list[pdf.HandoutItem], list[pdf.HandoutItem]]:
     """The handout's treatments and tests: the team's plan where there is one (what it
-    accepted and still stands), else the assessment's suggestions."""
+    accepted and still stands), else the assessment's suggestions, in ``words``' language."""
     plain = (
-        data.decided_in_plain_language(decided)
+        data.decided_in_plain_language(decided, words)
         if decided is not None
-        else data.plan_in_plain_language(document)
+        else data.plan_in_plain_language(document, words)
     )
     treatments = [pdf.HandoutItem(i.name, i.text, i.note) for i in plain["treatments"]]
     tests = [pdf.HandoutItem(i.name, i.text, i.note) for i in plain["tests"]]
@@ -459,10 +460,15 @@ def handout_items(
 
 
 def _document_context(
-    patient_id: int, request: Request, session: SessionDep, user: Principal
+    patient_id: int,
+    request: Request,
+    session: SessionDep,
+    user: Principal,
+    words: Translator = ENGLISH,
 ) -> tuple[dict[str, Any], care.Outcomes]:
     """What a printable document shows (the patient, assessment, scores and plan outcome), read
-    under one audited `assessment.read` of the patient; 404 without an assessment."""
+    under one audited `assessment.read` of the patient; 404 without an assessment. The
+    patient's warnings are in ``words``' language."""
     auditor = Auditor(session, user, request)
     with auditor.patient("assessment.read", patient_id) as scope:
         assert scope.patient is not None
@@ -482,6 +488,7 @@ def _document_context(
             document=context["a"],
             responses=context["responses"],
             contacts=site_contacts_of(request),
+            translate=words.gettext,
         )
     return context, outcome
 
@@ -511,11 +518,21 @@ def summary_pdf(
 
 @router.get("/patients/{patient_id}/handout.pdf")
 def handout_pdf(
-    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+    patient_id: PatientPath,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+    lang: Annotated[str, Query(max_length=10)] = "en",
 ) -> Response:
-    context, outcome = _document_context(patient_id, request, session, user)
-    treatments, tests = handout_items(context["a"], context["decided"])
+    """The patient's handout, in English or (``?lang=es``) in another language of
+    ``secondlook.locale.LANGUAGES``, for a patient who reads it better."""
+    if lang not in LANGUAGES:
+        raise ApiProblem(422, f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)}")
+    words = translator(lang)
+    context, outcome = _document_context(patient_id, request, session, user, words)
+    treatments, tests = handout_items(context["a"], context["decided"], words)
     content = pdf.patient_handout_pdf(
+        words=words,
         patient_label=context["patient"].name,
         treatments=treatments,
         tests=tests,
