@@ -22,7 +22,7 @@ import gettext as _gettext
 import io
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -132,12 +132,15 @@ def translator(language: str) -> Translator:
     the knowledge base's texts, then the English message itself."""
     if language not in LANGUAGES or language == DEFAULT_LANGUAGE:
         return Translator(DEFAULT_LANGUAGE, _gettext.NullTranslations())
+    found = (read_catalog(language, domain) for domain in DOMAINS)
+    return from_catalogs(language, [c for c in found if c is not None])
+
+
+def from_catalogs(language: str, catalogs: Sequence[Catalog]) -> Translator:
+    """A translator looking messages up in ``catalogs`` in order, then giving the English."""
     chain: _gettext.NullTranslations = _gettext.NullTranslations()
     translated: set[tuple[str | None, str]] = set()
-    for domain in reversed(DOMAINS):
-        catalog = read_catalog(language, domain)
-        if catalog is None:
-            continue
+    for catalog in reversed(catalogs):
         translations = _gnu(catalog)
         translated.update(
             (m.context, m.id)

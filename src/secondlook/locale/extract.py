@@ -72,7 +72,9 @@ def messages_template() -> Catalog:
     }
     for filename, lineno, message, comments, context in extract_from_dir(
         str(PACKAGE),
-        method_map=[(p, "jinja2.ext:babel_extract" if m == "jinja2" else m) for p, m in _method_map()],
+        method_map=[
+            (p, "jinja2.ext:babel_extract" if m == "jinja2" else m) for p, m in _method_map()
+        ],
         options_map=options,
         keywords=KEYWORDS,
         comment_tags=("Translators:",),
