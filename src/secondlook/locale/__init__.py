@@ -184,6 +184,6 @@ def negotiate(accept_language: str | None) -> str:
 
 def language_of(chosen: str | None, accept_language: str | None) -> str:
     """The patient's language: their own choice, else the browser's, else English."""
-    if chosen in LANGUAGES:
+    if chosen is not None and chosen in LANGUAGES:
         return chosen
     return negotiate(accept_language)

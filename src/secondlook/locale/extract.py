@@ -23,6 +23,7 @@ from babel.messages.extract import extract_from_dir
 import secondlook
 from secondlook.care import vocabulary
 from secondlook.instruments import INSTRUMENTS
+from secondlook.instruments.model import ItemText
 from secondlook.instruments.safety import DEFAULT_SAFETY_TEXTS
 from secondlook.knowledge import default_knowledge
 
@@ -96,10 +97,10 @@ def messages_template() -> Catalog:
     for key in item_text_instruments():
         if key in ENGLISH_ONLY:
             continue
-        text = INSTRUMENTS[key].item_text
-        assert text is not None
+        item_text = INSTRUMENTS[key].item_text
+        assert item_text is not None
         comment = [f"{key}: the official translation only (docs/web.md, 'Language')"]
-        for part in _item_parts(text):
+        for part in _item_parts(item_text):
             catalog.add(part, context=key, auto_comments=comment)
     return catalog
 
@@ -118,10 +119,7 @@ def item_text_instruments() -> tuple[str, ...]:
     return tuple(k for k, i in INSTRUMENTS.items() if i.item_text is not None)
 
 
-def _item_parts(text: object) -> Iterable[str]:
-    from secondlook.instruments.model import ItemText
-
-    assert isinstance(text, ItemText)
+def _item_parts(text: ItemText) -> Iterable[str]:
     yield text.title
     if text.preamble:
         yield text.preamble
