@@ -5,6 +5,7 @@ handout PDF are in it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Iterator
 
@@ -30,7 +31,9 @@ from secondlook.locale import (
     translator,
 )
 from secondlook.locale.extract import ENGLISH_ONLY, knowledge_template, messages_template
+from secondlook.services.care import Chart, Outcomes
 from secondlook.store.models import User
+from secondlook.web import clinic
 
 SPANISH = "es"
 TEMPLATES = {"messages": messages_template, "knowledge": knowledge_template}
@@ -80,7 +83,7 @@ def test_only_questionnaires_whose_text_may_ship_are_translated() -> None:
     item text for no other instrument, and none for those kept in English."""
     catalog = read_catalog(SPANISH, "messages")
     assert catalog is not None
-    contexts = {m.context for m in catalog if m.context}
+    contexts = {m.context for m in catalog if m.context in INSTRUMENTS}
     shipped = {k for k, i in INSTRUMENTS.items() if i.item_text is not None}
     assert contexts <= shipped - set(ENGLISH_ONLY)
     assert "phq-9" in contexts and "gad-7" not in contexts
@@ -356,6 +359,31 @@ def test_the_handout_pdf_is_in_spanish(
     assert "Su plan de atención" in text and "Cuándo buscar ayuda de inmediato" in text
     assert "impreso el" in text and " de 20" in text  # "2 de diciembre de 2026"
     assert "Go to an emergency department" not in text and "Your care plan" not in text
+    assert "página 1 de" in text and "page 1 of" not in text
+
+
+def test_the_handouts_charts_are_drawn_in_the_patients_language() -> None:
+    points = [(dt.date(2026, 1, 5), 40.0), (dt.date(2026, 7, 5), 22.0)]
+    outcome = Outcomes(
+        patient_id=1,
+        plan=None,
+        trajectories={},
+        charts=[
+            Chart("odi", INSTRUMENTS["odi"].name, points, 0, 100, 10, 30, "plan goal"),
+            Chart(
+                "phq-9", INSTRUMENTS["phq-9"].name, points, 0, 27, 5, 35, "meaningful improvement"
+            ),
+        ],
+    )
+    spanish_charts = clinic.pdf_charts(outcome, translator(SPANISH))
+    english_charts = clinic.pdf_charts(outcome)
+    assert [c.title for c in spanish_charts] == [
+        "Índice de Discapacidad de Oswestry v2.1a",
+        "Cuestionario sobre la Salud del Paciente PHQ-9 (depresión)",
+    ]
+    assert "meta del plan 30" in spanish_charts[0].svg and "plan goal" not in spanish_charts[0].svg
+    assert "mejoría real" in spanish_charts[1].svg
+    assert "plan goal 30" in english_charts[0].svg
 
 
 def test_staff_pages_stay_in_english_and_the_team_can_print_a_spanish_handout(

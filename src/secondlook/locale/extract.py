@@ -35,6 +35,7 @@ SOURCES = (
     "reports/templates/handout.html",
     "web/portal.py",
     "web/data.py",
+    "web/clinic.py",
     "reports/pdf.py",
     "care/warnings.py",
 )

@@ -387,9 +387,30 @@ def _pdf_response(content: bytes, filename: str) -> Response:
     )
 
 
-def pdf_charts(outcome: care.Outcomes) -> list[pdf.Chart]:
-    """The charts of the PDFs: the same charts, goal lines included, as the patient page."""
-    return [pdf.Chart(c["title"], str(c["svg"]), c["caption"]) for c in _chart_list(outcome)]
+def pdf_charts(outcome: care.Outcomes, words: Translator = ENGLISH) -> list[pdf.Chart]:
+    """The charts of the PDFs: the same charts, goal lines included, as the patient page. In
+    another language (the patient's handout) the words drawn on a chart, its title and the
+    goal line's label, are in that language."""
+    if words.language == ENGLISH.language:
+        return [pdf.Chart(c["title"], str(c["svg"]), c["caption"]) for c in _chart_list(outcome)]
+    labels = {
+        "plan goal": words.gettext("plan goal"),
+        "meaningful improvement": words.gettext("meaningful improvement"),
+    }
+    out = []
+    for c in outcome.charts:
+        title = words.gettext(c.name)
+        svg = chart_svg.trajectory_svg(
+            title=title,
+            points=c.points,
+            min_score=c.min_score,
+            max_score=c.max_score,
+            meaningful_points=c.meaningful_points,
+            goal=c.goal_line,
+            goal_label=labels.get(c.goal_label, c.goal_label),
+        )
+        out.append(pdf.Chart(title, svg))
+    return out
 
 
 def pdf_plan(outcome: care.Outcomes) -> pdf.PlanSummary | None:
@@ -536,7 +557,7 @@ def handout_pdf(
         patient_label=context["patient"].name,
         treatments=treatments,
         tests=tests,
-        charts=pdf_charts(outcome),
+        charts=pdf_charts(outcome, words),
         plan=pdf_plan(outcome),
         warnings=context["warnings"],
         from_plan=context["decided"] is not None,

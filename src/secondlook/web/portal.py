@@ -409,7 +409,7 @@ def handout(request: Request, session: SessionDep, user: PatientUser) -> Respons
         patient_label=own["patient_name"],
         treatments=treatments,
         tests=tests,
-        charts=clinic.pdf_charts(outcome),
+        charts=clinic.pdf_charts(outcome, words),
         plan=clinic.pdf_plan(outcome),
         warnings=own["warnings"],
         from_plan=own["decided"] is not None,
