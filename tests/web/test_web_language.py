@@ -244,6 +244,7 @@ def test_the_portal_follows_the_browsers_language(
     )
     assert "llame al número de emergencias (911)" in html
     assert "Questionnaires to fill in" not in html and "Go to an emergency" not in html
+    assert '<span lang="en">Generalized Anxiety Disorder scale (GAD-7)</span> (en inglés)' in html
     for path, words in (
         ("/portal/plan", "Mi plan"),
         ("/portal/learn", "El dolor después de una cirugía de columna"),

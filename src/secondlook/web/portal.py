@@ -103,7 +103,10 @@ def _own(
 def home(request: Request, session: SessionDep, user: PatientUser) -> Response:
     own = _own(request, session, user)
     words = translator_of(request)
-    due = [(key, _item_words(words, *_instrument(key))[0].title) for key in own["due"]]
+    due = []
+    for key in own["due"]:
+        shown, text_lang = _item_words(words, *_instrument(key))
+        due.append((key, shown.title, text_lang))
     return render(
         request,
         "portal/home.html",
