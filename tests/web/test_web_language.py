@@ -399,3 +399,32 @@ def test_staff_pages_stay_in_english_and_the_team_can_print_a_spanish_handout(
     assert "Su plan de atención" in _pdf_text(client.get(f"{base}?lang=es").content)
     refused = client.get(f"{base}?lang=xx")
     assert refused.status_code == 422 and "unknown language" in refused.text
+
+
+def test_my_plans_tasks_are_in_spanish_with_spanish_months(
+    spanish: tuple[TestClient, str], web_engine: Engine, clinic: factories.Clinic
+) -> None:
+    client, _ = spanish
+    with factories.committed(web_engine) as session:
+        factories.plan(session, organization_id=clinic.id, patient_id=clinic.patient.id)
+    html = client.get("/portal/plan").text
+    assert "Lo que está planeado para usted" in html and "Sus cuestionarios" in html
+    assert "Quién: " in html and "Cuándo: " in html and "Estado:" in html
+    assert "su cirujano de columna" in html and "your spine surgeon" not in html
+    assert "Cuestionario: Cuestionario sobre la Salud del Paciente PHQ-9 (depresión)" in html
+    months = [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ]
+    assert any(f"{m} de 20" in html for m in months)
+    assert "What is planned for you" not in html and "Status:" not in html
