@@ -135,6 +135,8 @@ def knowledge_template() -> Catalog:
     kb = default_knowledge()
     catalog.version = kb.version
     for key, (_, record) in sorted(kb.records.items()):
+        if ":" not in key:  # a record is listed under its id and under "kind:id": named once
+            continue
         for field in ("name", "patient"):
             value = getattr(record, field, None)
             if isinstance(value, str) and value.strip():
