@@ -354,7 +354,7 @@ def test_the_handout_pdf_is_in_spanish(
     assert response.status_code == 200
     text = _pdf_text(response.content)
     assert text.index("Vaya ahora a una sala de emergencias") < text.index(
-        "Tratamientos que su equipo podría hablar con usted"
+        "Tratamientos de los que su equipo podría hablar con usted"
     )
     assert "llame al número de emergencias (911)" in text
     assert "Su plan de atención" in text and "Cuándo buscar ayuda de inmediato" in text
