@@ -51,15 +51,23 @@ PATIENT_PAGES = [
     "/portal/plan",
     "/portal/learn",
     "/portal/reminders",
+    "/portal/language",
 ]
 
 
 @pytest.mark.parametrize(
-    ("username", "pages", "viewport"),
+    ("username", "pages", "viewport", "locale"),
     [
-        (None, ["/login"], {"width": 1280, "height": 900}),
-        ("demo-clinician", CLINICIAN_PAGES, {"width": 1280, "height": 900}),
-        ("demo-patient", PATIENT_PAGES, {"width": 375, "height": 812}),
+        (None, ["/login"], {"width": 1280, "height": 900}, "en-US"),
+        ("demo-clinician", CLINICIAN_PAGES, {"width": 1280, "height": 900}, "en-US"),
+        ("demo-patient", PATIENT_PAGES, {"width": 375, "height": 812}, "en-US"),
+        # The portal in Spanish, with the GAD-7 shown in English (its text marked lang="en").
+        (
+            "demo-patient",
+            [*PATIENT_PAGES, "/portal/questionnaires/gad-7"],
+            {"width": 375, "height": 812},
+            "es-US",
+        ),
     ],
 )
 def test_no_serious_or_critical_violations(
@@ -70,10 +78,11 @@ def test_no_serious_or_critical_violations(
     username: str | None,
     pages: list[str],
     viewport: ViewportSize,
+    locale: str,
 ) -> None:
     # axe is injected as a script, which the pages' CSP (script-src 'self') rightly refuses;
     # this context alone bypasses CSP so that the checker can run.
-    context = chromium.new_context(viewport=viewport, bypass_csp=True)
+    context = chromium.new_context(viewport=viewport, bypass_csp=True, locale=locale)
     page = context.new_page()
     if username:
         sign_in(page, base_url, username)

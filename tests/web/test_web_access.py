@@ -449,6 +449,13 @@ TABLE: list[Row] = [
         form=lambda world, caller: {"enabled": "on", "email": "me@example.org", "version": "1"},
         patient="own",
     ),
+    Row("GET /portal/language", portal_page(success("language.read")), patient="none"),
+    Row(
+        "POST /portal/language",
+        portal_page(success("language.update"), status=303, location=r"/portal/language\?saved=1"),
+        form=lambda world, caller: {"language": "es", "version": "1"},
+        patient="none",
+    ),
     Row(
         "GET /portal/handout.pdf",
         {

@@ -12,11 +12,16 @@ only rendered by the portal and the patient's handout, so the two never disagree
   a same-day risk assessment).
 
 Numbers are the site's (:class:`SiteContacts`); without them the texts say "your local
-emergency number", never a number that may be wrong in the patient's country."""
+emergency number", never a number that may be wrong in the patient's country.
+
+The words are given in the patient's language by ``translate`` (``secondlook.locale``: a
+message without a translation stays in English, never blank); which warnings there are is
+decided here whatever the language. Each English text is written once, in a ``translate(...)``
+call, so the catalog extraction finds it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -31,6 +36,13 @@ EMERGENCY_VARIABLE: Final = "SECONDLOOK_EMERGENCY_NUMBER"
 CRISIS_VARIABLE: Final = "SECONDLOOK_CRISIS_LINES"
 CARE_TEAM_VARIABLE: Final = "SECONDLOOK_CARE_TEAM_CONTACT"
 _MAX_CONTACT: Final = 200  # one line on a phone screen; longer is a configuration mistake
+
+#: Gives a message in the patient's language (``Translator.gettext``); English by default.
+Translate = Callable[[str], str]
+
+
+def _english(message: str) -> str:
+    return message
 
 
 class ContactsInvalid(ValueError):
@@ -50,11 +62,12 @@ class SiteContacts:
 
     @property
     def emergency_words(self) -> str:
-        return (
-            f"the emergency number ({self.emergency})"
-            if self.emergency
-            else ("your local emergency number")
-        )
+        return self.emergency_words_in(_english)
+
+    def emergency_words_in(self, translate: Translate) -> str:
+        if self.emergency:
+            return translate("the emergency number ({number})").format(number=self.emergency)
+        return translate("your local emergency number")
 
 
 def site_contacts(environ: Mapping[str, str]) -> SiteContacts:
@@ -99,12 +112,20 @@ def patient_warnings(
     knowledge: KnowledgeBase,
     contacts: SiteContacts,
     texts: Mapping[str, SafetyText] = DEFAULT_SAFETY_TEXTS,
+    translate: Translate | None = None,
 ) -> list[PatientWarning]:
     """The warnings for an assessment's red flags (``{"id", "urgency"}``) and the safety
     alerts raised (by the assessment or by questionnaires since), most urgent first. An unknown
     red flag or alert is still shown, with generic words: a warning is never dropped because
-    its text is missing; a finding raised twice is shown once."""
-    team = (f"Your care team: {contacts.care_team}.",) if contacts.care_team else ()
+    its text is missing; a finding raised twice is shown once. ``translate`` gives every text
+    in the patient's language (English without it)."""
+    translate = translate or _english
+    emergency = contacts.emergency_words_in(translate)
+    team = (
+        (translate("Your care team: {contact}.").format(contact=contacts.care_team),)
+        if contacts.care_team
+        else ()
+    )
     flags: dict[str, dict[str, str]] = {"emergency": {}, "urgent": {}}
     for flag in red_flags:
         flag_id = str(flag.get("id", ""))
@@ -113,9 +134,11 @@ def patient_warnings(
             continue
         record = next((r for r in knowledge.red_flags if r.id == flag_id), None)
         flags[level][flag_id] = (
-            record.patient
+            translate(record.patient)
             if record is not None and record.patient
-            else "Your care team's evaluation found a sign that needs to be checked quickly."
+            else translate(
+                "Your care team's evaluation found a sign that needs to be checked quickly."
+            )
         )
     found: list[PatientWarning] = []
     if flags["emergency"]:
@@ -123,10 +146,11 @@ def patient_warnings(
             PatientWarning(
                 "emergency",
                 tuple(flags["emergency"]),
-                "Go to an emergency department now",
-                f"Go to the nearest emergency department now, or call "
-                f"{contacts.emergency_words}. Do not wait for your next appointment. "
-                "Take this page or your plan with you.",
+                translate("Go to an emergency department now"),
+                translate(
+                    "Go to the nearest emergency department now, or call {emergency}. Do not "
+                    "wait for your next appointment. Take this page or your plan with you."
+                ).format(emergency=emergency),
                 tuple(flags["emergency"].values()),
             )
         )
@@ -135,9 +159,11 @@ def patient_warnings(
             PatientWarning(
                 "urgent",
                 tuple(flags["urgent"]),
-                "Contact your care team today",
-                "Contact your care team today. If you cannot reach them, or you get worse, "
-                f"go to an emergency department or call {contacts.emergency_words}.",
+                translate("Contact your care team today"),
+                translate(
+                    "Contact your care team today. If you cannot reach them, or you get worse, "
+                    "go to an emergency department or call {emergency}."
+                ).format(emergency=emergency),
                 tuple(flags["urgent"].values()),
                 team,
             )
@@ -153,11 +179,15 @@ def patient_warnings(
             PatientWarning(
                 "safety",
                 (alert_id,),
-                "Please read this now" if alert_id == SELF_HARM_RISK else "Important",
-                text.patient
+                translate("Please read this now")
+                if alert_id == SELF_HARM_RISK
+                else translate("Important"),
+                translate(text.patient)
                 if text is not None
-                else "Please contact your care team soon about your answers. If you are in "
-                f"danger now, call {contacts.emergency_words}.",
+                else translate(
+                    "Please contact your care team soon about your answers. If you are in "
+                    "danger now, call {emergency}."
+                ).format(emergency=emergency),
                 (),
                 (*crisis, *team),
             )

@@ -59,6 +59,9 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     # A patient chooses, and can stop, reminders of due questionnaires (docs/notifications.md).
     "reminder.read": frozenset({"patient"}),
     "reminder.update": frozenset({"patient"}),
+    # Everyone chooses the language of their own pages (the portal offers it to patients).
+    "language.read": EVERYONE,
+    "language.update": EVERYONE,
     # Alerts (docs/care.md, "Alerts"): the team reads the inbox and acknowledges and resolves
     # alerts; a patient is told what to do by their warnings, never shown the inbox.
     "alert.read": STAFF,
@@ -93,6 +96,8 @@ class Principal:
     patient_id: int | None
     credential_id: int
     credential_kind: str
+    #: The language the user chose (``en``, ``es``), None when not chosen.
+    language: str | None = None
 
 
 @dataclass(frozen=True)

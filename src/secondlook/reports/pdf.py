@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from jinja2 import DictLoader, Environment, select_autoescape
+from babel.dates import format_date
+from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from secondlook.care.warnings import PatientWarning
+from secondlook.locale import ENGLISH, Translator
 from secondlook.reports.text import DISCLAIMER
 
 
@@ -155,60 +158,35 @@ at 6 months <strong>{{ plan.responder_6m }}</strong>, at 12 months
 <p class="note">{{ disclaimer }}</p>
 </body></html>"""
 
-_HANDOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Your care plan</title><style>{{ css }}</style></head><body>
-<h1>Your care plan</h1>
-<p class="meta">For {{ patient_label }} · printed {{ today }}</p>
-{% if from_plan %}<p>This handout explains, in plain words, the plan your care team made with
-you after your evaluation for pain that has lasted after spine surgery. Please bring it to your next
-visit, and ask about anything that is unclear.</p>{% else %}<p>This handout explains, in plain
-words, what the evaluation of your pain after spine surgery suggests. Your care team has not
-made a plan with you yet: they will talk these options through with you. Please bring it to
-your next visit, and ask about anything that is unclear.</p>{% endif %}
-{% for w in warnings %}<section class="alert warning-{{ w.level }}"><h2>{{ w.title }}</h2>
-<p><strong>{{ w.do }}</strong></p>{% for why in w.why %}<p>{{ why }}</p>{% endfor %}
-{% for c in w.contacts %}<p>{{ c }}</p>{% endfor %}</section>{% endfor %}
-<h2>{% if from_plan %}Treatments in your plan{% else %}Treatments your team may discuss with
-you{% endif %}</h2>
-{% for t in treatments %}<h3>{{ t.name }}</h3><p>{{ t.text }}</p>
-{% if t.note %}<p class="note">{{ t.note }}</p>{% endif %}
-{% else %}<p>Your care team will talk with you about treatment.</p>{% endfor %}
-{% if plan %}<h2>Your goals</h2><ul>{% for text, status in plan.goals %}<li>{{ text }}
-<span class="note">({{ goal_words.get(status, status) }})</span></li>{% endfor %}</ul>
-<p>Whether the plan is helping you, measured on the {{ plan.primary_instrument }}: at 6 months
-{{ responder_words.get(plan.responder_6m, plan.responder_6m) }}; at 12 months
-{{ responder_words.get(plan.responder_12m, plan.responder_12m) }}.</p>{% endif %}
-{% if tests %}<h2>Tests and appointments</h2>{% for t in tests %}<h3>{{ t.name }}</h3>
-<p>{{ t.text }}</p>{% if t.note %}<p class="note">{{ t.note }}</p>{% endif %}{% endfor %}
-{% endif %}
-{% if charts %}<h2>Your questionnaire scores</h2>
-<p>Lower scores are better. The dashed line is the goal: your plan's goal where your plan
-has one, otherwise the smallest improvement that makes a real difference. The shaded band
-shows changes too small to count.</p>
-{% for c in charts %}<div class="chart">{{ c.svg }}</div>{% endfor %}{% endif %}
-<h2>When to get help at once</h2>
-<p>Call your local emergency number or go to the nearest emergency department if you get new
-numbness between your legs or around your bottom, trouble passing or holding urine or stool,
-new weakness in your legs or arms that is getting worse, or a high fever with severe back or
-neck pain.</p>
-<p class="note">{{ disclaimer }}</p>
-</body></html>"""
+# The handout is in the patient's language: its template is a file (templates/handout.html), so
+# the catalog extraction finds its words (secondlook.locale).
+_HANDOUT_DIR = Path(__file__).parent / "templates"
 
-_GOAL_WORDS = {
-    "met": "reached",
-    "not-met": "not reached yet",
-    "not-yet-measurable": "too early to say",
-}
-_RESPONDER_WORDS = {
-    "responder": "yes, a real improvement",
-    "non-responder": "not yet a real improvement",
-    "not-measurable": "too early to say",
-}
+
+def _goal_words(words: Translator) -> dict[str, str]:
+    return {
+        "met": words.gettext("reached"),
+        "not-met": words.gettext("not reached yet"),
+        "not-yet-measurable": words.gettext("too early to say"),
+    }
+
+
+def _responder_words(words: Translator) -> dict[str, str]:
+    return {
+        "responder": words.gettext("yes, a real improvement"),
+        "non-responder": words.gettext("not yet a real improvement"),
+        "not-measurable": words.gettext("too early to say"),
+    }
+
 
 _env = Environment(
-    loader=DictLoader({"summary.html": _SUMMARY, "handout.html": _HANDOUT}),
+    loader=ChoiceLoader(
+        [DictLoader({"summary.html": _SUMMARY}), FileSystemLoader(str(_HANDOUT_DIR))]
+    ),
     autoescape=select_autoescape(default=True, default_for_string=True),
+    extensions=["jinja2.ext.i18n"],
 )
+_env.install_null_translations(newstyle=False)  # type: ignore[attr-defined]
 
 
 def _safe_charts(charts: Sequence[Chart]) -> list[dict[str, Any]]:
@@ -289,11 +267,19 @@ def handout_html(
     today: dt.date | None = None,
     plan: PlanSummary | None = None,
     from_plan: bool = True,
+    words: Translator = ENGLISH,
 ) -> str:
+    """The handout's HTML in ``words``' language (the texts given are already in it); the
+    date printed in that language's format, e.g. "December 2, 2026", "2 de diciembre de
+    2026"."""
     return _env.get_template("handout.html").render(
+        lang=words.language,
+        gettext=words.gettext,
+        ngettext=words.ngettext,
+        pgettext=words.pgettext,
         plan=plan,
-        goal_words=_GOAL_WORDS,
-        responder_words=_RESPONDER_WORDS,
+        goal_words=_goal_words(words),
+        responder_words=_responder_words(words),
         css=Markup(_CSS),  # noqa: S704 - a constant
         patient_label=patient_label,
         treatments=list(treatments),
@@ -301,9 +287,7 @@ def handout_html(
         charts=_safe_charts(charts),
         warnings=list(warnings),
         from_plan=from_plan,
-        today=(today or dt.date.today()).isoformat(),
-        disclaimer="This handout explains your plan; it does not replace talking with your "
-        "care team.",
+        today=format_date(today or dt.date.today(), "long", locale=words.babel_locale),
     )
 
 
@@ -317,12 +301,14 @@ def patient_handout_pdf(
     today: dt.date | None = None,
     plan: PlanSummary | None = None,
     from_plan: bool = True,
+    words: Translator = ENGLISH,
 ) -> bytes:
     """The patient's handout: first what to do now if a red flag or safety alert was found
     (``care.warnings``), then the plan in plain language (the knowledge base's patient texts),
-    the score charts and when to seek help at once."""
+    the score charts and when to seek help at once, all in ``words``' language."""
     return html_to_pdf(
         handout_html(
+            words=words,
             patient_label=patient_label,
             treatments=treatments,
             tests=tests,

@@ -5,11 +5,13 @@ audited like any other (``user.*``, ``token.*``, ``session.end``)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from secondlook.care.vocabulary import DISCIPLINES
+from secondlook.locale import LANGUAGES
 from secondlook.platform.access import Access, Principal
 from secondlook.platform.errors import FieldProblem, Refused
 from secondlook.platform.preconditions import IfMatchVersion
@@ -188,3 +190,45 @@ def _user(session: Session, access: Access, user_id: int) -> User:
     if found is None:
         raise Refused(404, f"no user {user_id} in your organization")
     return found
+
+
+# -- one's own language ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LanguageChoice:
+    """The language a user chose (None: not chosen) and the account's version for If-Match."""
+
+    language: str | None
+    version: int
+
+
+def language_choice(session: Session, *, access: Access) -> LanguageChoice:
+    """The signed-in user's language choice."""
+    with audited(session, access, "language.read"):
+        found = _user(session, access, access.principal.user_id)
+        return LanguageChoice(found.language, found.version)
+
+
+def set_language(
+    session: Session, *, access: Access, language: str, if_match: IfMatchVersion
+) -> LanguageChoice:
+    """Choose the language of one's pages and handout: one of ``secondlook.locale.LANGUAGES``
+    (422 otherwise). If-Match with the account's version: 428 without, 412 when the account
+    changed in between."""
+    with audited(session, access, "language.update"):
+        if language not in LANGUAGES:
+            raise Refused(
+                422,
+                f"unknown language {language!r}",
+                kind="request-invalid",
+                errors=[FieldProblem("language", f"use one of {', '.join(LANGUAGES)}")],
+            )
+        found = accounts.update_user(
+            session,
+            organization_id=access.organization_id,
+            user_id=access.principal.user_id,
+            expected_version=if_match.required(),
+            language=language,
+        )
+        return LanguageChoice(found.language, found.version)

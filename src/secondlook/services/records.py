@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from secondlook.care.warnings import PatientWarning, SiteContacts, patient_warnings
+from secondlook.care.warnings import PatientWarning, SiteContacts, Translate, patient_warnings
 from secondlook.knowledge import default_knowledge
 from secondlook.platform import clock
 from secondlook.platform.access import Access
@@ -349,12 +349,13 @@ def patient_warnings_of(
     responses: Sequence[QuestionnaireResponse],
     contacts: SiteContacts,
     today: dt.date | None = None,
+    translate: Translate | None = None,
 ) -> list[PatientWarning]:
     """What the patient must be told to do now (``care.warnings``), from what a page already
     read of the record (:func:`latest_assessment_in`, :func:`questionnaires_in`): the newest
     assessment's red flags and safety alerts, and the safety alerts of the questionnaires
     answered in the last :data:`RECENT_ANSWERS_DAYS` days, which an assessment may not have
-    seen."""
+    seen. ``translate`` gives the words in the patient's language (English without it)."""
     document = document or {}
     since = (today or clock.today()) - dt.timedelta(days=RECENT_ANSWERS_DAYS)
     alert_ids = [str(a.get("id")) for a in document.get("safety_alerts") or [] if a.get("id")]
@@ -366,6 +367,7 @@ def patient_warnings_of(
         alert_ids=alert_ids,
         knowledge=default_knowledge(),
         contacts=contacts,
+        translate=translate,
     )
 
 

@@ -165,12 +165,16 @@ def update_user(
     password: str | None = None,
     set_discipline: bool = False,
     discipline: str | None = None,
+    language: str | None = None,
 ) -> User:
     """Change a user if it is still at `expected_version` (one UPDATE, compare-and-set).
-    With ``set_discipline`` the discipline becomes ``discipline`` (None clears it)."""
+    With ``set_discipline`` the discipline becomes ``discipline`` (None clears it); a
+    ``language`` becomes the user's chosen language."""
     values: dict[str, Any] = {"version": User.version + 1}
     if set_discipline:
         values["discipline"] = discipline
+    if language is not None:
+        values["language"] = language
     if active is not None:
         values["active"] = active
     if password is not None:
@@ -378,6 +382,7 @@ def resolve_credential(session: Session, *, secret: str, kind: str) -> Principal
         patient_id=user.patient_id,
         credential_id=credential.id,
         credential_kind=credential.kind,
+        language=user.language,
     )
 
 

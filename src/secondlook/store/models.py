@@ -139,6 +139,9 @@ class User(Base):
     # The care discipline a staff member works in (care/vocabulary.py DISCIPLINES): it is
     # checked where it is set (services.accounts), so the database holds no copy of the list.
     discipline: Mapped[str | None] = mapped_column(String(40))
+    # The language the user chose for their pages and handout (secondlook.locale.LANGUAGES,
+    # checked in services.accounts); None: not chosen, the browser's language is used.
+    language: Mapped[str | None] = mapped_column(String(10))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

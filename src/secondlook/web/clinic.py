@@ -21,6 +21,7 @@ from secondlook.http.deps import Auditor, SessionDep, access_of, path_id
 from secondlook.http.problems import ApiProblem
 from secondlook.instruments import INSTRUMENTS, safety_text
 from secondlook.knowledge import book
+from secondlook.locale import ENGLISH, LANGUAGES, Translator, translator
 from secondlook.platform.access import Access, Principal
 from secondlook.platform.errors import Refused
 from secondlook.platform.ids import MAX_ID
@@ -386,9 +387,30 @@ def _pdf_response(content: bytes, filename: str) -> Response:
     )
 
 
-def pdf_charts(outcome: care.Outcomes) -> list[pdf.Chart]:
-    """The charts of the PDFs: the same charts, goal lines included, as the patient page."""
-    return [pdf.Chart(c["title"], str(c["svg"]), c["caption"]) for c in _chart_list(outcome)]
+def pdf_charts(outcome: care.Outcomes, words: Translator = ENGLISH) -> list[pdf.Chart]:
+    """The charts of the PDFs: the same charts, goal lines included, as the patient page. In
+    another language (the patient's handout) the words drawn on a chart, its title and the
+    goal line's label, are in that language."""
+    if words.language == ENGLISH.language:
+        return [pdf.Chart(c["title"], str(c["svg"]), c["caption"]) for c in _chart_list(outcome)]
+    labels = {
+        "plan goal": words.gettext("plan goal"),
+        "meaningful improvement": words.gettext("meaningful improvement"),
+    }
+    out = []
+    for c in outcome.charts:
+        title = words.gettext(c.name)
+        svg = chart_svg.trajectory_svg(
+            title=title,
+            points=c.points,
+            min_score=c.min_score,
+            max_score=c.max_score,
+            meaningful_points=c.meaningful_points,
+            goal=c.goal_line,
+            goal_label=labels.get(c.goal_label, c.goal_label),
+        )
+        out.append(pdf.Chart(title, svg))
+    return out
 
 
 def pdf_plan(outcome: care.Outcomes) -> pdf.PlanSummary | None:
@@ -444,14 +466,14 @@ def pdf_decisions(record: care.PlanRecord | None) -> pdf.PlanDecisions | None:
 
 
 def handout_items(
-    document: dict[str, Any], decided: care.DecidedItems | None
+    document: dict[str, Any], decided: care.DecidedItems | None, words: Translator = ENGLISH
 ) -> tuple[list[pdf.HandoutItem], list[pdf.HandoutItem]]:
     """The handout's treatments and tests: the team's plan where there is one (what it
-    accepted and still stands), else the assessment's suggestions."""
+    accepted and still stands), else the assessment's suggestions, in ``words``' language."""
     plain = (
-        data.decided_in_plain_language(decided)
+        data.decided_in_plain_language(decided, words)
         if decided is not None
-        else data.plan_in_plain_language(document)
+        else data.plan_in_plain_language(document, words)
     )
     treatments = [pdf.HandoutItem(i.name, i.text, i.note) for i in plain["treatments"]]
     tests = [pdf.HandoutItem(i.name, i.text, i.note) for i in plain["tests"]]
@@ -459,10 +481,15 @@ def handout_items(
 
 
 def _document_context(
-    patient_id: int, request: Request, session: SessionDep, user: Principal
+    patient_id: int,
+    request: Request,
+    session: SessionDep,
+    user: Principal,
+    words: Translator = ENGLISH,
 ) -> tuple[dict[str, Any], care.Outcomes]:
     """What a printable document shows (the patient, assessment, scores and plan outcome), read
-    under one audited `assessment.read` of the patient; 404 without an assessment."""
+    under one audited `assessment.read` of the patient; 404 without an assessment. The
+    patient's warnings are in ``words``' language."""
     auditor = Auditor(session, user, request)
     with auditor.patient("assessment.read", patient_id) as scope:
         assert scope.patient is not None
@@ -482,6 +509,7 @@ def _document_context(
             document=context["a"],
             responses=context["responses"],
             contacts=site_contacts_of(request),
+            translate=words.gettext,
         )
     return context, outcome
 
@@ -511,15 +539,25 @@ def summary_pdf(
 
 @router.get("/patients/{patient_id}/handout.pdf")
 def handout_pdf(
-    patient_id: PatientPath, request: Request, session: SessionDep, user: StaffUser
+    patient_id: PatientPath,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+    lang: Annotated[str, Query(max_length=10)] = "en",
 ) -> Response:
-    context, outcome = _document_context(patient_id, request, session, user)
-    treatments, tests = handout_items(context["a"], context["decided"])
+    """The patient's handout, in English or (``?lang=es``) in another language of
+    ``secondlook.locale.LANGUAGES``, for a patient who reads it better."""
+    if lang not in LANGUAGES:
+        raise ApiProblem(422, f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)}")
+    words = translator(lang)
+    context, outcome = _document_context(patient_id, request, session, user, words)
+    treatments, tests = handout_items(context["a"], context["decided"], words)
     content = pdf.patient_handout_pdf(
+        words=words,
         patient_label=context["patient"].name,
         treatments=treatments,
         tests=tests,
-        charts=pdf_charts(outcome),
+        charts=pdf_charts(outcome, words),
         plan=pdf_plan(outcome),
         warnings=context["warnings"],
         from_plan=context["decided"] is not None,

@@ -35,6 +35,7 @@ from secondlook.care.warnings import SiteContacts
 from secondlook.case import words as case_words
 from secondlook.engine import words as engine_words
 from secondlook.http.deps import SESSION_COOKIE, SessionDep
+from secondlook.locale import ENGLISH, Translator, language_of, translator
 from secondlook.platform.access import Principal
 from secondlook.services.unit import path_patient_id, record_refusal
 from secondlook.store.accounts import resolve_credential
@@ -71,6 +72,10 @@ SECURITY_HEADERS = {
 }
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+# Words a page shows are marked for translation (`_("...")`, `{% trans %}`); each render passes
+# the `gettext` of the reader's language (docs/web.md, "Language"), English when it passes none.
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_null_translations(newstyle=False)  # type: ignore[attr-defined]
 # Codes are shown in the words of their vocabulary (care/vocabulary.py), never re-labelled here.
 templates.env.filters["label"] = lambda code, vocabulary: care_vocabulary.label(vocabulary, code)
 # The assessment document's codes (condition, course, likelihood...) in the engine's words.
@@ -237,17 +242,36 @@ def _own_origin(request: Request) -> str:
     return f"{request.url.scheme}://{host}"
 
 
+def translator_of(request: Request) -> Translator:
+    """The language of a page: a patient's own choice, else their browser's
+    (``Accept-Language``), else English. Staff pages are in English."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal) or principal.role != "patient":
+        return ENGLISH
+    return translator(language_of(principal.language, request.headers.get("accept-language")))
+
+
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
     token = csrf_token(request)
     principal = getattr(request.state, "principal", None)
+    words = translator_of(request)
     response = templates.TemplateResponse(
         request,
         template,
-        {"csrf_token": token, "user": principal, **(context or {})},
+        {
+            "csrf_token": token,
+            "user": principal,
+            "lang": words.language,
+            "gettext": words.gettext,
+            "ngettext": words.ngettext,
+            "pgettext": words.pgettext,
+            **(context or {}),
+        },
         status_code=status,
     )
+    response.headers["content-language"] = words.language
     set_csrf_cookie(request, response, token)
     return response
 

@@ -7,11 +7,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from babel.dates import format_skeleton
 from sqlalchemy.orm import Session
 
 from secondlook.care import vocabulary
 from secondlook.instruments import INSTRUMENTS
 from secondlook.knowledge import KnowledgeBase, default_knowledge
+from secondlook.locale import ENGLISH, Translator
 from secondlook.services import care
 from secondlook.store.models import QuestionnaireResponse
 
@@ -36,54 +38,72 @@ class PlainItem:
     note: str = ""
 
 
-def _patient_text(kb: KnowledgeBase, kind: str, record_id: str) -> tuple[str, str] | None:
+def _patient_text(
+    kb: KnowledgeBase, kind: str, record_id: str, words: Translator = ENGLISH
+) -> tuple[str, str] | None:
+    """A record's name and patient text, in the patient's language (the knowledge catalog,
+    secondlook.locale: English where a text has no translation)."""
     found = kb.records.get(f"{kind}:{record_id}")
     if found is None:
         return None
     record = found[1]
-    return str(getattr(record, "name", record_id)), str(getattr(record, "patient", ""))
+    name = str(getattr(record, "name", record_id))
+    return words.gettext(name), words.gettext(str(getattr(record, "patient", "")))
 
 
-_RECOMMENDATION_NOTE = {
-    "recommended": "Your care team recommends this.",
-    "consider": "An option your care team may discuss with you.",
-}
+def _recommendation_note(recommendation: str, words: Translator) -> str | None:
+    if recommendation == "recommended":
+        return words.gettext("Your care team recommends this.")
+    if recommendation == "consider":
+        return words.gettext("An option your care team may discuss with you.")
+    return None
 
 
-def plan_in_plain_language(document: Mapping[str, Any]) -> dict[str, list[PlainItem]]:
+def _priority_note(priority: str, words: Translator) -> str:
+    if priority == "emergency":
+        return words.gettext("Needed now.")
+    if priority == "urgent":
+        return words.gettext("Needed soon.")
+    return ""
+
+
+def plan_in_plain_language(
+    document: Mapping[str, Any], words: Translator = ENGLISH
+) -> dict[str, list[PlainItem]]:
     """The treatments (recommended or to consider) and the tests of an assessment, each with
-    the knowledge base's plain-language text for patients."""
+    the knowledge base's plain-language text for patients, in the patient's language."""
     kb = knowledge()
     treatments = []
     for option in document.get("treatment_options", []):
-        note = _RECOMMENDATION_NOTE.get(str(option.get("recommendation")))
-        found = _patient_text(kb, "treatment", str(option.get("id")))
+        note = _recommendation_note(str(option.get("recommendation")), words)
+        found = _patient_text(kb, "treatment", str(option.get("id")), words)
         if note and found:
             treatments.append(PlainItem(str(option["id"]), found[0], found[1], note))
     tests = []
     for item in document.get("workup", []):
-        found = _patient_text(kb, "workup", str(item.get("id")))
+        found = _patient_text(kb, "workup", str(item.get("id")), words)
         if found:
-            when = {"emergency": "Needed now.", "urgent": "Needed soon."}.get(
-                str(item.get("priority")), ""
-            )
+            when = _priority_note(str(item.get("priority")), words)
             tests.append(PlainItem(str(item["id"]), found[0], found[1], when))
     causes = []
     for entry in document.get("differential", []):
         if entry.get("likelihood") in ("likely", "possible"):
-            found = _patient_text(kb, "etiology", str(entry.get("id")))
+            found = _patient_text(kb, "etiology", str(entry.get("id")), words)
             if found:
                 causes.append(PlainItem(str(entry["id"]), found[0], found[1]))
     return {"treatments": treatments, "tests": tests, "causes": causes}
 
 
-def decided_in_plain_language(decided: care.DecidedItems) -> dict[str, list[PlainItem]]:
+def decided_in_plain_language(
+    decided: care.DecidedItems, words: Translator = ENGLISH
+) -> dict[str, list[PlainItem]]:
     """The team's plan (what it accepted and still stands), in the knowledge base's patient
-    texts: the same shape as ``plan_in_plain_language``, for the handout and the portal."""
+    texts: the same shape as ``plan_in_plain_language``, for the handout and the portal. The
+    team's own notes are shown as written."""
     kb = knowledge()
 
     def plain(entry: Any, kind: str) -> PlainItem:
-        found = _patient_text(kb, kind, entry.item.ref)
+        found = _patient_text(kb, kind, entry.item.ref, words)
         name, text = found if found else (entry.item.name, "")
         note = entry.edit.note if entry.edit is not None and entry.edit.note else ""
         return PlainItem(entry.item.ref, name, text, note)
@@ -95,7 +115,7 @@ def decided_in_plain_language(decided: care.DecidedItems) -> dict[str, list[Plai
     }
 
 
-def all_patient_texts(kind: str) -> list[PlainItem]:
+def all_patient_texts(kind: str, words: Translator = ENGLISH) -> list[PlainItem]:
     kb = knowledge()
     out = []
     for key, (k, record) in kb.records.items():
@@ -103,8 +123,8 @@ def all_patient_texts(kind: str) -> list[PlainItem]:
             out.append(
                 PlainItem(
                     str(getattr(record, "id", "")),
-                    str(getattr(record, "name", "")),
-                    str(getattr(record, "patient", "")),
+                    words.gettext(str(getattr(record, "name", ""))),
+                    words.gettext(str(getattr(record, "patient", ""))),
                 )
             )
     return out
@@ -115,8 +135,6 @@ def references_by_id(document: Mapping[str, Any]) -> dict[str, str]:
 
 
 # -- the stored plan's tasks for the patient, in plain words ------------------------------------
-
-_TIME_POINT_IN_PLAIN_WORDS = {"baseline": "at the start"}
 
 
 @dataclass(frozen=True)
@@ -143,30 +161,44 @@ def _lower_first(name: str) -> str:
     return name
 
 
-def _task_name_and_text(kb: KnowledgeBase, row: Any) -> tuple[str, str]:
+def _task_name_and_text(
+    kb: KnowledgeBase, row: Any, words: Translator = ENGLISH
+) -> tuple[str, str]:
     if row.kind == "questionnaire" and row.instrument:
         instrument = INSTRUMENTS.get(row.instrument)
-        name = instrument.name if instrument else "Questionnaire"
+        name = words.gettext(instrument.name) if instrument else words.gettext("Questionnaire")
         point = str(row.time_point or "")
-        when = _TIME_POINT_IN_PLAIN_WORDS.get(point)
-        if when is None and point.endswith("m") and point[:-1].isdigit():
-            when = f"at {point[:-1]} months"
-        text = "A questionnaire for you to fill in, so your team can see how you are doing"
-        return f"Questionnaire: {name}", f"{text} {when}." if when else f"{text}."
+        if point == "baseline":
+            text = words.gettext(
+                "A questionnaire for you to fill in, so your team can see how you are doing "
+                "at the start."
+            )
+        elif point.endswith("m") and point[:-1].isdigit():
+            text = words.format(
+                "A questionnaire for you to fill in, so your team can see how you are doing "
+                "at {months} months.",
+                months=point[:-1],
+            )
+        else:
+            text = words.gettext(
+                "A questionnaire for you to fill in, so your team can see how you are doing."
+            )
+        return words.format("Questionnaire: {name}", name=name), text
     found = None
     if row.plan_item_id and ":" in row.plan_item_id:
         kind = row.plan_item_id.split(":", 1)[0]
-        found = _patient_text(kb, kind, row.key) or _patient_text(
-            kb, kind, row.plan_item_id.split(":", 1)[1]
+        found = _patient_text(kb, kind, row.key, words) or _patient_text(
+            kb, kind, row.plan_item_id.split(":", 1)[1], words
         )
-    return row.name, found[1] if found else ""
+    # The task's name is the team's (as written), unless it is the knowledge base's own name.
+    return words.gettext(row.name), found[1] if found else ""
 
 
 def plan_tasks_in_plain_language(
-    session: Session, *, organization_id: int, patient_id: int
+    session: Session, *, organization_id: int, patient_id: int, words: Translator = ENGLISH
 ) -> list[PlainTask] | None:
     """The tasks of the patient's current plan (the latest that is not a draft), care tasks
-    first, each in plain words; None without a plan."""
+    first, each in plain words in the patient's language; None without a plan."""
     found = care.current_plan_tasks_in(
         session, organization_id=organization_id, patient_id=patient_id
     )
@@ -177,20 +209,25 @@ def plan_tasks_in_plain_language(
     by_key = {r.task_key: r for r in rows}
     out = []
     for row in sorted(rows, key=lambda r: (r.kind != "care", r.due, r.id)):
-        name, text = _task_name_and_text(kb, row)
+        name, text = _task_name_and_text(kb, row, words)
         after = []
         for dep in row.blocked_by:
             other = by_key.get(dep["task_id"])
             if other is not None and other.status != "completed":
-                first = _lower_first(_task_name_and_text(kb, other)[0])
-                after.append(f"after your {first}")
+                first = _lower_first(_task_name_and_text(kb, other, words)[0])
+                after.append(words.format("after your {task}", task=first))
         out.append(
             PlainTask(
                 name=name,
                 text=text,
-                who=vocabulary.words_for_patients("owner", row.owner) or "your care team",
-                due_month=row.due.strftime("%B %Y"),
-                status=vocabulary.words_for_patients("task-status", row.status) or "planned",
+                who=words.gettext(
+                    vocabulary.words_for_patients("owner", row.owner) or "your care team"
+                ),
+                # The month in the patient's language ("March 2027", "marzo de 2027").
+                due_month=format_skeleton("yMMMM", row.due, locale=words.babel_locale),
+                status=words.gettext(
+                    vocabulary.words_for_patients("task-status", row.status) or "planned"
+                ),
                 after=after,
                 questionnaire=row.kind == "questionnaire",
                 open=row.status in vocabulary.OPEN_TASK_STATUSES,

@@ -3,7 +3,12 @@ education pages in plain language, and the printable handout.
 
 A safety alert is acted on at once: when an answer raises one (PHQ-9 item 9 above 0), the
 answers so far are stored right away, which raises the alert for the care team, and the next
-screen shows the site's patient safety text before anything else."""
+screen shows the site's patient safety text before anything else.
+
+Every page is in the patient's language (``secondlook.locale``): their own choice on the
+Language page, else their browser's, else English. A questionnaire is shown in that language
+only when its whole text has a translation that may ship (CLINICAL.md section 6); otherwise it
+is shown in English, said so on the page, never half translated."""
 
 from __future__ import annotations
 
@@ -16,17 +21,24 @@ from secondlook.care.warnings import patient_warnings
 from secondlook.http.deps import Auditor, SessionDep, access_of
 from secondlook.http.problems import ApiProblem
 from secondlook.instruments import INSTRUMENTS
-from secondlook.instruments.model import Instrument, ItemText
+from secondlook.instruments.model import AnswerText, Instrument, ItemEntry, ItemText
 from secondlook.knowledge import default_knowledge
+from secondlook.locale import LANGUAGES, Translator
 from secondlook.platform import clock
 from secondlook.platform.access import Principal
 from secondlook.platform.errors import Refused
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.reports import pdf
-from secondlook.services import care, notifications, records
+from secondlook.services import accounts, care, notifications, records
 from secondlook.store.models import QuestionnaireResponse
 from secondlook.web import clinic, data
-from secondlook.web.common import PatientUser, redirect, render, site_contacts_of
+from secondlook.web.common import (
+    PatientUser,
+    redirect,
+    render,
+    site_contacts_of,
+    translator_of,
+)
 
 router = APIRouter(prefix="/portal")
 
@@ -52,6 +64,7 @@ def _own(
     without a plan)."""
     patient_id = _patient_id(user)
     org = user.organization_id
+    words = translator_of(request)
     auditor = Auditor(session, user, request)
     with auditor.patient("patient.read", patient_id) as scope:
         assert scope.patient is not None
@@ -65,12 +78,13 @@ def _own(
             document=assessment.document if assessment else None,
             responses=rows,
             contacts=site_contacts_of(request),
+            translate=words.gettext,
         )
         tasks = outcome = decided = None
         if with_plan:
             decided = care.decided_items_in(session, organization_id=org, patient_id=patient_id)
             tasks = data.plan_tasks_in_plain_language(
-                session, organization_id=org, patient_id=patient_id
+                session, organization_id=org, patient_id=patient_id, words=words
             )
             outcome = care.outcomes_in(session, organization_id=org, patient_id=patient_id)
     return {
@@ -88,10 +102,11 @@ def _own(
 @router.get("")
 def home(request: Request, session: SessionDep, user: PatientUser) -> Response:
     own = _own(request, session, user)
-    due = [
-        (key, INSTRUMENTS[key].item_text.title)  # type: ignore[union-attr]  # portal ships text
-        for key in own["due"]
-    ]
+    words = translator_of(request)
+    due = []
+    for key in own["due"]:
+        shown, text_lang = _item_words(words, *_instrument(key))
+        due.append((key, shown.title, text_lang))
     return render(
         request,
         "portal/home.html",
@@ -151,10 +166,17 @@ async def choose_reminders(request: Request, session: SessionDep, user: PatientU
         if exc.status not in (412, 422, 428):
             raise
         current = notifications.reminders(session, access=access)
+        words = translator_of(request)
         message = (
-            "Your choice was changed in another window. Here is what is saved now; choose again."
+            words.gettext(
+                "Your choice was changed in another window. Here is what is saved now; "
+                "choose again."
+            )
             if exc.status in (412, 428)
-            else (exc.detail or "Please check the email address.").capitalize() + "."
+            # The two refusals of set_reminders, in the patient's words.
+            else words.gettext("Reminders need an email address to be sent to.")
+            if raw_choice == "on" and not email.strip()
+            else words.gettext("That is not an email address (name@example.org).")
         )
         return _reminders_page(request, current, email=email, errors=[message], status=exc.status)
     return redirect("/portal/reminders?saved=1")
@@ -177,30 +199,67 @@ def _parse_answers(raw: object, instrument: Instrument) -> list[int] | None:
     return values
 
 
+def _item_words(words: Translator, instrument: Instrument, text: ItemText) -> tuple[ItemText, str]:
+    """The questionnaire's text in the patient's language and that language, or the English
+    text and ``en`` when any part of it has no translation: the words of a validated
+    instrument are its official translation or the original, never a mix. The catalog holds
+    each instrument's text under its id as context (``pgettext("phq-9", ...)``)."""
+    context = instrument.id
+    parts = [text.title, *([text.preamble] if text.preamble else [])]
+    for item in text.items:
+        parts += [item.text, *(a.label for a in item.answers)]
+    if words.language == "en" or not all(words.has(p, context) for p in parts):
+        return text, "en"
+
+    def tr(message: str) -> str:
+        return words.pgettext(context, message)
+
+    return (
+        ItemText(
+            instrument=text.instrument,
+            title=tr(text.title),
+            preamble=tr(text.preamble) if text.preamble else None,
+            items=tuple(
+                ItemEntry(
+                    text=tr(item.text),
+                    answers=tuple(AnswerText(a.value, tr(a.label)) for a in item.answers),
+                )
+                for item in text.items
+            ),
+            copyright=text.copyright,
+            source=text.source,
+        ),
+        words.language,
+    )
+
+
 def _item_page(
     request: Request,
     instrument: Instrument,
     text: ItemText,
     answers: list[int],
     *,
-    error: str | None = None,
+    error: bool = False,
     chosen: int | None = None,
 ) -> Response:
     number = len(answers) + 1
-    item = text.items[number - 1]
+    words = translator_of(request)
+    shown, text_lang = _item_words(words, instrument, text)
+    item = shown.items[number - 1]
     return render(
         request,
         "portal/item.html",
         {
             "instrument": instrument.id,
-            "title": text.title,
-            "preamble": text.preamble,
+            "title": shown.title,
+            "preamble": shown.preamble,
+            "text_lang": text_lang,
             "number": number,
             "total": instrument.item_count,
             "text": item.text,
             "options": item.answers,
             "answers": ",".join(str(a) for a in answers),
-            "error": error,
+            "error": words.gettext("Please choose an answer.") if error else None,
             "chosen": chosen,
         },
         status=422 if error else 200,
@@ -249,7 +308,7 @@ async def answer_item(
     except ValueError:
         value = None
     if value is None or not instrument.item_min[index] <= value <= instrument.item_max[index]:
-        return _item_page(request, instrument, text, answers, error="Please choose an answer.")
+        return _item_page(request, instrument, text, answers, error=True)
     answers = [*answers, value]
     complete = len(answers) == instrument.item_count
     padded: list[int | None] = [*answers, *([None] * (instrument.item_count - len(answers)))]
@@ -258,7 +317,8 @@ async def answer_item(
         stored = _store(request, session, user, key, padded)
         if stored.alerts:
             return _safety_page(request, key, stored.alerts, answers, remaining=False)
-        return render(request, "portal/done.html", {"title": text.title})
+        title = _item_words(translator_of(request), instrument, text)[0].title
+        return render(request, "portal/done.html", {"title": title})
     if raised:
         # Store what was answered now: the alert reaches the team even if the patient stops here.
         stored = _store(request, session, user, key, padded)
@@ -286,6 +346,7 @@ def _safety_page(
         alert_ids=alerts,
         knowledge=default_knowledge(),
         contacts=site_contacts_of(request),
+        translate=translator_of(request).gettext,
     )
     return render(
         request,
@@ -302,7 +363,8 @@ def _safety_page(
 @router.get("/plan")
 def my_plan(request: Request, session: SessionDep, user: PatientUser) -> Response:
     own = _own(request, session, user, with_plan=True)
-    plan = data.plan_in_plain_language(own["a"]) if own["a"] else None
+    words = translator_of(request)
+    plan = data.plan_in_plain_language(own["a"], words) if own["a"] else None
     tasks = own["tasks"]
     return render(
         request,
@@ -321,13 +383,14 @@ def my_plan(request: Request, session: SessionDep, user: PatientUser) -> Respons
 @router.get("/learn")
 def learn(request: Request, session: SessionDep, user: PatientUser) -> Response:
     own = _own(request, session, user)
-    plan = data.plan_in_plain_language(own["a"] or {})
+    words = translator_of(request)
+    plan = data.plan_in_plain_language(own["a"] or {}, words)
     return render(
         request,
         "portal/learn.html",
         {
             "causes": plan["causes"],
-            "all_causes": data.all_patient_texts("etiology"),
+            "all_causes": data.all_patient_texts("etiology", words),
             "tests": plan["tests"],
             "treatments": plan["treatments"],
             "warnings": own["warnings"],
@@ -341,13 +404,15 @@ def handout(request: Request, session: SessionDep, user: PatientUser) -> Respons
     own = _own(request, session, user, with_plan=True)
     if own["a"] is None:
         raise ApiProblem(404, "your care team has not made a plan yet")
-    treatments, tests = clinic.handout_items(own["a"], own["decided"])
+    words = translator_of(request)
+    treatments, tests = clinic.handout_items(own["a"], own["decided"], words)
     outcome = own["outcome"]
     content = pdf.patient_handout_pdf(
+        words=words,
         patient_label=own["patient_name"],
         treatments=treatments,
         tests=tests,
-        charts=clinic.pdf_charts(outcome),
+        charts=clinic.pdf_charts(outcome, words),
         plan=clinic.pdf_plan(outcome),
         warnings=own["warnings"],
         from_plan=own["decided"] is not None,
@@ -357,3 +422,64 @@ def handout(request: Request, session: SessionDep, user: PatientUser) -> Respons
         media_type="application/pdf",
         headers={"Content-Disposition": 'attachment; filename="my-care-plan.pdf"'},
     )
+
+
+# -- the patient's language ---------------------------------------------------------------------
+
+
+def _language_page(
+    request: Request,
+    choice: accounts.LanguageChoice,
+    *,
+    errors: list[str] | None = None,
+    saved: bool = False,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "portal/language.html",
+        {
+            "languages": LANGUAGES,
+            "version": choice.version,
+            "errors": errors or [],
+            "saved": saved,
+        },
+        status=status,
+    )
+
+
+@router.get("/language")
+def language(request: Request, session: SessionDep, user: PatientUser) -> Response:
+    choice = accounts.language_choice(session, access=access_of(request, user))
+    return _language_page(request, choice, saved=request.query_params.get("saved") == "1")
+
+
+@router.post("/language")
+async def choose_language(request: Request, session: SessionDep, user: PatientUser) -> Response:
+    form = await request.form()
+    raw_language, raw_version = form.get("language"), form.get("version")
+    chosen = raw_language[:10] if isinstance(raw_language, str) else ""
+    version = raw_version if isinstance(raw_version, str) and raw_version.isdigit() else None
+    access = access_of(request, user)
+    try:
+        accounts.set_language(
+            session,
+            access=access,
+            language=chosen,
+            if_match=IfMatchVersion(f'"{version}"' if version else None),
+        )
+    except Refused as exc:
+        if exc.status not in (412, 422, 428):
+            raise
+        words = translator_of(request)
+        message = (
+            words.gettext(
+                "Your account was changed in another window. Here is what is saved now; "
+                "choose again."
+            )
+            if exc.status in (412, 428)
+            else words.gettext("Please choose one of the languages below.")
+        )
+        current = accounts.language_choice(session, access=access)
+        return _language_page(request, current, errors=[message], status=exc.status)
+    return redirect("/portal/language?saved=1")
