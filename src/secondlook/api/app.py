@@ -25,6 +25,7 @@ from secondlook.api.routes import (
     cases,
     health,
     history,
+    metrics,
     patients,
     questionnaires,
     reminders,
@@ -43,6 +44,7 @@ from secondlook.fhir.smart import (
 )
 from secondlook.http import problems
 from secondlook.http.logs import redact_access_log
+from secondlook.http.metrics import RequestMetrics
 from secondlook.http.origin import SameOrigin
 from secondlook.http.requestid import RequestId
 from secondlook.settings import Settings, SettingsError, settings
@@ -159,6 +161,8 @@ def create_app(
     app.state.smart_pending = PendingLaunches()
     # The numbers patients are given when a red flag or safety alert is found (care/warnings.py).
     app.state.site_contacts = site_contacts(current)
+    # /metrics answers only with this token (api/routes/metrics.py); without one it is off.
+    app.state.metrics_token = current.metrics_token
     problems.install(app)
     app.add_middleware(problems.GuardQuery)
     # Bodies are bounded and checked before any route reads them (api/limits.py).
@@ -168,9 +172,12 @@ def create_app(
     app.add_middleware(FhirErrors)  # outside GuardQuery: /fhir errors become OperationOutcomes
     # Outermost, so that refusals (401, 405...) carry the CORS headers a browser needs to read them.
     app.add_middleware(FhirCors, origins=cors_origins)
+    # Outside every refusal, so that each request is counted and timed (http/metrics.py).
+    app.add_middleware(RequestMetrics)
     # Outermost of all: every response, refusals included, carries its request id.
     app.add_middleware(RequestId)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for module in (
         accounts,
         patients,

@@ -90,6 +90,8 @@ def serve(
 ) -> None:
     """Run the web server; creates and migrates the database on start."""
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
@@ -98,6 +100,7 @@ def serve(
     from secondlook.fhir.cds_config import ENVIRONMENT_VARIABLE as CDS_CONFIG_ENV
     from secondlook.fhir.cds_config import CdsConfigInvalid, load_cds_config
     from secondlook.http.logs import LOG_FORMATS, log_config
+    from secondlook.http.metrics import MULTIPROC_VARIABLE
 
     try:
         # Every setting, from the environment and the env file, checked before anything starts.
@@ -164,12 +167,22 @@ def serve(
     os.environ[db.DATABASE_URL_ENV] = url
     if cds_config is not None:
         os.environ[CDS_CONFIG_ENV] = str(cds_config)
-    uvicorn.run(
-        "secondlook.api.app:app_from_environment",
-        factory=True,
-        workers=workers,
-        **options,  # type: ignore[arg-type]
-    )
+    # /metrics sums the workers' request counts (prometheus_client's multiprocess mode, read
+    # by each worker as it starts): a fresh directory per run, unless the operator chose one.
+    own_metrics_dir = None
+    if not os.environ.get(MULTIPROC_VARIABLE):
+        own_metrics_dir = tempfile.mkdtemp(prefix="secondlook-metrics-")
+        os.environ[MULTIPROC_VARIABLE] = own_metrics_dir
+    try:
+        uvicorn.run(
+            "secondlook.api.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            **options,  # type: ignore[arg-type]
+        )
+    finally:
+        if own_metrics_dir is not None:
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
 
 
 def db_upgrade(data_dir: DataDir = None) -> None:
