@@ -228,12 +228,16 @@ def percentile(ordered: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
 
-def report(tallies: dict[str, Tally], elapsed: float, args: argparse.Namespace) -> int:
+def report(
+    tallies: dict[str, Tally], elapsed: float, args: argparse.Namespace, load: tuple[float, float]
+) -> int:
     cpu = platform.processor() or platform.machine()
     print(
         f"\n{args.clients} concurrent clients for {elapsed:.0f} s, `serve --workers "
         f"{args.workers}` on PostgreSQL, loopback; clients and server on the same machine "
-        f"({os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()})\n"
+        f"({os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()}); load average "
+        f"{load[0]:.1f} before the run, {load[1]:.1f} after (other work on the machine shows "
+        "here)\n"
     )
     print("| kind | ok | errors | req/s | p50 ms | p95 ms | p99 ms |")
     print("|---|---|---|---|---|---|---|")
@@ -290,10 +294,12 @@ def main() -> None:
             process.wait(timeout=60)
 
         stack.callback(stop)
+        before = os.getloadavg()[0]
         tallies, elapsed = asyncio.run(
             run_load(base, seeded, args.clients, args.seconds, args.warm_up)
         )
-    sys.exit(report(tallies, elapsed, args))
+        after = os.getloadavg()[0]
+    sys.exit(report(tallies, elapsed, args, (before, after)))
 
 
 if __name__ == "__main__":
