@@ -75,6 +75,28 @@ app = typer.Typer(
     cls=LazyGroup,
 )
 knowledge_app = typer.Typer(help="The knowledge base: rules with their references.")
+
+
+@app.callback()
+def settings_file(
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file",
+            help="read settings (SECONDLOOK_*=value lines) from this file; the environment "
+            "wins over it (docs/deployment.md)",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Before any command: the env file, handed on as SECONDLOOK_ENV_FILE so that every
+    process started from here (the server's workers) reads the same one."""
+    if env_file is not None:
+        if not env_file.is_file():
+            raise typer.BadParameter(f"no file at {env_file}", param_hint="--env-file")
+        os.environ["SECONDLOOK_ENV_FILE"] = str(env_file.resolve())
+
+
 app.add_typer(knowledge_app, name="knowledge")
 
 
@@ -296,7 +318,16 @@ def main() -> None:
         if knowledge is not None and isinstance(exc, knowledge.KnowledgeError):
             typer.echo(f"knowledge base error: {exc}", err=True)
             sys.exit(EXIT_INTERNAL)
-        if os.environ.get("SECONDLOOK_DEBUG"):
+        from secondlook.settings import SettingsError, settings
+
+        if isinstance(exc, SettingsError):  # a setting a command needed is unusable
+            typer.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INVALID)
+        try:
+            debug = settings().debug  # SECONDLOOK_DEBUG
+        except SettingsError:
+            debug = False
+        if debug:
             raise
         typer.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)

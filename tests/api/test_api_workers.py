@@ -35,6 +35,7 @@ KEY = ec.generate_private_key(ec.SECP384R1())
 # Enough fresh connections for the kernel to hand some to each of two workers; the loops stop
 # as soon as both have answered, and fail with what they saw if that never happens.
 ATTEMPTS = 400
+METRICS_TOKEN = "two-workers-metrics-token-0123456789"
 
 
 def signed(path: str, jti: str) -> dict[str, str]:
@@ -74,6 +75,7 @@ def two_workers(database_url: str, tmp_path: Path) -> Iterator[str]:
         db.DATABASE_URL_ENV: database_url,
         WORKER_PID_VARIABLE: "1",
         "SECONDLOOK_BASE_URL": PUBLIC_BASE,
+        "SECONDLOOK_METRICS_TOKEN": METRICS_TOKEN,
     }
     with log.open("ab") as sink:
         process = subprocess.Popen(
@@ -177,6 +179,37 @@ def test_two_workers_share_sessions_login_limits_and_cds_replay_protection(
             if replay_pids - {accepted_by}:
                 break
         assert replay_pids - {accepted_by}, f"every replay reached worker {accepted_by}"
+
+        # /metrics counts the requests of both workers, whichever worker answers the scrape.
+        healthz = 0
+        for _ in range(20):
+            assert fresh("GET", f"{base}/healthz").status_code == 200
+            healthz += 1
+        counts: dict[str, float] = {}
+        for _ in range(ATTEMPTS):
+            scrape = fresh(
+                "GET", f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+            )
+            assert scrape.status_code == 200, scrape.text
+            counts[scrape.headers["x-worker-pid"]] = healthz_count(scrape.text)
+            if len(counts) == 2:
+                break
+        assert len(counts) == 2, f"every scrape reached worker {set(counts)}"
+        # The start-up polls of /healthz count too; both workers give the same sum.
+        assert len(set(counts.values())) == 1, counts
+        assert next(iter(counts.values())) >= healthz
+
+
+def healthz_count(exposition: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == "secondlook_http_requests_total"
+        and sample.labels.get("route") == "/healthz"
+    )
 
 
 def test_more_than_one_worker_on_sqlite_is_refused_with_the_reason(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from secondlook.api.routes import (
     cases,
     health,
     history,
+    metrics,
     patients,
     questionnaires,
     reminders,
@@ -34,9 +35,7 @@ from secondlook.api.routes.fhir import DEFAULT_BASE_URL, FhirCors, FhirErrors
 from secondlook.api.routes.fhir import router as fhir_router
 from secondlook.api.routes.fhir_cds import cds_routes
 from secondlook.care.warnings import ContactsInvalid, site_contacts
-from secondlook.fhir.cds_config import ENVIRONMENT_VARIABLE as CDS_CONFIG_VARIABLE
 from secondlook.fhir.cds_config import CdsConfig, load_cds_config
-from secondlook.fhir.smart import ENVIRONMENT_VARIABLE as SMART_VARIABLE
 from secondlook.fhir.smart import (
     PendingLaunches,
     SmartConfig,
@@ -45,8 +44,10 @@ from secondlook.fhir.smart import (
 )
 from secondlook.http import problems
 from secondlook.http.logs import redact_access_log
+from secondlook.http.metrics import RequestMetrics
 from secondlook.http.origin import SameOrigin
 from secondlook.http.requestid import RequestId
+from secondlook.settings import Settings, SettingsError, settings
 from secondlook.store import db, migrate
 
 API_PREFIX = "/api/v1"
@@ -86,23 +87,29 @@ def _origins(value: str) -> tuple[str, ...]:
     return origins
 
 
-def check_environment() -> None:
-    """Refuse unusable settings (base URL, CORS origins, site contacts, notifications) before
-    anything starts."""
+def check_environment() -> Settings:
+    """The settings (secondlook.settings), after refusing unusable ones (what a value is, then
+    base URL, CORS origins, site contacts, notifications, SMART clients) before anything
+    starts."""
     from secondlook.services.notifications import SettingsInvalid, load_settings
 
-    _base_url(os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL)
-    _origins(os.environ.get(CORS_VARIABLE, ""))
     try:
-        site_contacts(os.environ)
-        load_settings(os.environ)
+        current = settings()
+    except SettingsError as exc:
+        raise SettingInvalid(str(exc)) from None
+    _base_url(current.base_url or DEFAULT_BASE_URL)
+    _origins(current.cors_origins or "")
+    try:
+        site_contacts(current)
+        load_settings(current)
     except (ContactsInvalid, SettingsInvalid) as exc:
         raise SettingInvalid(str(exc)) from None
-    if os.environ.get(SMART_VARIABLE):
+    if current.smart_clients:
         try:
-            load_smart_config(os.environ[SMART_VARIABLE])
+            load_smart_config(current.smart_clients)
         except SmartConfigInvalid as exc:
             raise SettingInvalid(str(exc)) from None
+    return current
 
 
 def create_app(
@@ -123,15 +130,16 @@ def create_app(
     `max_body_bytes`: the request-body limit (default: SECONDLOOK_MAX_BODY_BYTES or 2 MiB).
     `smart`: the EHRs SMART launches may come from (default: SECONDLOOK_SMART_CLIENTS, else
     none: /smart/launch answers "not configured")."""
-    base_url = _base_url(base_url or os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL)
+    current = settings()
+    base_url = _base_url(base_url or current.base_url or DEFAULT_BASE_URL)
     mrn_system = (
         mrn_system
-        or os.environ.get(MRN_SYSTEM_VARIABLE)
+        or current.mrn_system
         or (cds.mrn_system if cds is not None else None)
         or f"{base_url}/fhir/sid/mrn"
     )
     if cors_origins is None:
-        cors_origins = _origins(os.environ.get(CORS_VARIABLE, ""))
+        cors_origins = _origins(current.cors_origins or "")
     # FastAPIOffline: /docs and /redoc load their scripts from the installed package instead
     # of a CDN, so the API's documentation works on a network without internet access.
     app = FastAPIOffline(
@@ -147,24 +155,29 @@ def create_app(
     app.state.public_base_url = base_url
     app.state.mrn_system = mrn_system
     app.state.cors = cors_origins
-    if smart is None and os.environ.get(SMART_VARIABLE):
-        smart = load_smart_config(os.environ[SMART_VARIABLE])
+    if smart is None and current.smart_clients:
+        smart = load_smart_config(current.smart_clients)
     app.state.smart = smart
     app.state.smart_pending = PendingLaunches()
     # The numbers patients are given when a red flag or safety alert is found (care/warnings.py).
-    app.state.site_contacts = site_contacts(os.environ)
+    app.state.site_contacts = site_contacts(current)
+    # /metrics answers only with this token (api/routes/metrics.py); without one it is off.
+    app.state.metrics_token = current.metrics_token
     problems.install(app)
     app.add_middleware(problems.GuardQuery)
     # Bodies are bounded and checked before any route reads them (api/limits.py).
-    app.add_middleware(RequestGuard, max_bytes=max_body_bytes)
+    app.add_middleware(RequestGuard, max_bytes=max_body_bytes or current.max_body_bytes)
     # Before any body is read: a forged cross-site state change is refused (http/origin.py).
     app.add_middleware(SameOrigin, base_url=base_url)
     app.add_middleware(FhirErrors)  # outside GuardQuery: /fhir errors become OperationOutcomes
     # Outermost, so that refusals (401, 405...) carry the CORS headers a browser needs to read them.
     app.add_middleware(FhirCors, origins=cors_origins)
+    # Outside every refusal, so that each request is counted and timed (http/metrics.py).
+    app.add_middleware(RequestMetrics)
     # Outermost of all: every response, refusals included, carries its request id.
     app.add_middleware(RequestId)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for module in (
         accounts,
         patients,
@@ -265,9 +278,9 @@ def app_from_environment() -> FastAPI:
     database from SECONDLOOK_DATABASE_URL or SQLite in SECONDLOOK_DATA_DIR, migrated on start."""
     engine = db.make_engine(db.database_url())
     migrate.upgrade(engine)
-    cds_config = os.environ.get(CDS_CONFIG_VARIABLE)
+    cds_config = settings().cds_config  # SECONDLOOK_CDS_CONFIG
     app = create_app(engine, cds=load_cds_config(cds_config) if cds_config else None)
-    if os.environ.get(WORKER_PID_VARIABLE) == "1":
+    if settings().test_worker_pid_header:
         app.add_middleware(WorkerPid)
     return app
 

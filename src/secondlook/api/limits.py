@@ -17,13 +17,13 @@ responses as not to be cached.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from starlette.requests import Request
 
 from secondlook.case.strict_json import loads_strict
 from secondlook.http.problems import ProblemField, problem_response, request_invalid
+from secondlook.settings import settings
 
 MAX_BODY_VARIABLE = "SECONDLOOK_MAX_BODY_BYTES"
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -36,12 +36,8 @@ _ANONYMOUS_BODIES = frozenset({"/api/v1/session"})
 
 
 def max_body_bytes() -> int:
-    raw = os.environ.get(MAX_BODY_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_MAX_BODY_BYTES
-    if not raw.isascii() or not raw.isdigit() or int(raw) < 1024:
-        raise ValueError(f"{MAX_BODY_VARIABLE} must be a whole number of bytes, at least 1024")
-    return int(raw)
+    configured = settings().max_body_bytes  # at least 1024, checked by the settings
+    return configured if configured is not None else DEFAULT_MAX_BODY_BYTES
 
 
 class _TooLarge(Exception):

@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 from secondlook.instruments.model import SELF_HARM_RISK
 from secondlook.instruments.safety import DEFAULT_SAFETY_TEXTS, SafetyText
 from secondlook.knowledge.loader import KnowledgeBase
+from secondlook.settings import Settings
 
 Level = Literal["emergency", "urgent", "safety"]
 
@@ -70,8 +71,15 @@ class SiteContacts:
         return translate("your local emergency number")
 
 
-def site_contacts(environ: Mapping[str, str]) -> SiteContacts:
-    """The site's contacts from its settings; ``;`` separates crisis lines."""
+def site_contacts(source: Settings | Mapping[str, str]) -> SiteContacts:
+    """The site's contacts from its settings (secondlook.settings; a mapping of
+    ``SECONDLOOK_*`` names is read as such); ``;`` separates crisis lines."""
+    given = source if isinstance(source, Settings) else Settings.of(source)
+    environ = {
+        EMERGENCY_VARIABLE: given.emergency_number or "",
+        CRISIS_VARIABLE: given.crisis_lines or "",
+        CARE_TEAM_VARIABLE: given.care_team_contact or "",
+    }
 
     def one(name: str) -> str | None:
         value = " ".join(environ.get(name, "").split())

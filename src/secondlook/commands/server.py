@@ -47,28 +47,31 @@ def serve(
         Path | None,
         typer.Option(
             "--cds-config",
-            envvar="SECONDLOOK_CDS_CONFIG",
             help="CDS Hooks settings (JSON: trusted EHR issuers and keys, public base URL, "
-            "app base URL; docs/fhir.md); without it CDS Hooks calls answer 401",
+            "app base URL; docs/fhir.md; default $SECONDLOOK_CDS_CONFIG); without it CDS Hooks "
+            "calls answer 401",
             show_default=False,
         ),
     ] = None,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=1,
             max=64,
-            envvar="SECONDLOOK_WORKERS",
-            help="worker processes (more than one needs PostgreSQL: SQLite is one process's "
-            "database; all shared state lives in the database, docs/deployment.md)",
+            help="worker processes (default $SECONDLOOK_WORKERS or 1; more than one needs "
+            "PostgreSQL: SQLite is one process's database; all shared state lives in the "
+            "database, docs/deployment.md)",
+            show_default=False,
         ),
-    ] = 1,
+    ] = None,
     log_format: Annotated[
-        str,
+        str | None,
         typer.Option(
-            envvar="SECONDLOOK_LOG_FORMAT", help="text, or json for one JSON object a line"
+            help="text, or json for one JSON object a line (default $SECONDLOOK_LOG_FORMAT "
+            "or text)",
+            show_default=False,
         ),
-    ] = "text",
+    ] = None,
     proxy_headers: Annotated[
         bool,
         typer.Option(
@@ -77,16 +80,18 @@ def serve(
         ),
     ] = True,
     forwarded_allow_ips: Annotated[
-        str,
+        str | None,
         typer.Option(
-            envvar="SECONDLOOK_FORWARDED_ALLOW_IPS",
             help="comma-separated addresses of the reverse proxies whose forwarded headers "
-            "are trusted",
+            "are trusted (default $SECONDLOOK_FORWARDED_ALLOW_IPS or 127.0.0.1)",
+            show_default=False,
         ),
-    ] = "127.0.0.1",
+    ] = None,
 ) -> None:
     """Run the web server; creates and migrates the database on start."""
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
@@ -95,16 +100,23 @@ def serve(
     from secondlook.fhir.cds_config import ENVIRONMENT_VARIABLE as CDS_CONFIG_ENV
     from secondlook.fhir.cds_config import CdsConfigInvalid, load_cds_config
     from secondlook.http.logs import LOG_FORMATS, log_config
+    from secondlook.http.metrics import MULTIPROC_VARIABLE
 
+    try:
+        # Every setting, from the environment and the env file, checked before anything starts.
+        current = check_environment()
+    except SettingInvalid as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    # An option given on the command line wins over its setting.
+    cds_config = cds_config or current.cds_config
+    workers = workers or current.workers or 1
+    log_format = log_format or current.log_format or "text"
+    forwarded_allow_ips = forwarded_allow_ips or current.forwarded_allow_ips or "127.0.0.1"
     try:
         cds = load_cds_config(cds_config) if cds_config is not None else None
     except CdsConfigInvalid as exc:
         typer.echo(f"error: CDS Hooks configuration {exc}", err=True)
-        raise typer.Exit(2) from None
-    try:
-        check_environment()
-    except SettingInvalid as exc:
-        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if log_format not in LOG_FORMATS:
         typer.echo(
@@ -155,12 +167,22 @@ def serve(
     os.environ[db.DATABASE_URL_ENV] = url
     if cds_config is not None:
         os.environ[CDS_CONFIG_ENV] = str(cds_config)
-    uvicorn.run(
-        "secondlook.api.app:app_from_environment",
-        factory=True,
-        workers=workers,
-        **options,  # type: ignore[arg-type]
-    )
+    # /metrics sums the workers' request counts (prometheus_client's multiprocess mode, read
+    # by each worker as it starts): a fresh directory per run, unless the operator chose one.
+    own_metrics_dir = None
+    if not os.environ.get(MULTIPROC_VARIABLE):
+        own_metrics_dir = tempfile.mkdtemp(prefix="secondlook-metrics-")
+        os.environ[MULTIPROC_VARIABLE] = own_metrics_dir
+    try:
+        uvicorn.run(
+            "secondlook.api.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            **options,  # type: ignore[arg-type]
+        )
+    finally:
+        if own_metrics_dir is not None:
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
 
 
 def db_upgrade(data_dir: DataDir = None) -> None:

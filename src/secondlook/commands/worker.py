@@ -41,13 +41,16 @@ def worker(
     ] = 5.0,
 ) -> None:
     """Send notifications from the outbox (email, webhook) and enqueue due reminders."""
+    from secondlook.api.app import SettingInvalid, check_environment
     from secondlook.services import delivery
-    from secondlook.services.notifications import SettingsInvalid, load_settings, outbox_counts
+    from secondlook.services.notifications import load_settings, outbox_counts
     from secondlook.store import db
 
     try:
-        settings = load_settings(os.environ)
-    except SettingsInvalid as exc:
+        # Every setting, from the environment and the env file, checked before anything starts
+        # (the same checks as `serve`: the worker writes the links the server answers).
+        settings = load_settings(check_environment())
+    except SettingInvalid as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     engine = _engine(data_dir)

@@ -23,9 +23,10 @@ from secondlook.platform.access import Access
 from secondlook.platform.clock import today
 from secondlook.platform.errors import FieldProblem, Refused
 from secondlook.platform.preconditions import IfMatchVersion
-from secondlook.services.alerts import ESCALATION_VARIABLE, escalation_windows
+from secondlook.services.alerts import escalation_windows
 from secondlook.services.care import portal_due_occasions_in
 from secondlook.services.unit import audited
+from secondlook.settings import Settings, SettingsError
 from secondlook.store import audit
 from secondlook.store.alert_models import Alert
 from secondlook.store.models import Organization, User, utcnow
@@ -83,8 +84,8 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = environ.get(name, "").strip().lower()
+def _flag(value: str | None, name: str, default: bool) -> bool:
+    raw = (value or "").strip().lower()
     if not raw:
         return default
     if raw in _TRUE | _FALSE:
@@ -98,14 +99,24 @@ def _address(name: str, value: str) -> str:
     return value
 
 
-def load_settings(environ: Mapping[str, str]) -> NotifySettings:
-    """The notification settings from the environment; :class:`SettingsInvalid` names the
+def load_settings(source: Settings | Mapping[str, str]) -> NotifySettings:
+    """The notification settings from the installation's settings (secondlook.settings; a
+    mapping of ``SECONDLOOK_*`` names is read as such); :class:`SettingsInvalid` names the
     first unusable one. None of them is required: without SMTP nothing is emailed, without a
     webhook nothing is posted (alerts still show in SecondLook)."""
+    if isinstance(source, Settings):
+        given = source
+    else:
+        try:
+            given = Settings.of(source)
+        except SettingsError as exc:
+            raise SettingsInvalid(str(exc)) from None
+    values = given.model_dump()
 
     def one(name: str) -> str | None:
-        value = environ.get(name, "").strip()
-        return value or None
+        value = values.get(name.removeprefix("SECONDLOOK_").lower())
+        text = "" if value is None else str(value).strip()
+        return text or None
 
     base = one("SECONDLOOK_BASE_URL") or "http://localhost:8000"
     parts = urlsplit(base)
@@ -114,14 +125,19 @@ def load_settings(environ: Mapping[str, str]) -> NotifySettings:
     host = one("SECONDLOOK_SMTP_HOST")
     smtp: Smtp | None = None
     if host is None:
-        for name in ("PORT", "USERNAME", "PASSWORD", "FROM", "STARTTLS"):
-            if one(f"SECONDLOOK_SMTP_{name}"):
+        for name in (
+            "SECONDLOOK_SMTP_PORT",
+            "SECONDLOOK_SMTP_USERNAME",
+            "SECONDLOOK_SMTP_PASSWORD",
+            "SECONDLOOK_SMTP_FROM",
+            "SECONDLOOK_SMTP_STARTTLS",
+        ):
+            if one(name):
                 raise SettingsInvalid(
-                    f"SECONDLOOK_SMTP_{name} is set but SECONDLOOK_SMTP_HOST is not: "
-                    "set the relay's host name too"
+                    f"{name} is set but SECONDLOOK_SMTP_HOST is not: set the relay's host name too"
                 )
     else:
-        starttls = _flag(environ, "SECONDLOOK_SMTP_STARTTLS", True)
+        starttls = _flag(given.smtp_starttls, "SECONDLOOK_SMTP_STARTTLS", True)
         port_text = one("SECONDLOOK_SMTP_PORT") or ("587" if starttls else "25")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise SettingsInvalid(f"SECONDLOOK_SMTP_PORT {port_text!r} must be 1 to 65535")
@@ -177,7 +193,7 @@ def load_settings(environ: Mapping[str, str]) -> NotifySettings:
             "SECONDLOOK_SMTP_FROM"
         )
     try:
-        windows = escalation_windows(environ.get(ESCALATION_VARIABLE))
+        windows = escalation_windows(given.escalation_minutes)  # ESCALATION_VARIABLE
     except ValueError as exc:  # its message names the variable already
         raise SettingsInvalid(str(exc)) from None
     return NotifySettings(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import os
 import secrets
 from typing import Any, cast
 
@@ -21,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from secondlook.platform.access import Principal as Principal  # re-exported
+from secondlook.settings import settings
 from secondlook.store.errors import Conflict, NotFound, StaleVersion
 from secondlook.store.models import ROLES, Credential, LoginFailure, Patient, User, utcnow
 from secondlook.store.passwords import WeakPassword as WeakPassword  # re-exported
@@ -84,12 +84,8 @@ def new_password_hash(password: str, *, username: str) -> str:
 
 
 def token_lifetime() -> dt.timedelta:
-    raw = os.environ.get(TOKEN_LIFETIME_VARIABLE, "").strip()
-    if not raw:
-        return dt.timedelta(days=DEFAULT_TOKEN_LIFETIME_DAYS)
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 3650:
-        raise ValueError(f"{TOKEN_LIFETIME_VARIABLE} must be a whole number of days, 1 to 3650")
-    return dt.timedelta(days=int(raw))
+    days = settings().token_lifetime_days  # 1 to 3650, checked by the settings
+    return dt.timedelta(days=days if days is not None else DEFAULT_TOKEN_LIFETIME_DAYS)
 
 
 def create_user(

@@ -299,3 +299,15 @@ def record_escalation(
     session.add(event)
     session.flush()
     return event
+
+
+def unresolved_counts(session: Session) -> dict[tuple[str, str], int]:
+    """How many alerts are unresolved, by (severity, status), across every organization: the
+    operational figure /metrics shows (no patient, no organization in it)."""
+    rows = session.execute(
+        select(Alert.severity, Alert.status, func.count())
+        # The inbox index's own predicate, so the database uses it.
+        .where(Alert.status != "resolved")
+        .group_by(Alert.severity, Alert.status)
+    ).all()
+    return {(str(severity), str(status)): int(count) for severity, status, count in rows}

@@ -7,7 +7,6 @@ database SQLAlchemy can reach; PostgreSQL (psycopg 3) is the supported productio
 
 from __future__ import annotations
 
-import os
 import threading
 import weakref
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from secondlook.settings import settings
 
 DATABASE_URL_ENV = "SECONDLOOK_DATABASE_URL"
 DATA_DIR_ENV = "SECONDLOOK_DATA_DIR"
@@ -29,8 +30,8 @@ def data_dir(explicit: Path | str | None = None) -> Path:
     """The data directory: the argument, else $SECONDLOOK_DATA_DIR, else ./data."""
     if explicit is not None:
         return Path(explicit)
-    env = os.environ.get(DATA_DIR_ENV)
-    return Path(env) if env else DEFAULT_DATA_DIR
+    configured = settings().data_dir
+    return configured if configured is not None else DEFAULT_DATA_DIR
 
 
 def database_url(*, data_dir_path: Path | str | None = None, url: str | None = None) -> str:
@@ -43,7 +44,7 @@ def database_url(*, data_dir_path: Path | str | None = None, url: str | None = N
     if url:
         return normalize_url(url)
     if data_dir_path is None:
-        env = os.environ.get(DATABASE_URL_ENV)
+        env = settings().database_url
         if env:
             return normalize_url(env)
     directory = data_dir(data_dir_path)

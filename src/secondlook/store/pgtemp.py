@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from secondlook.settings import settings
+
 ENSURE_HINT = "PostgreSQL server binaries not found: run scripts/ensure-postgres (as root)"
 
 
@@ -30,8 +32,8 @@ class PostgresUnavailable(RuntimeError):
 def find_bindir() -> Path:
     """The directory holding initdb and pg_ctl: $SECONDLOOK_PG_BINDIR, Debian's layout, or PATH."""
     candidates: list[str] = []
-    if env := os.environ.get("SECONDLOOK_PG_BINDIR"):
-        candidates.append(env)
+    if (configured := settings().pg_bindir) is not None:  # SECONDLOOK_PG_BINDIR
+        candidates.append(str(configured))
     candidates += sorted(
         glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: _major(p), reverse=True
     )
