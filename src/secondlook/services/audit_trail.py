@@ -26,9 +26,11 @@ def query(
     outcome: str | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    newest_first: bool = False,
+    before_id: int | None = None,
 ) -> list[Entry]:
-    """The events, oldest first; with ``patient_id``, the patient's own records and every list
-    that showed the patient."""
+    """The events, oldest first (with ``newest_first``, newest first, before ``before_id``);
+    with ``patient_id``, the patient's own records and every list that showed the patient."""
     with audited(session, access, "audit.read"):
         events = audit.query(
             session,
@@ -41,6 +43,8 @@ def query(
             outcome=outcome,
             since=since,
             until=until,
+            newest_first=newest_first,
+            before_id=before_id,
         )
         shown = audit.disclosures(session, event_ids=[e.id for e in events])
         return [Entry(e, shown.get(e.id, [])) for e in events]
