@@ -96,7 +96,7 @@ def read(session: Session, *, access: Access, environ: Mapping[str, str]) -> Sit
                 ESCALATION_VARIABLE,
                 is_set(ESCALATION_VARIABLE),
                 f"default {_minutes(dt.timedelta(minutes=DEFAULT_ESCALATION_MINUTES[severity]))}"
-                if severity in DEFAULT_ESCALATION_MINUTES
+                if severity in DEFAULT_ESCALATION_MINUTES and is_set(ESCALATION_VARIABLE)
                 else "",
             )
             for severity, window in notify.escalation_windows.items()
