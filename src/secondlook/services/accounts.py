@@ -118,12 +118,16 @@ def create_user(
     role: str,
     password: str | None,
     patient_id: int | None,
+    discipline: str | None = None,
 ) -> User:
     """A user of the administrator's organization; a patient user is linked to one patient
-    record of it. The password follows the password rules (422 naming each problem)."""
+    record of it. The password follows the password rules (422 naming each problem); a
+    clinician or coordinator may be given a care discipline at once."""
     with audited(session, access, "user.write") as scope:
         scope.status = 201
         scope.patient_id = patient_id
+        if discipline is not None:
+            _check_discipline(discipline, role)
         return accounts.create_user(
             session,
             organization_id=access.organization_id,
@@ -131,6 +135,25 @@ def create_user(
             role=role,
             password=password,
             patient_id=patient_id,
+            discipline=discipline,
+        )
+
+
+def _check_discipline(discipline: str, role: str | None) -> None:
+    """422 unless ``discipline`` is one of the care vocabulary's and ``role`` works in one."""
+    if discipline not in DISCIPLINES:
+        raise Refused(
+            422,
+            f"unknown discipline {discipline!r}",
+            kind="request-invalid",
+            errors=[FieldProblem("$.discipline", f"use one of {', '.join(DISCIPLINES)}")],
+        )
+    if role not in ("clinician", "coordinator"):
+        raise Refused(
+            422,
+            f"a {role} has no care discipline; only clinicians and coordinators do",
+            kind="request-invalid",
+            errors=[FieldProblem("$.discipline", f"not for a {role}")],
         )
 
 
@@ -169,20 +192,7 @@ def update_user(
             raise Refused(409, "you cannot deactivate your own account")
         new_role = role or (found.role if found is not None else None)
         if discipline is not _KEEP and discipline is not None:
-            if discipline not in DISCIPLINES:
-                raise Refused(
-                    422,
-                    f"unknown discipline {discipline!r}",
-                    kind="request-invalid",
-                    errors=[FieldProblem("$.discipline", f"use one of {', '.join(DISCIPLINES)}")],
-                )
-            if new_role not in ("clinician", "coordinator"):
-                raise Refused(
-                    422,
-                    f"a {new_role} has no care discipline; only clinicians and coordinators do",
-                    kind="request-invalid",
-                    errors=[FieldProblem("$.discipline", f"not for a {new_role}")],
-                )
+            _check_discipline(discipline, new_role)
         if role == "admin":  # an administrator works in no care discipline
             discipline = None
         return accounts.update_user(

@@ -108,6 +108,7 @@ def create_user(
     role: str,
     password: str | None = None,
     patient_id: int | None = None,
+    discipline: str | None = None,
 ) -> User:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -127,6 +128,7 @@ def create_user(
         role=role,
         password_hash=password_hash,
         patient_id=patient_id,
+        discipline=discipline,
         active=True,
         version=1,
         created_at=utcnow(),

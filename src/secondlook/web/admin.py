@@ -154,17 +154,8 @@ async def create_user(request: Request, session: SessionDep, user: AdminUser) ->
             role=role,
             password=password or None,
             patient_id=None,
+            discipline=discipline or None,
         )
-        if discipline and role in ("clinician", "coordinator"):
-            accounts.update_user(
-                session,
-                access=access,
-                user_id=created.id,
-                expected=IfMatchVersion.of(created.version),
-                active=None,
-                password=None,
-                discipline=discipline,
-            )
     except Refused as exc:
         if exc.status not in (409, 422):
             raise
