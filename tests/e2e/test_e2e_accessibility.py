@@ -45,6 +45,15 @@ CLINICIAN_PAGES = [
     "/clinic/patients/3/tasks",
     "/clinic/worklists",
 ]
+ADMIN_PAGES = [
+    "/admin/users",
+    "/admin/users/1",
+    "/admin/tokens",
+    "/admin/invitations",
+    "/admin/settings",
+    "/admin/audit",
+    "/account",
+]
 PATIENT_PAGES = [
     "/portal",
     "/portal/questionnaires/phq-9",
@@ -60,6 +69,7 @@ PATIENT_PAGES = [
         (None, ["/login"], {"width": 1280, "height": 900}),
         ("demo-clinician", CLINICIAN_PAGES, {"width": 1280, "height": 900}),
         ("demo-patient", PATIENT_PAGES, {"width": 375, "height": 812}),
+        ("demo-admin", ADMIN_PAGES, {"width": 1280, "height": 900}),
     ],
 )
 def test_no_serious_or_critical_violations(
