@@ -6,14 +6,38 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
-from tests.e2e.test_e2e_accessibility import axe, describe, sign_in
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "walnut harbour violin sketch"
+
+
+def sign_in(page: Page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("secondlook-demo")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def axe(page: Page, script: Path) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page (injected: the context
+    bypasses CSP for the checker alone)."""
+    page.add_script_tag(path=str(script))
+    result: dict[str, Any] = page.evaluate(
+        "async () => await axe.run(document, {resultTypes: ['violations']})"
+    )
+    return [v for v in result["violations"] if v.get("impact") in ("serious", "critical")]
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}" for v in violations
+    )
 
 
 def _check(page: Page, axe_script: Path, screenshots: Path, name: str) -> None:

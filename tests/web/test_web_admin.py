@@ -556,6 +556,7 @@ def test_the_audit_trail_is_newest_first_filtered_and_paged(
     ids = [int(i) for i in re.findall(r'id="event-(\d+)"', page.text)]
     assert len(ids) == 3 and ids == sorted(ids, reverse=True)
     assert clinic.patient.name not in page.text  # an administrator sees ids, not patients
+    assert '<option value="invitation.accept">' in page.text  # the filter offers every action
     today = dt.datetime.now(dt.UTC).date()
     tomorrow = today + dt.timedelta(days=1)
     assert not re.findall(

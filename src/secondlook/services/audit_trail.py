@@ -8,10 +8,29 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from secondlook.platform.access import Access
+from secondlook.platform.access import PERMISSIONS, Access
 from secondlook.services.unit import audited
 from secondlook.store import audit
 from secondlook.store.models import AuditEvent
+
+#: Actions recorded outside the role table: sign-in and refusals before a principal is known,
+#: and acts of the system or of a link rather than a user.
+_OTHER_ACTIONS = (
+    "session.create",
+    "authenticate",
+    "authorize",
+    "invitation.accept",
+    "notification.send",
+    "notification.reminders",
+    "smart.import",
+    "cds.patient-link",
+)
+
+
+def known_actions() -> list[str]:
+    """Every action the trail can hold, sorted (for a filter's choices; the filter still takes
+    any action, so an event of a newer kind is never out of reach)."""
+    return sorted({*PERMISSIONS, *_OTHER_ACTIONS})
 
 
 def query(

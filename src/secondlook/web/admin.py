@@ -479,6 +479,7 @@ def audit_page(request: Request, session: SessionDep, user: AdminUser) -> Respon
             "errors": errors,
             "next_before": entries[-1].event.id if more and entries else None,
             "first_page": before is None,
+            "actions": audit_trail.known_actions(),
         },
         status=422 if errors else 200,
     )
