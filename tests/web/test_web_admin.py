@@ -264,6 +264,7 @@ def test_an_unlock_lets_a_locked_out_user_sign_in_again(
         listed = browser.get("/admin/users")
         row = re.search(rf"<tr id=\"user-{person.user_id}\">.*?</tr>", listed.text, re.S)
         assert row is not None and "Locked out" in row.group(0)
+        assert "is locked out" in browser.get(f"/admin/users/{person.user_id}").text
         assert (
             browser.post(
                 f"/admin/users/{person.user_id}/unlock", data={"csrf_token": token}

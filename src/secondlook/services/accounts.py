@@ -246,17 +246,27 @@ def users_overview(
         users = accounts.list_users(
             session, organization_id=access.organization_id, limit=limit, after_id=after_id
         )
-        signed_in = accounts.last_sign_ins(session, user_ids=[u.id for u in users])
-        failures = accounts.recent_failures(session, usernames=[u.username for u in users])
-        return [
-            UserOverview(
-                user=u,
-                last_sign_in=signed_in.get(u.id),
-                recent_failures=failures.get(u.username, 0),
-                locked=failures.get(u.username, 0) >= accounts.MAX_FAILURES_PER_USERNAME,
-            )
-            for u in users
-        ]
+        return _overview(session, users)
+
+
+def user_overview(session: Session, *, access: Access, user_id: int) -> UserOverview:
+    """One user of the organization as the list shows them (404 for anyone else's)."""
+    with audited(session, access, "user.read"):
+        return _overview(session, [_user(session, access, user_id)])[0]
+
+
+def _overview(session: Session, users: list[User]) -> list[UserOverview]:
+    signed_in = accounts.last_sign_ins(session, user_ids=[u.id for u in users])
+    failures = accounts.recent_failures(session, usernames=[u.username for u in users])
+    return [
+        UserOverview(
+            user=u,
+            last_sign_in=signed_in.get(u.id),
+            recent_failures=failures.get(u.username, 0),
+            locked=failures.get(u.username, 0) >= accounts.MAX_FAILURES_PER_USERNAME,
+        )
+        for u in users
+    ]
 
 
 @dataclass(frozen=True)

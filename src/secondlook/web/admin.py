@@ -169,7 +169,8 @@ async def create_user(request: Request, session: SessionDep, user: AdminUser) ->
 def user_page(
     user_id: UserPath, request: Request, session: SessionDep, user: AdminUser
 ) -> Response:
-    found = accounts.read_user(session, access=access_of(request, user), user_id=user_id)
+    overview = accounts.user_overview(session, access=access_of(request, user), user_id=user_id)
+    found = overview.user
     saved = request.query_params.get("saved", "")[:20]
     return render(
         request,
@@ -177,6 +178,7 @@ def user_page(
         {
             **_common(user, "users"),
             "account": found,
+            "overview": overview,
             "saved": saved,
             "is_self": found.id == user.user_id,
             "min_length": MIN_LENGTH,
