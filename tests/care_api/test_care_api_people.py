@@ -480,3 +480,42 @@ def test_a_block_result_completes_the_task_and_becomes_the_next_case_version(tea
         "lead", "GET", f"/api/v1/patients/{pid}/care/plan-proposal?assessment_id={again['id']}"
     )
     assert "workup:sacroiliac-joint-block" not in {i["id"] for i in proposal["items"]}
+
+
+def test_an_administrator_changes_a_staff_role_but_not_their_own(team: Team) -> None:
+    url = f"/api/v1/users/{team.users['nurse']}"
+    before = team.ok("admin", "GET", url)
+    _set_discipline(team, "nurse", "nursing-coordination")
+    version = before["version"] + 1
+    made = team.ok(
+        "admin", "PATCH", url, json={"role": "admin"}, headers={"If-Match": f'"{version}"'}
+    )
+    # An administrator works in no care discipline: the role change clears it.
+    assert (made["role"], made["discipline"]) == ("admin", None)
+    back = team.ok(
+        "admin",
+        "PATCH",
+        url,
+        json={"role": "coordinator", "discipline": "psychology"},
+        headers={"If-Match": f'"{made["version"]}"'},
+    )
+    assert (back["role"], back["discipline"]) == ("coordinator", "psychology")
+    team.problem(
+        "admin",
+        "PATCH",
+        url,
+        422,
+        json={"role": "patient"},
+        headers={"If-Match": f'"{back["version"]}"'},
+    )
+    admin_url = f"/api/v1/users/{team.users['admin']}"
+    mine = team.ok("admin", "GET", admin_url)["version"]
+    refused = team.problem(
+        "admin",
+        "PATCH",
+        admin_url,
+        409,
+        json={"role": "clinician"},
+        headers={"If-Match": f'"{mine}"'},
+    )
+    assert "your own role" in refused["detail"]

@@ -45,6 +45,15 @@ CLINICIAN_PAGES = [
     "/clinic/patients/3/tasks",
     "/clinic/worklists",
 ]
+ADMIN_PAGES = [
+    "/admin/users",
+    "/admin/users/1",
+    "/admin/tokens",
+    "/admin/invitations",
+    "/admin/settings",
+    "/admin/audit",
+    "/account",
+]
 PATIENT_PAGES = [
     "/portal",
     "/portal/questionnaires/phq-9",
@@ -68,6 +77,7 @@ PATIENT_PAGES = [
             {"width": 375, "height": 812},
             "es-US",
         ),
+        ("demo-admin", ADMIN_PAGES, {"width": 1280, "height": 900}, "en-US"),
     ],
 )
 def test_no_serious_or_critical_violations(

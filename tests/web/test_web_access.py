@@ -34,7 +34,7 @@ from secondlook.examples import load_example
 from secondlook.http.deps import SESSION_COOKIE
 from secondlook.store import care_records
 from secondlook.store.alert_models import Alert
-from secondlook.store.models import AuditEvent, Patient
+from secondlook.store.models import AuditEvent, Credential, Patient
 from secondlook.web import intake
 from secondlook.web.common import CSRF_COOKIE, is_web_path
 
@@ -117,6 +117,28 @@ def team_page(*events: Event, status: int = 200, location: str | None = None) ->
     )
 
 
+def admin_page(
+    *events: Event, status: int = 200, location: str | None = None, beta: Cell | None = None
+) -> dict[str, Cell]:
+    """An administrators' page (/admin): the admins of either organization get it (about their
+    own organization; ``beta``: what alpha's record gives beta's admin), everyone else the
+    403 page."""
+    allowed = ok(*events, status=status, location=location)
+    return expect(
+        {
+            "anonymous": LOGIN,
+            "admin": allowed,
+            "beta_admin": beta or allowed,
+            **{c: REFUSED for c in CALLERS if c not in ("anonymous", "admin", "beta_admin")},
+        }
+    )
+
+
+def of_alpha(action: str) -> Cell:
+    """Beta's admin naming a record of alpha: the 404 page, the act recorded as failed."""
+    return ok((action, "failed", 404), status=404)
+
+
 def portal_page(*events: Event, status: int = 200, location: str | None = None) -> dict[str, Cell]:
     """A page of the signed-in patient's own record (events name their own patient)."""
     return expect(
@@ -139,9 +161,13 @@ class World:
     plan_id: int = 0
     plan_version: int = 1
     conference_id: int = 0
+    token_id: int = 0  # an API token of alpha's clinician
+    invitee_id: int = 0  # a patient record of alpha without a portal account
 
     def path(self, template: str, key: str = "nrs-pain") -> str:
         return template.format(
+            user_id=self.people["clinician"].user_id,
+            token_id=self.token_id,
             patient_id=self.target.id,
             task_id=self.task_id,
             alert_id=self.alert_id,
@@ -187,13 +213,15 @@ def _login_form(world: World, caller: str) -> dict[str, Any]:
     return {"username": person.username, "password": person.password}
 
 
+NEW_PASSWORD = "walnut harbour violin sketch"  # passes the password rules
+
 CONFERENCE = {
     "held_on": "2026-11-20",
     "guest-0-name": "Dr A",
     "guest-0-discipline": "spine-surgery",
     "decision-0": "Emergency MRI today",
 }
-HOME = {"clinician": "/clinic/patients", "coordinator": "/clinic/patients", "admin": "/account"}
+HOME = {"clinician": "/clinic/patients", "coordinator": "/clinic/patients", "admin": "/admin/users"}
 HOME |= {f"beta_{role}": home for role, home in HOME.items()}
 HOME |= dict.fromkeys(PATIENTS, "/portal")
 
@@ -424,6 +452,119 @@ TABLE: list[Row] = [
         patient="none",
         names_target=True,  # open red flags
     ),
+    # The administrators' pages: the account records of alpha's clinician.
+    Row("GET /admin", admin_page(status=303, location="/admin/users"), patient="none"),
+    Row("GET /admin/users", admin_page(success("user.read")), patient="none"),
+    Row(
+        "POST /admin/users",
+        admin_page(
+            success("user.write", 201), status=303, location=r"/admin/users/\d+\?saved=created"
+        ),
+        form=lambda world, caller: {
+            "username": factories.unique("new"),
+            "role": "coordinator",
+            "discipline": "",
+            "password": NEW_PASSWORD,
+            "password_again": NEW_PASSWORD,
+        },
+        patient="none",
+    ),
+    Row(
+        "GET /admin/users/{user_id}",
+        admin_page(success("user.read"), beta=of_alpha("user.read")),
+        patient="none",
+    ),
+    Row(
+        "POST /admin/users/{user_id}/role",
+        admin_page(
+            success("user.write"),
+            status=303,
+            location=r"/admin/users/\d+\?saved=role",
+            beta=of_alpha("user.write"),
+        ),
+        form=lambda world, caller: {"role": "coordinator", "discipline": "", "version": "1"},
+        patient="none",
+    ),
+    Row(
+        "POST /admin/users/{user_id}/active",
+        admin_page(
+            success("user.write"),
+            status=303,
+            location=r"/admin/users/\d+\?saved=active",
+            beta=of_alpha("user.write"),
+        ),
+        form=lambda world, caller: {"active": "false", "version": "1"},
+        patient="none",
+    ),
+    Row(
+        "POST /admin/users/{user_id}/password",
+        admin_page(
+            success("user.write"),
+            status=303,
+            location=r"/admin/users/\d+\?saved=password",
+            beta=of_alpha("user.write"),
+        ),
+        form=lambda world, caller: {
+            "password": NEW_PASSWORD,
+            "password_again": NEW_PASSWORD,
+            "version": "1",
+        },
+        patient="none",
+    ),
+    Row(
+        "POST /admin/users/{user_id}/unlock",
+        admin_page(
+            success("user.write", 204),
+            status=303,
+            location=r"/admin/users/\d+\?saved=unlock",
+            beta=of_alpha("user.write"),
+        ),
+        patient="none",
+    ),
+    Row("GET /admin/tokens", admin_page(success("token.read-all")), patient="none"),
+    Row(
+        "POST /admin/tokens/{token_id}/revoke",
+        admin_page(
+            success("token.revoke", 204),
+            status=303,
+            location=r"/admin/tokens\?revoked=\d+#token-\d+",
+            beta=of_alpha("token.revoke"),
+        ),
+        patient="none",
+    ),
+    Row("GET /admin/invitations", admin_page(success("invitation.read")), patient="none"),
+    Row(
+        "POST /admin/invitations",
+        admin_page(
+            success("invitation.create", 201),
+            status=303,
+            location=r"/admin/invitations\?sent=\d+#invitation-\d+",
+            # Beta's admin cannot name alpha's patient: the form again, saying so.
+            beta=ok(denied("invitation.create", 404), success("invitation.read"), status=404),
+        ),
+        form=lambda world, caller: {
+            "patient_id": str(world.invitee_id),
+            "username": factories.unique("invitee"),
+            "email": "invitee@example.org",
+        },
+        patient="any",
+    ),
+    Row("GET /admin/settings", admin_page(success("settings.read")), patient="none"),
+    Row(
+        "GET /admin/audit",
+        # the users for the filter, then the trail
+        admin_page(success("user.read"), success("audit.read")),
+        patient="none",
+    ),
+    # An invitation link's page: without a working link, the same "no longer works" page for
+    # everyone, before anything is written (tests/web/test_web_admin.py follows a real link).
+    Row("GET /welcome", expect(dict.fromkeys(CALLERS, Cell(404))), patient="none"),
+    Row(
+        "POST /welcome",
+        expect(dict.fromkeys(CALLERS, Cell(404))),
+        form=lambda world, caller: {"token": "not-a-link", "password": NEW_PASSWORD},
+        patient="none",
+    ),
     # The patient portal: always the signed-in patient's own record.
     Row("GET /portal", portal_page(success("patient.read")), patient="own"),
     Row("GET /portal/questionnaires/{key}", portal_page(), patient="own"),
@@ -523,6 +664,12 @@ def world(web_engine: Engine) -> World:
             select(Alert.id).where(Alert.patient_id == target.id).order_by(Alert.id)
         ).first()
         assert alert_id is not None
+        token_id = session.scalars(
+            select(Credential.id).where(
+                Credential.user_id == people["clinician"].user_id, Credential.kind == "token"
+            )
+        ).one()
+        invitee = factories.patient(session, organization_id=alpha, example=None)
         return World(
             people,
             target,
@@ -533,6 +680,8 @@ def world(web_engine: Engine) -> World:
             plan_id=plan.id,
             plan_version=plan.version,
             conference_id=conference.id,
+            token_id=token_id,
+            invitee_id=invitee.id,
         )
 
 

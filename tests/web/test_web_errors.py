@@ -40,7 +40,9 @@ def test_a_500_on_the_api_stays_a_problem_document(
     assert "secret internals" not in response.text
 
 
-@pytest.mark.parametrize("path", ["/clinic/nothing-here", "/admin", "/portal/xyz", "/nothing"])
+@pytest.mark.parametrize(
+    "path", ["/clinic/nothing-here", "/admin/nothing-here", "/portal/xyz", "/nothing"]
+)
 def test_a_mistyped_address_in_a_browser_is_a_page_with_a_way_back(
     web_app: FastAPI, path: str
 ) -> None:

@@ -244,7 +244,10 @@ def test_roles_are_kept_apart(
     browser.cookies.clear()
     sign_in(browser, clinic.admin.username)
     assert browser.get(f"/clinic/patients/{clinic.patient.id}").status_code == 403
-    assert browser.get("/").headers["location"] == "/account"
+    assert browser.get("/").headers["location"] == "/admin/users"
+    browser.cookies.clear()
+    sign_in(browser, clinic.clinician.username)
+    assert browser.get("/admin/users").status_code == 403  # administration is the admin's alone
 
 
 def test_search_is_a_post_and_no_link_carries_patient_data(

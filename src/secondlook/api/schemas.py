@@ -272,6 +272,11 @@ class UserPatch(Strict):
         description="the care discipline a clinician or coordinator works in; send null to "
         "clear it (leave it out to keep it)",
     )
+    role: Literal["clinician", "coordinator", "admin"] | None = Field(
+        default=None,
+        description="another staff role for a clinician, coordinator or administrator (a "
+        "patient user stays one); an administrator cannot change their own",
+    )
 
 
 class UserOut(BaseModel):

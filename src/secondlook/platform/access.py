@@ -72,6 +72,12 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "token.create": EVERYONE,
     "token.read": EVERYONE,
     "token.revoke": EVERYONE,
+    # Administrators see every token of the organization (owner, prefix, dates: never a
+    # secret) and the site's settings, and invite patients to the portal.
+    "token.read-all": frozenset({"admin"}),
+    "settings.read": frozenset({"admin"}),
+    "invitation.create": frozenset({"admin"}),
+    "invitation.read": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
     "user.read": frozenset({"admin"}),
     "user.write": frozenset({"admin"}),

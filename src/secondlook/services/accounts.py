@@ -17,10 +17,12 @@ from secondlook.platform.errors import FieldProblem, Refused
 from secondlook.platform.preconditions import IfMatchVersion
 from secondlook.services.unit import audited
 from secondlook.store import accounts
-from secondlook.store.models import Credential, User
+from secondlook.store.models import Credential, User, utcnow
 
 # Leaves the discipline as it is (``None`` clears it).
 _KEEP: Any = object()
+#: The roles an administrator can move a staff member between (a patient user stays one).
+STAFF_ROLES: tuple[str, ...] = ("clinician", "coordinator", "admin")
 
 
 def acting_as(session: Session, *, username: str, command: str) -> Access:
@@ -117,12 +119,16 @@ def create_user(
     role: str,
     password: str | None,
     patient_id: int | None,
+    discipline: str | None = None,
 ) -> User:
     """A user of the administrator's organization; a patient user is linked to one patient
-    record of it. The password follows the password rules (422 naming each problem)."""
+    record of it. The password follows the password rules (422 naming each problem); a
+    clinician or coordinator may be given a care discipline at once."""
     with audited(session, access, "user.write") as scope:
         scope.status = 201
         scope.patient_id = patient_id
+        if discipline is not None:
+            _check_discipline(discipline, role)
         return accounts.create_user(
             session,
             organization_id=access.organization_id,
@@ -130,6 +136,25 @@ def create_user(
             role=role,
             password=password,
             patient_id=patient_id,
+            discipline=discipline,
+        )
+
+
+def _check_discipline(discipline: str, role: str | None) -> None:
+    """422 unless ``discipline`` is one of the care vocabulary's and ``role`` works in one."""
+    if discipline not in DISCIPLINES:
+        raise Refused(
+            422,
+            f"unknown discipline {discipline!r}",
+            kind="request-invalid",
+            errors=[FieldProblem("$.discipline", f"use one of {', '.join(DISCIPLINES)}")],
+        )
+    if role not in ("clinician", "coordinator"):
+        raise Refused(
+            422,
+            f"a {role} has no care discipline; only clinicians and coordinators do",
+            kind="request-invalid",
+            errors=[FieldProblem("$.discipline", f"not for a {role}")],
         )
 
 
@@ -142,29 +167,35 @@ def update_user(
     active: bool | None,
     password: str | None,
     discipline: str | None = _KEEP,
+    role: str | None = None,
 ) -> User:
     """Deactivate or reactivate a user or set a new password (either ends the user's sessions
-    and tokens), or set (None: clear) the care discipline of a clinician or coordinator, if
-    the user is still at the expected version. The discipline must be one of the care
-    vocabulary's (422 otherwise, and for a patient or administrator)."""
+    and tokens), give a staff member another staff role, or set (None: clear) the care
+    discipline of a clinician or coordinator, if the user is still at the expected version.
+    The discipline must be one of the care vocabulary's (422 otherwise, and for a patient or
+    administrator). Administrators cannot deactivate themselves or give up their own role
+    (409), so an organization is never left without one by accident."""
     with audited(session, access, "user.write"):
         expected_version = expected.required()
+        found = _user(session, access, user_id) if (discipline is not _KEEP or role) else None
+        if role is not None:
+            assert found is not None
+            if role not in STAFF_ROLES or found.role not in STAFF_ROLES:
+                raise Refused(
+                    422,
+                    "only staff roles can be changed, to clinician, coordinator or administrator",
+                    kind="request-invalid",
+                    errors=[FieldProblem("$.role", f"use one of {', '.join(STAFF_ROLES)}")],
+                )
+            if found.id == access.principal.user_id and role != found.role:
+                raise Refused(409, "you cannot change your own role; ask another administrator")
+        if active is False and user_id == access.principal.user_id:
+            raise Refused(409, "you cannot deactivate your own account")
+        new_role = role or (found.role if found is not None else None)
         if discipline is not _KEEP and discipline is not None:
-            if discipline not in DISCIPLINES:
-                raise Refused(
-                    422,
-                    f"unknown discipline {discipline!r}",
-                    kind="request-invalid",
-                    errors=[FieldProblem("$.discipline", f"use one of {', '.join(DISCIPLINES)}")],
-                )
-            found = _user(session, access, user_id)
-            if found.role not in ("clinician", "coordinator"):
-                raise Refused(
-                    422,
-                    f"a {found.role} has no care discipline; only clinicians and coordinators do",
-                    kind="request-invalid",
-                    errors=[FieldProblem("$.discipline", f"not for a {found.role}")],
-                )
+            _check_discipline(discipline, new_role)
+        if role == "admin":  # an administrator works in no care discipline
+            discipline = None
         return accounts.update_user(
             session,
             organization_id=access.organization_id,
@@ -174,6 +205,7 @@ def update_user(
             password=password,
             set_discipline=discipline is not _KEEP,
             discipline=None if discipline is _KEEP else discipline,
+            role=role,
         )
 
 
@@ -232,3 +264,87 @@ def set_language(
             language=language,
         )
         return LanguageChoice(found.language, found.version)
+
+
+# -- the administrators' overview ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserOverview:
+    """A user as the administrators' list shows them: when they last signed in (None: never,
+    or not since sessions were recorded) and their recent failed sign-ins (``locked``: the
+    username's own limit is reached, so an unlock is what lets them in again)."""
+
+    user: User
+    last_sign_in: dt.datetime | None
+    recent_failures: int
+    locked: bool
+
+
+def users_overview(
+    session: Session, *, access: Access, limit: int, after_id: int
+) -> list[UserOverview]:
+    """The organization's users, oldest first, each with its last sign-in and failures."""
+    with audited(session, access, "user.read"):
+        users = accounts.list_users(
+            session, organization_id=access.organization_id, limit=limit, after_id=after_id
+        )
+        return _overview(session, users)
+
+
+def user_overview(session: Session, *, access: Access, user_id: int) -> UserOverview:
+    """One user of the organization as the list shows them (404 for anyone else's)."""
+    with audited(session, access, "user.read"):
+        return _overview(session, [_user(session, access, user_id)])[0]
+
+
+def _overview(session: Session, users: list[User]) -> list[UserOverview]:
+    signed_in = accounts.last_sign_ins(session, user_ids=[u.id for u in users])
+    failures = accounts.recent_failures(session, usernames=[u.username for u in users])
+    return [
+        UserOverview(
+            user=u,
+            last_sign_in=signed_in.get(u.id),
+            recent_failures=failures.get(u.username, 0),
+            locked=failures.get(u.username, 0) >= accounts.MAX_FAILURES_PER_USERNAME,
+        )
+        for u in users
+    ]
+
+
+@dataclass(frozen=True)
+class TokenOverview:
+    """An API token of the organization with its owner and its state: ``active``,
+    ``expired`` or ``revoked`` (decided here, once, for every page that lists tokens)."""
+
+    credential: Credential
+    owner: str
+    expires_at: dt.datetime | None
+    state: str
+
+
+def token_state(credential: Credential, now: dt.datetime) -> tuple[dt.datetime | None, str]:
+    """When a token stops working, and whether it is active, expired or revoked."""
+    expires = accounts.token_expiry(credential)
+    if credential.revoked_at is not None:
+        return expires, "revoked"
+    if expires is not None and expires <= now:
+        return expires, "expired"
+    return expires, "active"
+
+
+def organization_tokens(
+    session: Session, *, access: Access, limit: int, after_id: int
+) -> list[TokenOverview]:
+    """Every API token of the organization (administrators), oldest first; no secret is
+    stored, so none can be shown. When a token was last used is not recorded."""
+    with audited(session, access, "token.read-all"):
+        now = utcnow()
+        rows = accounts.organization_tokens(
+            session, organization_id=access.organization_id, limit=limit, after_id=after_id
+        )
+        out = []
+        for credential, owner in rows:
+            expires, state = token_state(credential, now)
+            out.append(TokenOverview(credential, owner.username, expires, state))
+        return out

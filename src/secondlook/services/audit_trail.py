@@ -8,10 +8,29 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from secondlook.platform.access import Access
+from secondlook.platform.access import PERMISSIONS, Access
 from secondlook.services.unit import audited
 from secondlook.store import audit
 from secondlook.store.models import AuditEvent
+
+#: Actions recorded outside the role table: sign-in and refusals before a principal is known,
+#: and acts of the system or of a link rather than a user.
+_OTHER_ACTIONS = (
+    "session.create",
+    "authenticate",
+    "authorize",
+    "invitation.accept",
+    "notification.send",
+    "notification.reminders",
+    "smart.import",
+    "cds.patient-link",
+)
+
+
+def known_actions() -> list[str]:
+    """Every action the trail can hold, sorted (for a filter's choices; the filter still takes
+    any action, so an event of a newer kind is never out of reach)."""
+    return sorted({*PERMISSIONS, *_OTHER_ACTIONS})
 
 
 def query(
@@ -26,9 +45,11 @@ def query(
     outcome: str | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    newest_first: bool = False,
+    before_id: int | None = None,
 ) -> list[Entry]:
-    """The events, oldest first; with ``patient_id``, the patient's own records and every list
-    that showed the patient."""
+    """The events, oldest first (with ``newest_first``, newest first, before ``before_id``);
+    with ``patient_id``, the patient's own records and every list that showed the patient."""
     with audited(session, access, "audit.read"):
         events = audit.query(
             session,
@@ -41,6 +62,8 @@ def query(
             outcome=outcome,
             since=since,
             until=until,
+            newest_first=newest_first,
+            before_id=before_id,
         )
         shown = audit.disclosures(session, event_ids=[e.id for e in events])
         return [Entry(e, shown.get(e.id, [])) for e in events]

@@ -44,6 +44,11 @@ _EMAIL = re.compile(r"[^@\s<>,;\"]{1,64}@[^@\s<>,;\"]{1,251}\.[^@\s<>,;\".]{1,63
 _KEY = re.compile(r"[A-Za-z0-9._:/@+-]{1,200}")
 
 
+def is_email(value: str) -> bool:
+    """Whether ``value`` is an address :func:`enqueue` accepts."""
+    return bool(_EMAIL.fullmatch(value))
+
+
 class SettingsInvalid(ValueError):
     """A notification setting (environment variable) that cannot be used: the message names
     the variable and says why."""
@@ -224,6 +229,15 @@ TEMPLATES: Final[dict[str, Template]] = {
         body="Hello,\n\nYou have a questionnaire to answer for your care team at {site}.\n\n"
         "Sign in: {link}\n\nTo stop these reminders, sign in and choose Reminders.\n",
         fields=("site", "link"),
+    ),
+    # A patient's invitation to the portal: the link is the only fact it carries (no name,
+    # no reason for the account); the link works once and expires.
+    "portal-invitation": Template(
+        subject="Your patient portal account at {site}",
+        body="Hello,\n\nYour care team at {site} has made an account for you on its patient "
+        "portal.\n\nTo choose your password, open this link (it works once, until "
+        "{expires}):\n{link}\n\nIf you did not expect this message, you can ignore it.\n",
+        fields=("site", "link", "expires"),
     ),
     "staff-alert": Template(
         subject="Urgent: an alert needs attention in SecondLook",

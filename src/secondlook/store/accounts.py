@@ -22,7 +22,15 @@ from sqlalchemy.orm import Session
 from secondlook.platform.access import Principal as Principal  # re-exported
 from secondlook.settings import settings
 from secondlook.store.errors import Conflict, NotFound, StaleVersion
-from secondlook.store.models import ROLES, Credential, LoginFailure, Patient, User, utcnow
+from secondlook.store.models import (
+    ROLES,
+    Credential,
+    LoginFailure,
+    Patient,
+    PortalInvitation,
+    User,
+    utcnow,
+)
 from secondlook.store.passwords import WeakPassword as WeakPassword  # re-exported
 from secondlook.store.passwords import password_problems
 from secondlook.store.text import printable
@@ -96,6 +104,7 @@ def create_user(
     role: str,
     password: str | None = None,
     patient_id: int | None = None,
+    discipline: str | None = None,
 ) -> User:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -115,6 +124,7 @@ def create_user(
         role=role,
         password_hash=password_hash,
         patient_id=patient_id,
+        discipline=discipline,
         active=True,
         version=1,
         created_at=utcnow(),
@@ -162,15 +172,21 @@ def update_user(
     set_discipline: bool = False,
     discipline: str | None = None,
     language: str | None = None,
+    role: str | None = None,
 ) -> User:
     """Change a user if it is still at `expected_version` (one UPDATE, compare-and-set).
     With ``set_discipline`` the discipline becomes ``discipline`` (None clears it); a
-    ``language`` becomes the user's chosen language."""
+    ``language`` becomes the user's chosen language; ``role`` gives a staff member another
+    staff role (the database refuses making a patient of one)."""
     values: dict[str, Any] = {"version": User.version + 1}
     if set_discipline:
         values["discipline"] = discipline
     if language is not None:
         values["language"] = language
+    if role is not None:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        values["role"] = role
     if active is not None:
         values["active"] = active
     if password is not None:
@@ -414,3 +430,176 @@ def revoke_credential(session: Session, *, credential: Credential) -> None:
     if credential.revoked_at is None:
         credential.revoked_at = utcnow()
         session.flush()
+
+
+# -- what the administrators' pages show about accounts -----------------------------------------
+
+
+def last_sign_ins(session: Session, *, user_ids: list[int]) -> dict[int, dt.datetime]:
+    """When each user last signed in (the newest browser session issued to them); users who
+    never did are absent."""
+    if not user_ids:
+        return {}
+    rows = session.execute(
+        select(Credential.user_id, func.max(Credential.created_at))
+        .where(Credential.user_id.in_(user_ids), Credential.kind == "session")
+        .group_by(Credential.user_id)
+    )
+    out: dict[int, dt.datetime] = {}
+    for user_id, at in rows:
+        if isinstance(at, dt.datetime):
+            out[user_id] = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+    return out
+
+
+def recent_failures(
+    session: Session, *, usernames: list[str], now: dt.datetime | None = None
+) -> dict[str, int]:
+    """Failed sign-ins per username within the longest limit window (what an unlock clears);
+    usernames without any are absent."""
+    if not usernames:
+        return {}
+    since = (now or utcnow()) - max(FAILURE_WINDOW, GLOBAL_FAILURE_WINDOW)
+    rows = session.execute(
+        select(LoginFailure.username, func.count())
+        .where(LoginFailure.username.in_(usernames), LoginFailure.at > since)
+        .group_by(LoginFailure.username)
+    )
+    return {str(name): int(count) for name, count in rows}
+
+
+def organization_tokens(
+    session: Session, *, organization_id: int, limit: int, after_id: int = 0
+) -> list[tuple[Credential, User]]:
+    """Every API token of the organization's users with its owner, oldest first."""
+    rows = session.execute(
+        select(Credential, User)
+        .join(User, User.id == Credential.user_id)
+        .where(
+            User.organization_id == organization_id,
+            Credential.kind == "token",
+            Credential.id > after_id,
+        )
+        .order_by(Credential.id)
+        .limit(limit)
+    )
+    return [(credential, user) for credential, user in rows.tuples()]
+
+
+def token_expiry(credential: Credential) -> dt.datetime | None:
+    """When a credential stops working: its recorded expiry, or for a token recorded without
+    one, its creation plus the default lifetime (as `resolve_credential` reads it)."""
+    if credential.expires_at is None and credential.kind == "token":
+        return credential.created_at + token_lifetime()
+    return credential.expires_at
+
+
+# -- portal invitations -------------------------------------------------------------------------
+
+
+def issue_invitation(
+    session: Session, *, user: User, created_by: int | None, lifetime: dt.timedelta
+) -> tuple[PortalInvitation, str]:
+    """A one-time link secret for ``user`` (returned once, only its hash kept); the user's
+    earlier invitations that were not used stop working."""
+    now = utcnow()
+    session.execute(
+        update(PortalInvitation)
+        .where(
+            PortalInvitation.user_id == user.id,
+            PortalInvitation.used_at.is_(None),
+            PortalInvitation.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    secret = secrets.token_urlsafe(32)
+    invitation = PortalInvitation(
+        organization_id=user.organization_id,
+        user_id=user.id,
+        secret_hash=_digest(secret),
+        created_by=created_by,
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    session.add(invitation)
+    session.flush()
+    return invitation, secret
+
+
+def open_invitation(
+    session: Session, *, secret: str, now: dt.datetime | None = None
+) -> tuple[PortalInvitation, User] | None:
+    """The invitation a link's secret belongs to, with its user, while it can still be used
+    (not used, replaced or expired, and the user active); None otherwise."""
+    now = now or utcnow()
+    row = session.execute(
+        select(PortalInvitation, User)
+        .join(User, User.id == PortalInvitation.user_id)
+        .where(
+            PortalInvitation.secret_hash == _digest(secret),
+            PortalInvitation.used_at.is_(None),
+            PortalInvitation.revoked_at.is_(None),
+            User.active.is_(True),
+        )
+    ).first()
+    if row is None:
+        return None
+    invitation, user = row.tuple()
+    if invitation.expires_at <= now:
+        return None
+    return invitation, user
+
+
+def use_invitation(
+    session: Session, *, invitation_id: int, password_hash: str, now: dt.datetime | None = None
+) -> User | None:
+    """Spend an invitation and set its user's password, once: of two uses at the same time,
+    only the first finds the invitation unused (compare-and-set); the other gets None."""
+    now = now or utcnow()
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(PortalInvitation)
+            .where(
+                PortalInvitation.id == invitation_id,
+                PortalInvitation.used_at.is_(None),
+                PortalInvitation.revoked_at.is_(None),
+                PortalInvitation.expires_at > now,
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if result.rowcount != 1:
+        return None
+    invitation = session.get(PortalInvitation, invitation_id, populate_existing=True)
+    assert invitation is not None
+    user = session.get(User, invitation.user_id, populate_existing=True)
+    if user is None or not user.active:
+        return None
+    user.password_hash = password_hash
+    user.version += 1
+    session.flush()
+    return user
+
+
+def invitations_of(
+    session: Session, *, organization_id: int, limit: int
+) -> list[tuple[PortalInvitation, User]]:
+    """The organization's invitations, newest first, with the user each is for."""
+    rows = session.execute(
+        select(PortalInvitation, User)
+        .join(User, User.id == PortalInvitation.user_id)
+        .where(PortalInvitation.organization_id == organization_id)
+        .order_by(PortalInvitation.id.desc())
+        .limit(limit)
+    )
+    return [(invitation, user) for invitation, user in rows.tuples()]
+
+
+def patient_user(session: Session, *, organization_id: int, patient_id: int) -> User | None:
+    """The portal account linked to a patient record, if it has one."""
+    return session.scalars(
+        select(User).where(User.organization_id == organization_id, User.patient_id == patient_id)
+    ).first()

@@ -83,10 +83,16 @@ def query(
     outcome: str | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    newest_first: bool = False,
+    before_id: int | None = None,
 ) -> list[AuditEvent]:
+    """The organization's events, oldest first after ``after_id``; with ``newest_first``,
+    newest first before ``before_id`` (the pages' order)."""
     statement = select(AuditEvent).where(
         AuditEvent.organization_id == organization_id, AuditEvent.id > after_id
     )
+    if before_id is not None:
+        statement = statement.where(AuditEvent.id < before_id)
     if patient_id is not None:  # the patient's own records, and the lists that showed them
         statement = statement.where(
             or_(
@@ -106,4 +112,5 @@ def query(
         statement = statement.where(AuditEvent.at >= since)
     if until is not None:
         statement = statement.where(AuditEvent.at < until)
-    return list(session.scalars(statement.order_by(AuditEvent.id).limit(limit)))
+    order = AuditEvent.id.desc() if newest_first else AuditEvent.id
+    return list(session.scalars(statement.order_by(order).limit(limit)))

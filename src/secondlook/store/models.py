@@ -163,6 +163,26 @@ class Credential(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class PortalInvitation(Base):
+    """A one-time link that lets a patient set the password of their portal account.
+
+    Only the SHA-256 of the link's secret is stored (as for tokens); the link works once
+    (``used_at``), until ``expires_at``, and not after a newer invitation replaced it
+    (``revoked_at``)."""
+
+    __tablename__ = "portal_invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class LoginFailure(Base):
     """Failed logins, kept in the database so the rate limit holds across server processes."""
 

@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from secondlook.platform.errors import Refused
-from secondlook.web import alerts, auth, care, clinic, paper, portal, smart
+from secondlook.web import admin, alerts, auth, care, clinic, paper, portal, smart
 from secondlook.web.common import (
     HERE,
     SECURITY_HEADERS,
@@ -45,6 +45,7 @@ router.include_router(alerts.router)
 router.include_router(paper.router)
 router.include_router(portal.router)
 router.include_router(smart.router)
+router.include_router(admin.router)
 
 
 def install(app: FastAPI) -> None:

@@ -45,7 +45,10 @@ CSRF_COOKIE = "secondlook_csrf"
 CSRF_FIELD = "csrf_token"
 STAFF_ROLES = frozenset({"clinician", "coordinator"})
 # Paths of the web application (everything else, the API and FHIR, keeps its own headers).
-WEB_PREFIXES = ("/login", "/logout", "/clinic", "/portal", "/static/", "/account", "/smart/")
+WEB_PREFIXES = (
+    *("/login", "/logout", "/clinic", "/portal", "/static/", "/account", "/smart/"),
+    *("/admin", "/welcome"),
+)
 
 CSP = "; ".join(
     (
@@ -181,6 +184,7 @@ def _require(roles: frozenset[str]) -> Callable[[Request, Session], Principal]:
 
 StaffUser = Annotated[Principal, Depends(_require(STAFF_ROLES))]
 PatientUser = Annotated[Principal, Depends(_require(frozenset({"patient"})))]
+AdminUser = Annotated[Principal, Depends(_require(frozenset({"admin"})))]
 
 
 def home_for(principal: Principal) -> str:
@@ -188,6 +192,8 @@ def home_for(principal: Principal) -> str:
         return "/portal"
     if principal.role in STAFF_ROLES:
         return "/clinic/patients"
+    if principal.role == "admin":
+        return "/admin/users"
     return "/account"
 
 

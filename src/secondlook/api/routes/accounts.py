@@ -269,8 +269,9 @@ def update_user(
     response: Response,
     if_match: IfMatch = None,
 ) -> UserOut:
-    """Deactivate or reactivate a user, set a new password, or set the care discipline a
-    clinician or coordinator works in (`discipline`; null clears it). Needs If-Match."""
+    """Deactivate or reactivate a user, set a new password, give a staff member another staff
+    role (`role`), or set the care discipline a clinician or coordinator works in
+    (`discipline`; null clears it). Needs If-Match."""
     changes = {"discipline": body.discipline} if "discipline" in body.model_fields_set else {}
     changed = accounts.update_user(
         session,
@@ -279,6 +280,7 @@ def update_user(
         expected=IfMatchVersion(if_match),
         active=body.active,
         password=body.password,
+        role=body.role,
         **changes,
     )
     response.headers["ETag"] = etag(changed.version)
