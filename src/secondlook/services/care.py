@@ -39,6 +39,7 @@ from secondlook.care.taper import TaperSchedule
 from secondlook.care.vocabulary import OPEN_TASK_STATUSES, TASK_MOVE_LABELS, TASK_STATUSES
 from secondlook.instruments import INSTRUMENTS, improved_at
 from secondlook.instruments.model import TrajectoryPoint
+from secondlook.instruments.registry import short_name
 from secondlook.platform.access import Access
 from secondlook.platform.clock import today
 from secondlook.platform.errors import Refused
@@ -317,6 +318,33 @@ class Outcomes:
     responder_6m: ResponderStatus | None = None
     responder_12m: ResponderStatus | None = None
     completion: CompletionStatus | None = None
+
+    @property
+    def latest_scores(self) -> list[LatestScore]:
+        """Each scored instrument's newest score (the header of the patient's page), in the
+        charts' order."""
+        return [
+            LatestScore(
+                c.instrument,
+                c.name,
+                short_name(c.instrument),
+                c.points[-1][1],
+                c.max_score,
+                c.points[-1][0],
+            )
+            for c in self.charts
+            if c.points
+        ]
+
+
+@dataclass(frozen=True)
+class LatestScore:
+    instrument: str
+    name: str
+    short_name: str
+    score: float
+    max_score: float
+    on: dt.date
 
 
 def outcomes(

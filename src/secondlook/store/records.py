@@ -8,10 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, literal, select, union_all, update
+from sqlalchemy import CursorResult, func, literal, select, tuple_, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from secondlook.care import alerts as vocabulary
+from secondlook.store import alerts
 from secondlook.store.errors import Conflict, NotFound, StaleVersion
 from secondlook.store.models import (
     Assessment,
@@ -92,6 +94,67 @@ def list_patients(
     if only_id is not None:
         query = query.where(Patient.id == only_id)
     return list(session.scalars(query.order_by(Patient.id).limit(limit)))
+
+
+#: How the patient list can be ordered: by name (A to Z, ignoring case and accents), by the
+#: record's last change (newest first), or by open alerts (the most urgent first, then the most).
+PatientSort = Literal["name", "updated", "alerts"]
+PATIENT_SORTS: tuple[PatientSort, ...] = ("name", "updated", "alerts")
+
+
+def _sort_keys(sort: PatientSort, organization_id: int) -> tuple[list[Any], bool, Any]:
+    """The ordering columns of ``sort`` (id last, so the order is total), whether they run
+    descending, and the open-alerts subquery to join (None when the sort does not need it)."""
+    if sort == "name":
+        # search_text is the name (then the MRN) without case or accents: "émile" sorts with
+        # "emile" on SQLite and PostgreSQL alike, whatever the database's collation.
+        return [Patient.search_text, Patient.id], False, None
+    if sort == "updated":
+        return [Patient.updated_at, Patient.id], True, None
+    found = alerts.open_by_patient(organization_id)
+    none = len(vocabulary.SEVERITIES)
+    return (
+        [func.coalesce(found.c.worst, none), -func.coalesce(found.c.open, 0), Patient.id],
+        False,
+        found,
+    )
+
+
+def list_patients_sorted(
+    session: Session,
+    *,
+    organization_id: int,
+    sort: PatientSort,
+    limit: int,
+    after_id: int | None = None,
+    before_id: int | None = None,
+) -> list[Patient] | None:
+    """The organization's patients in the order ``sort``, ``limit`` of them after (or before)
+    the patient ``after_id`` (``before_id``), by keyset: the cursor is a patient's id, whose
+    own sort values are read here, so no name or date ever travels in a URL. None when the
+    cursor is not a patient of the organization."""
+    keys, descending, joined = _sort_keys(sort, organization_id)
+    query = select(Patient).where(Patient.organization_id == organization_id)
+    if joined is not None:
+        query = query.outerjoin(joined, joined.c.patient_id == Patient.id)
+    cursor = after_id if after_id is not None else before_id
+    forwards = before_id is None
+    if cursor is not None:
+        start = select(*keys).where(
+            Patient.organization_id == organization_id, Patient.id == cursor
+        )
+        if joined is not None:
+            start = start.select_from(Patient).outerjoin(joined, joined.c.patient_id == Patient.id)
+        values = session.execute(start).first()
+        if values is None:
+            return None
+        row = tuple_(*keys)
+        mark = tuple_(*(literal(v, type_=k.type) for k, v in zip(keys, values, strict=True)))
+        query = query.where(row > mark if forwards != descending else row < mark)
+    ascending = forwards != descending
+    query = query.order_by(*(k.asc() if ascending else k.desc() for k in keys)).limit(limit)
+    rows = list(session.scalars(query))
+    return rows if forwards else rows[::-1]
 
 
 def search_patients(
