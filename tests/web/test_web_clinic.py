@@ -288,7 +288,9 @@ def test_the_patient_page_shows_the_cases_imaging_with_its_report_and_uncoded_fi
         )
     page = client.get(f"/clinic/patients/{clinic.patient.id}").text
     section = page.split('id="h-imaging"', 1)[1].split("</section>", 1)[0]
-    assert '<strong>MRI with gadolinium</strong>, <time class="date" datetime="2026-01-05"' in section
+    assert (
+        '<strong>MRI with gadolinium</strong>, <time class="date" datetime="2026-01-05"' in section
+    )
     assert "foraminal stenosis at L4-L5 (left)" in section
     ct = section.split("<strong>CT</strong>", 1)[1]
     assert "findings not coded" in ct and "no findings" not in ct
