@@ -185,7 +185,7 @@ def test_coordinator_saves_a_case_but_does_not_assess(
     patient_id = _patient_id(web_engine, mrn)
     page = browser.get(f"/clinic/patients/{patient_id}").text
     assert "No assessment yet" in page
-    assert "Assess current case" not in page
+    assert "Assess the case" not in page and "Assess again" not in page
     assert (
         browser.post(
             f"/clinic/patients/{patient_id}/assess", data={"csrf_token": token}
