@@ -142,6 +142,7 @@ def test_conference_tasks_results_and_paper_questionnaires_in_the_browser(
     card = page.locator("li.card", has_text="Diagnostic sacroiliac joint block").first
     card.get_by_role("button", name="Start: Diagnostic sacroiliac joint block").click()
     card = page.locator("li.card", has_text="Diagnostic sacroiliac joint block").first
+    card.get_by_text("Complete with the result…").click()
     card.get_by_label("Relief (%)").fill("120")
     card.get_by_label("Confirmatory (second) block?").select_option("no")
     card.get_by_role("button", name="Complete with the result", exact=False).click()
@@ -164,6 +165,6 @@ def test_conference_tasks_results_and_paper_questionnaires_in_the_browser(
     for i in range(10):
         page.locator(f"#item-{i}").fill("2")
     page.get_by_role("button", name="Record the questionnaire").click()
-    expect(page.locator("ul.responses")).to_contain_text("odi 40 of 100 · on paper, entered")
+    expect(page.locator("ul.responses")).to_contain_text("ODI 40 of 100 · on paper, entered")
     page.screenshot(path=str(screenshots / "people-patient-paper-odi.png"), full_page=True)
     context.close()
