@@ -43,10 +43,6 @@ def describe(violations: list[dict[str, Any]]) -> str:
 PATIENT = 6  # the demo's thoracic case on 60 MME/day; no other browser test decides its plan
 
 
-def _boxes(page: Page, selector: str) -> list[dict[str, Any]]:
-    return [b for b in (e.bounding_box() for e in page.locator(selector).all()) if b]
-
-
 def _assert_fits(page: Page) -> None:
     """Within each discipline, the columns sit side by side without overlapping, and every
     visible card stays inside its column."""
