@@ -209,14 +209,16 @@ def test_the_list_orders_by_the_latest_change(
     assert _order(client.get("/clinic/patients?sort=updated").text)[0] == listed["aaron"]
 
 
+@pytest.mark.parametrize("size", [1, 2, 3])
 def test_the_list_pages_forwards_and_back_with_an_opaque_cursor(
     clinician: tuple[TestClient, str],
     web_engine: Engine,
     listed: dict[str, int],
     monkeypatch: pytest.MonkeyPatch,
+    size: int,
 ) -> None:
     client, _ = clinician
-    monkeypatch.setattr(clinic_pages, "PAGE_SIZE", 2)
+    monkeypatch.setattr(clinic_pages, "PAGE_SIZE", size)
     for sort in ("name", "alerts", "updated"):
         everyone = []
         html = client.get(f"/clinic/patients?sort={sort}").text
@@ -232,13 +234,18 @@ def test_the_list_pages_forwards_and_back_with_an_opaque_cursor(
             # the cursor is a patient's id, never a name or a date
             assert re.fullmatch(rf"/clinic/patients\?sort={sort}&after=\d+", link), link
             html = client.get(link).text
-        assert pages == 2 and sorted(everyone) == sorted(listed.values()), sort
-        # back from the last page: the first page again, in the same order
+        # every patient once, on as many pages as it takes (4 patients)
+        assert pages == -(-4 // size) and sorted(everyone) == sorted(listed.values()), sort
+        # back from the last page: the page before it, in the same order
+        last = len(_order(html))
         back = re.search(r'rel="prev" href="([^"]+)"', html)
         assert back is not None
-        first = client.get(back.group(1).replace("&amp;", "&")).text
-        assert _order(first) == everyone[:2], sort
-        assert 'rel="prev"' not in first and 'rel="next"' in first
+        link = back.group(1).replace("&amp;", "&")
+        assert re.fullmatch(rf"/clinic/patients\?sort={sort}&before=\d+", link), link
+        before = client.get(link).text
+        assert _order(before) == everyone[-last - size : -last], sort
+        assert 'rel="next"' in before
+        assert ('rel="prev"' in before) == (pages > 2), sort
 
 
 @pytest.mark.parametrize(
