@@ -103,15 +103,17 @@ def test_the_workspace_pages_read_as_a_product(
     expect(page.locator(".action-bar .primary")).to_have_text("Build a care plan")
     check("patient")
 
-    # the list: ordered by open alerts, the most urgent first, with its badge
+    # the list: by open alerts, the most urgent first, with its badge; then by name
     page.goto(f"{base_url}/clinic/patients")
-    page.get_by_role("link", name="Open alerts").click()
+    expect(page.locator("nav.sort [aria-current]")).to_have_text("Open alerts")  # the default
     first = page.locator("table.patients tbody tr").first
     expect(first.locator(".severity")).to_have_text("Emergency")
     expect(page.locator("table.patients time.date").first).to_have_attribute(
         "datetime", re.compile(r"\d{4}-\d\d-\d\d")
     )
     check("patient-list")
+    page.get_by_role("link", name="Name").click()
+    expect(page.locator("nav.sort [aria-current]")).to_have_text("Name")
 
     # the task board: eleven follow-ups in one row, columns that fit at 1280 and at 1024 px
     _decide_plan(page, base_url)
