@@ -297,6 +297,8 @@ def load(engine: Engine, *, patients: int, organizations: int, tasks_per_patient
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
+    # The connection goes back to the pool: as the application expects it, in transactions.
+    conn.autocommit = False
     step("vacuum analyze", 0)
     raw.close()
 

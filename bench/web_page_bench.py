@@ -6,7 +6,8 @@ It loads the care-worklist dataset (bench/care_worklist_bench.py: `--patients` p
 10, so 1,000,000), then gives `--sample` patients of the first organization a real case document
 and its assessment (the bundled examples, assessed by the engine), signs a clinician in, and times
 each page in-process (FastAPI's TestClient: the server's own time, without a network) `--runs`
-times: the patient page, the patient list, the worklists, the task board. Prints p50/p95/max.
+times: the patient page, the patient list in each of its orders (first and a later page), the
+worklists, the task board (whole and narrowed to a discipline). Prints p50/p95/max.
 
     .venv/bin/python bench/web_page_bench.py                        # 100k patients, 1M tasks
     .venv/bin/python bench/web_page_bench.py --patients 5000 --runs 30   # a quick look
@@ -96,9 +97,20 @@ def main() -> None:
         app = create_app(engine)
         pages: dict[str, Callable[[], str]] = {
             "patient page": lambda: f"/clinic/patients/{rng.choice(sample)}",
-            "patient list": lambda: "/clinic/patients",
+            "patient list (by name)": lambda: "/clinic/patients?sort=name",
+            "patient list (by name, a later page)": lambda: (
+                f"/clinic/patients?sort=name&after={rng.choice(sample)}"
+            ),
+            "patient list (by record updated)": lambda: "/clinic/patients?sort=updated",
+            "patient list (by open alerts)": lambda: "/clinic/patients?sort=alerts",
+            "patient list (by open alerts, a later page)": lambda: (
+                f"/clinic/patients?sort=alerts&after={rng.choice(sample)}"
+            ),
             "worklists": lambda: "/clinic/worklists?discipline=physical-therapy",
             "task board": lambda: f"/clinic/patients/{rng.choice(sample)}/tasks",
+            "task board (one discipline)": lambda: (
+                f"/clinic/patients/{rng.choice(sample)}/tasks?owner=pain-medicine"
+            ),
         }
         results: list[tuple[str, list[float], int]] = []
         with TestClient(app, base_url="http://localhost") as client:

@@ -90,7 +90,7 @@ def test_patient_completes_phq9_and_sees_the_safety_message(
     sign_in(clinic, base_url, "demo-clinician")
     clinic.goto(f"{base_url}/clinic/patients/1")
     banner = clinic.get_by_role("alert")
-    expect(banner).to_contain_text("questionnaire phq-9")
+    expect(banner).to_contain_text("PHQ-9 answered")
     expect(banner).to_contain_text("same-day safety assessment")
     clinic.screenshot(path=str(screenshots / "clinician-sees-phq9-alert.png"))
     staff.close()

@@ -73,6 +73,7 @@ def test_clinician_amends_and_closes_a_plan(
     expect(started.first).to_be_visible()
     in_progress = page.locator(".column", has=page.get_by_role("heading", name="In progress"))
     expect(in_progress.locator("li.card", has_text="Functional assessment")).to_have_count(1)
+    page.locator("details.closed > summary").first.click()  # the finished tasks, folded
     cancelled = page.locator(".column", has=page.get_by_role("heading", name="Cancelled"))
     expect(cancelled.locator("li.card", has_text="Smoking cessation")).to_contain_text(
         "removed from the plan in version 2"

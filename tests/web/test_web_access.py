@@ -403,7 +403,9 @@ TABLE: list[Row] = [
     Row(f"GET {P}/tasks", staff_page(success("care.task.read"))),
     Row(
         f"POST {P}/tasks/{{task_id}}",
-        staff_page(success("care.task.update"), status=303, location=f"{P}/tasks#task-[0-9]+"),
+        staff_page(
+            success("care.task.update"), status=303, location=f"{P}/tasks\\?at=[0-9]+#task-[0-9]+"
+        ),
         form=lambda world, caller: {"status": "accepted", "version": str(world.task_version)},
     ),
     # The alert inbox's forms (the alert is the target's); another organization's staff get
@@ -422,7 +424,9 @@ TABLE: list[Row] = [
     ),
     Row(
         f"POST {P}/tasks/{{task_id}}/assign",
-        staff_page(success("care.task.update"), status=303, location=f"{P}/tasks#task-[0-9]+"),
+        staff_page(
+            success("care.task.update"), status=303, location=f"{P}/tasks\\?at=[0-9]+#task-[0-9]+"
+        ),
         form=lambda world, caller: {"due": "2030-01-02", "version": str(world.task_version)},
     ),
     Row(

@@ -515,7 +515,14 @@ def test_a_plan_built_from_a_conference_starts_from_its_decisions_and_records_it
     minutes = client.get(made.headers["location"]).text
     assert f"/clinic/patients/{pid}/plan?conference={conference_id}" in minutes
     html = client.get(f"/clinic/patients/{pid}/plan?conference={conference_id}").text
-    assert "Built from the" in html and "case conference of 2026-11-20" in html
+    assert (
+        "Built from the" in html
+        and (
+            'case conference of <time class="date" datetime="2026-11-20" title="2026-11-20">'
+            "Nov 20, 2026</time>"
+        )
+        in html
+    )
     assert f'name="action-{n}" value="reject" checked' in html
     assert "Psychological therapy first; exercise later" in html
     assert f'name="conference_id" value="{conference_id}"' in html

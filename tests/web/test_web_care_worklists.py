@@ -57,15 +57,17 @@ def test_worklists_show_every_list(
     ):
         assert heading in html, heading
     overdue = html.split('id="wl-overdue"', 1)[1].split("</section>", 1)[0]
-    assert "(overdue)" in overdue and name in overdue
+    assert '<strong class="overdue">overdue</strong>' in overdue and name in overdue
     flags = html.split('id="wl-flags"', 1)[1].split("</section>", 1)[0]
     assert "Cauda equina syndrome" in flags and clinic.patient.name in flags
     assert elsewhere not in html
     assert '<select id="discipline" name="discipline">' in html
-    # links carry opaque ids only
+    # links carry opaque ids only (a task link returns to the task on its patient's board)
     for link in re.findall(r'href="([^"]+)"', html):
         assert re.fullmatch(
-            r"#main|/(static/(app\.css|favicon\.svg)|clinic/[a-z/0-9]*|portal|)", link
+            r"#main|/(static/(app\.css|favicon\.svg)|clinic/[a-z/0-9]*(\?at=\d+#task-\d+)?"
+            r"|portal|)",
+            link,
         ), link
 
     chosen = client.get("/clinic/worklists", params={"discipline": "psychology"}).text

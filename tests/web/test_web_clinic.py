@@ -185,7 +185,7 @@ def test_coordinator_saves_a_case_but_does_not_assess(
     patient_id = _patient_id(web_engine, mrn)
     page = browser.get(f"/clinic/patients/{patient_id}").text
     assert "No assessment yet" in page
-    assert "Assess current case" not in page
+    assert "Assess the case" not in page and "Assess again" not in page
     assert (
         browser.post(
             f"/clinic/patients/{patient_id}/assess", data={"csrf_token": token}
@@ -288,7 +288,9 @@ def test_the_patient_page_shows_the_cases_imaging_with_its_report_and_uncoded_fi
         )
     page = client.get(f"/clinic/patients/{clinic.patient.id}").text
     section = page.split('id="h-imaging"', 1)[1].split("</section>", 1)[0]
-    assert "<strong>MRI with gadolinium</strong>, 2026-01-05" in section
+    assert (
+        '<strong>MRI with gadolinium</strong>, <time class="date" datetime="2026-01-05"' in section
+    )
     assert "foraminal stenosis at L4-L5 (left)" in section
     ct = section.split("<strong>CT</strong>", 1)[1]
     assert "findings not coded" in ct and "no findings" not in ct

@@ -65,7 +65,10 @@ def test_a_paper_odi_is_recorded_with_who_entered_it_and_feeds_the_outcomes(
     assert (paper.instrument, str(paper.answered_on), paper.score) == ("odi", "2026-11-02", 40)
     assert paper.source == "paper" and paper.created_by == clinic.clinician.user_id
     page = client.get(f"/clinic/patients/{pid}").text
-    assert "2026-11-02: odi 40 of 100 · on paper, entered" in page
+    assert (
+        '<time class="date" datetime="2026-11-02" title="2026-11-02">Nov 2, 2026</time>: '
+        "ODI 40 of 100 · on paper, entered"
+    ) in page
     assert "No scored questionnaires yet" not in page
     with Session(web_engine) as session:
         actions = session.scalars(

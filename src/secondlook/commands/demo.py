@@ -5,6 +5,7 @@ responses. The demo logins are documented in docs/api.md; never use them for rea
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,16 @@ def demo_logins() -> list[DemoLogin]:
     return [DemoLogin(f"demo-{role}", role, DEMO_PASSWORD) for role in DEMO_ROLES]
 
 
+def _birth_date(document: Mapping[str, Any]) -> dt.date | None:
+    """A birth date that gives the example's age on its assessment date (the day after its
+    anniversary, so the age is exact on that day)."""
+    age = (document.get("patient") or {}).get("age")
+    if not isinstance(age, int):
+        return None
+    on = dt.date.fromisoformat(str(document["assessed_on"]))
+    return dt.date(on.year - age - 1, on.month, min(on.day, 28)) + dt.timedelta(days=1)
+
+
 def load_demo(session: Session) -> list[DemoLogin]:
     """Create the demo organization, patients and users; commits. Does nothing (and returns no
     logins) if the demo organization exists already."""
@@ -69,6 +80,8 @@ def load_demo(session: Session) -> list[DemoLogin]:
             organization_id=org.id,
             name=DEMO_NAMES[index % len(DEMO_NAMES)],
             mrn=f"DEMO-{index + 1:03d}",
+            # The last demo patient has none, so the pages show what an unrecorded one says.
+            birth_date=_birth_date(document) if index < len(examples) - 1 else None,
         )
         first_patient = first_patient or patient.id
         flows.save_case(

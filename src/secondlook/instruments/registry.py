@@ -22,3 +22,25 @@ def get_instrument(instrument_id: object) -> Instrument:
         return INSTRUMENTS[instrument_id]
     known = ", ".join(INSTRUMENTS)
     raise AnswersInvalid([f"unknown instrument {instrument_id!r} (known: {known})"])
+
+
+#: The abbreviation clinicians write for each instrument (a table header, the patient page's
+#: header), beside its full ``name``; every instrument has one (tested).
+SHORT_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "nrs-pain": "Pain NRS",
+        "phq-9": "PHQ-9",
+        "gad-7": "GAD-7",
+        "odi": "ODI",
+        "ndi": "NDI",
+        "start-back": "STarT Back",
+        "pcs": "PCS",
+        "dn4": "DN4",
+        "paindetect": "painDETECT",
+    }
+)
+
+
+def short_name(instrument_id: str) -> str:
+    """The instrument's abbreviation ("PHQ-9"); an unknown id is returned as it is."""
+    return SHORT_NAMES.get(instrument_id, instrument_id)

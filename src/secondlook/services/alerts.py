@@ -145,6 +145,14 @@ def patient_alerts_in(
     return _views(session, [*rows, *resolved], utcnow())
 
 
+def open_summary_in(
+    session: Session, *, organization_id: int, patient_ids: Sequence[int]
+) -> dict[int, tuple[int, str]]:
+    """(how many unresolved alerts, the most urgent severity) of each listed patient that has
+    one, for a list already audited for those patients: one query for the page."""
+    return store.open_summary(session, organization_id=organization_id, patient_ids=patient_ids)
+
+
 def patient_alerts(session: Session, *, access: Access, patient_id: int) -> list[AlertView]:
     """Every alert of the patient with its events (the patient's page, the API)."""
     with audited(session, access, "alert.read", patient_id=patient_id):

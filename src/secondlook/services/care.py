@@ -35,10 +35,12 @@ from secondlook.care.models import OWNERS, Region
 from secondlook.care.outcomes import GoalStatus, ResponderStatus
 from secondlook.care.plan import REVIEW_NOTICE_DAYS, CompletionStatus, PlanEntry
 from secondlook.care.results import check_block, check_imaging, result_kind, with_result
+from secondlook.care.rules import care_rules
 from secondlook.care.taper import TaperSchedule
 from secondlook.care.vocabulary import OPEN_TASK_STATUSES, TASK_MOVE_LABELS, TASK_STATUSES
 from secondlook.instruments import INSTRUMENTS, improved_at
 from secondlook.instruments.model import TrajectoryPoint
+from secondlook.instruments.registry import short_name
 from secondlook.platform.access import Access
 from secondlook.platform.clock import today
 from secondlook.platform.errors import Refused
@@ -318,6 +320,33 @@ class Outcomes:
     responder_12m: ResponderStatus | None = None
     completion: CompletionStatus | None = None
 
+    @property
+    def latest_scores(self) -> list[LatestScore]:
+        """Each scored instrument's newest score (the header of the patient's page), in the
+        charts' order."""
+        return [
+            LatestScore(
+                c.instrument,
+                c.name,
+                short_name(c.instrument),
+                c.points[-1][1],
+                c.max_score,
+                c.points[-1][0],
+            )
+            for c in self.charts
+            if c.points
+        ]
+
+
+@dataclass(frozen=True)
+class LatestScore:
+    instrument: str
+    name: str
+    short_name: str
+    score: float
+    max_score: float
+    on: dt.date
+
 
 def outcomes(
     session: Session, *, access: Access, patient_id: int, plan_id: int | None = None
@@ -433,9 +462,48 @@ class Card:
 
 
 @dataclass(frozen=True)
+class CardGroup:
+    """Tasks of one kind in one cell of the board (the monthly opioid-taper follow-ups, say),
+    shown as one row with the next due and how many; a task of its own kind is a group of one.
+    Cards run by due date."""
+
+    key: str
+    name: str
+    cards: list[Card]
+
+    @property
+    def next_due(self) -> dt.date | None:
+        return self.cards[0].task.due if self.cards else None
+
+    @property
+    def task_ids(self) -> frozenset[int]:
+        return frozenset(c.task.id for c in self.cards)
+
+
+@dataclass(frozen=True)
 class Column:
     owner: str
     by_status: list[tuple[str, list[Card]]]
+    # The same cells with repeated tasks grouped (the board's rows).
+    grouped: list[tuple[str, list[CardGroup]]] = field(default_factory=list)
+
+    @property
+    def open_cells(self) -> list[tuple[str, list[CardGroup]]]:
+        """The cells of the statuses still to be worked on (requested, accepted, in progress)."""
+        return [(s, g) for s, g in self.grouped if s in OPEN_TASK_STATUSES]
+
+    @property
+    def closed_cells(self) -> list[tuple[str, list[CardGroup]]]:
+        """The cells of the finished statuses (completed, cancelled, failed)."""
+        return [(s, g) for s, g in self.grouped if s not in OPEN_TASK_STATUSES]
+
+    @property
+    def closed_task_ids(self) -> frozenset[int]:
+        return frozenset(i for _, groups in self.closed_cells for g in groups for i in g.task_ids)
+
+
+#: Who the board is narrowed to: a team member's id, or nobody in particular.
+Assignee = int | Literal["nobody"]
 
 
 @dataclass(frozen=True)
@@ -446,30 +514,75 @@ class Board:
     patient: Patient | None = None
     # Who a task can be given to: the organization's active clinicians and coordinators.
     team: list[User] = field(default_factory=list)
+    # The narrowing asked for (None: all), and how many of the plan's tasks it shows.
+    owner: str | None = None
+    assignee: Assignee | None = None
+    shown: int = 0
+    total: int = 0
 
 
-def board_in(session: Session, *, organization_id: int, patient_id: int) -> Board:
+def _groups(cards: list[Card]) -> list[CardGroup]:
+    """Cards of the same kind (task key) together, each group by due date, groups in the order
+    of their first due date; a care rule's name names a group of its tasks."""
+    rules = care_rules()
+    by_key: dict[str, list[Card]] = {}
+    for c in sorted(cards, key=lambda c: (c.task.due, c.task.id)):
+        by_key.setdefault(c.task.key, []).append(c)
+    out = []
+    for key, found in by_key.items():
+        rule = rules.task(key)
+        name = rule.name if rule is not None and len(found) > 1 else found[0].task.name
+        out.append(CardGroup(key, name, found))
+    return out
+
+
+def board_in(
+    session: Session,
+    *,
+    organization_id: int,
+    patient_id: int,
+    owner: str | None = None,
+    assignee: Assignee | None = None,
+) -> Board:
+    """The current plan's care tasks by discipline and status, narrowed to one ``owner``
+    discipline and/or one ``assignee`` when asked."""
     plan = current_plan_in(session, organization_id=organization_id, patient_id=patient_id)
     if plan is None:
-        return Board(None, [])
+        return Board(None, [], owner=owner, assignee=assignee)
     rows = [t for t in care_records.plan_tasks(session, plan_id=plan.id) if t.kind == "care"]
+    # Readiness and names come from the whole plan: a filtered-out prerequisite still waits.
     waiting = care_records.task_readiness(rows)
     names = {t.task_key: t.name for t in rows}
-    columns = []
-    for owner in OWNERS:
-        mine = [t for t in rows if t.owner == owner]
-        if not mine:
-            continue
-        columns.append(
-            Column(
-                owner=owner,
-                by_status=[
-                    (status, [_card(t, waiting, names) for t in mine if t.status == status])
-                    for status in TASK_STATUSES
-                ],
+    shown = [
+        t
+        for t in rows
+        if (owner is None or t.owner == owner)
+        and (
+            assignee is None
+            or (
+                t.assignee_user_id is None
+                if assignee == "nobody"
+                else t.assignee_user_id == assignee
             )
         )
-    return Board(plan, columns)
+    ]
+    columns = []
+    for discipline in OWNERS:
+        mine = [t for t in shown if t.owner == discipline]
+        if not mine:
+            continue
+        cells: list[tuple[str, list[Card]]] = [
+            (status, [_card(t, waiting, names) for t in mine if t.status == status])
+            for status in TASK_STATUSES
+        ]
+        columns.append(
+            Column(
+                owner=discipline,
+                by_status=cells,
+                grouped=[(status, _groups(cards)) for status, cards in cells],
+            )
+        )
+    return Board(plan, columns, owner=owner, assignee=assignee, shown=len(shown), total=len(rows))
 
 
 def _card(task: CareTask, waiting: Mapping[str, list[str]], names: Mapping[str, str]) -> Card:
@@ -482,10 +595,29 @@ def _card(task: CareTask, waiting: Mapping[str, list[str]], names: Mapping[str, 
     )
 
 
-def board(session: Session, *, access: Access, patient_id: int) -> Board:
+def board(
+    session: Session,
+    *,
+    access: Access,
+    patient_id: int,
+    owner: str | None = None,
+    assignee: Assignee | None = None,
+) -> Board:
+    """The patient's task board (``board_in``); an unknown discipline or a team member who is
+    not one is a 422 naming the parameter."""
     with audited(session, access, "care.task.read", patient_id=patient_id) as scope:
-        found = board_in(session, organization_id=access.organization_id, patient_id=patient_id)
+        if owner is not None and owner not in OWNERS:
+            raise invalid("$.owner", f"unknown discipline {owner[:40]!r}")
         team = care_records.team_members(session, organization_id=access.organization_id)
+        if isinstance(assignee, int) and assignee not in {u.id for u in team}:
+            raise invalid("$.assignee", "is not a member of the team")
+        found = board_in(
+            session,
+            organization_id=access.organization_id,
+            patient_id=patient_id,
+            owner=owner,
+            assignee=assignee,
+        )
         return dataclasses.replace(found, patient=scope.patient, team=team)
 
 

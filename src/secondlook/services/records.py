@@ -19,14 +19,18 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from secondlook.care.warnings import PatientWarning, SiteContacts, Translate, patient_warnings
+from secondlook.case.facts import DAYS_PER_MONTH
+from secondlook.case.words import word
 from secondlook.knowledge import default_knowledge
 from secondlook.platform import clock
 from secondlook.platform.access import Access
 from secondlook.platform.errors import FieldProblem, NotFound, Refused
 from secondlook.platform.preconditions import IfMatchVersion
+from secondlook.services import alerts
 from secondlook.services.unit import audited
 from secondlook.store import care_records, flows, records
 from secondlook.store.models import Assessment, CaseVersion, Patient, QuestionnaireResponse
+from secondlook.store.records import PATIENT_SORTS, PatientSort
 from secondlook.store.records import HistoryEntry as HistoryEntry
 
 #: How many patients a name search returns at most.
@@ -52,20 +56,135 @@ def list_patients(session: Session, *, access: Access, limit: int, after: int = 
         return rows
 
 
+def _invalid(path: str, message: str) -> Refused:
+    return Refused(
+        422,
+        f"{path[2:]}: {message}",
+        kind="request-invalid",
+        errors=[FieldProblem(path, message)],
+    )
+
+
+@dataclass(frozen=True)
+class OpenAlerts:
+    """A patient's unresolved alerts as the patient list shows them (``services.alerts``)."""
+
+    count: int
+    severity: str
+    severity_label: str
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    """One page of the patient list: the patients, the cursors of the next and previous pages
+    (a patient's id: opaque, no name or date in a URL; None at either end), and each listed
+    patient's unresolved alerts (absent: none)."""
+
+    patients: list[Patient]
+    sort: PatientSort
+    next_after: int | None
+    previous_before: int | None
+    open_alerts: dict[int, OpenAlerts]
+    # Today's age of each listed patient with a birth date on record.
+    ages: dict[int, int]
+
+
+def patient_list(
+    session: Session,
+    *,
+    access: Access,
+    sort: PatientSort = "name",
+    limit: int,
+    after: int | None = None,
+    before: int | None = None,
+) -> PatientPage:
+    """A page of the organization's patients for the clinic's list, in the order ``sort``,
+    after the patient ``after`` or before the patient ``before``, with their open alerts (one
+    query for the page). A cursor that is not a patient of the organization is a 422 naming
+    the parameter. Audited as ``patient.list`` disclosing the patients shown."""
+    if sort not in PATIENT_SORTS:
+        raise _invalid(
+            "$.sort", f"unknown order {str(sort)[:40]!r}; one of: " + ", ".join(PATIENT_SORTS)
+        )
+    with audited(session, access, "patient.list") as scope:
+        rows = records.list_patients_sorted(
+            session,
+            organization_id=access.organization_id,
+            sort=sort,
+            limit=limit + 1,
+            after_id=after,
+            before_id=before,
+        )
+        if rows is None:
+            name = "after" if after is not None else "before"
+            raise _invalid(f"$.{name}", "is not a patient of this list: start from the first page")
+        more = len(rows) > limit
+        if before is not None:
+            shown = rows[-limit:] if more else rows
+            next_after = shown[-1].id if shown else None
+            previous_before = shown[0].id if more and shown else None
+        else:
+            shown = rows[:limit]
+            next_after = shown[-1].id if more and shown else None
+            previous_before = shown[0].id if after is not None and shown else None
+        scope.disclosed = [p.id for p in shown]
+        return _page(session, access, shown, sort, next_after, previous_before)
+
+
+def _page(
+    session: Session,
+    access: Access,
+    shown: list[Patient],
+    sort: PatientSort,
+    next_after: int | None,
+    previous_before: int | None,
+) -> PatientPage:
+    found = alerts.open_summary_in(
+        session, organization_id=access.organization_id, patient_ids=[p.id for p in shown]
+    )
+    day = clock.today()
+    return PatientPage(
+        patients=shown,
+        sort=sort,
+        next_after=next_after,
+        previous_before=previous_before,
+        open_alerts={
+            pid: OpenAlerts(count, severity, alerts.SEVERITY_LABELS.get(severity, severity))
+            for pid, (count, severity) in found.items()
+        },
+        ages={p.id: _years_between(p.birth_date, day) for p in shown if p.birth_date},
+    )
+
+
+def search_patient_page(
+    session: Session, *, access: Access, query: str, limit: int = SEARCH_LIMIT
+) -> PatientPage:
+    """:func:`search_patients` as the clinic's list shows it, with the open alerts and ages
+    of the patients found (by name; one page, no cursor)."""
+    with audited(session, access, "patient.list") as scope:
+        rows = _search_in(session, access, query, limit)
+        scope.disclosed = [p.id for p in rows]
+        return _page(session, access, rows, "name", None, None)
+
+
 def search_patients(
     session: Session, *, access: Access, query: str, limit: int = SEARCH_LIMIT
 ) -> list[Patient]:
     """Patients whose name contains ``query`` (any case) or whose MRN is ``query``; audited as
     a list of patients (a search is one)."""
-    principal = access.principal
     with audited(session, access, "patient.list") as scope:
-        rows = records.search_patients(
-            session, organization_id=access.organization_id, query=query, limit=limit
-        )
-        if principal.role == "patient":
-            rows = [p for p in rows if p.id == principal.patient_id]
+        rows = _search_in(session, access, query, limit)
         scope.disclosed = [p.id for p in rows]
         return rows
+
+
+def _search_in(session: Session, access: Access, query: str, limit: int) -> list[Patient]:
+    rows = records.search_patients(
+        session, organization_id=access.organization_id, query=query, limit=limit
+    )
+    if access.principal.role == "patient":
+        rows = [p for p in rows if p.id == access.principal.patient_id]
+    return rows
 
 
 def create_patient(
@@ -336,6 +455,100 @@ def overview_in(session: Session, *, organization_id: int, patient: Patient) -> 
         if version is not None:
             assessed_on = str(version.document.get("assessed_on", ""))
     return Overview(patient, assessment, assessed_on, stale, responses)
+
+
+@dataclass(frozen=True)
+class SurgeryLine:
+    """One operation as the header of the patient's page names it (in words, newest first)."""
+
+    date: dt.date
+    # "year" or "month" when the record gave only that much of the date (docs/contract.md)
+    date_precision: str | None
+    procedure: str
+    levels: list[str]
+    side: str | None
+
+
+@dataclass(frozen=True)
+class PatientHeader:
+    """Who the patient is, as a clinician reads it at the top of the page: age, sex, the
+    operated region, the operations (newest first) and how long ago the last one was. Every
+    part is None (or empty) when the record does not say it: unknown is shown as unknown."""
+
+    age: int | None
+    # Where the age comes from: "birth-date" (today's age), "case" (the age the case gives,
+    # as of its evaluation on ``age_on``), or None when neither records it.
+    age_source: str | None
+    age_on: dt.date | None
+    sex: str | None
+    region: str | None
+    surgeries: list[SurgeryLine]
+    months_since_last_surgery: float | None
+    # The last surgery's date is only a year or a month: the months are as approximate.
+    months_approximate: bool
+
+
+def _years_between(born: dt.date, on: dt.date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def patient_header(
+    patient: Patient, document: Mapping[str, Any] | None, *, today: dt.date | None = None
+) -> PatientHeader:
+    """The header of the patient's page from the patient record and the current case document
+    (validated when stored). The months since the last surgery count to today, as the header
+    is read today; the classification keeps the months to the case's ``assessed_on``."""
+    day = today or clock.today()
+    document = document or {}
+    facts = document.get("patient") if isinstance(document.get("patient"), Mapping) else {}
+    assert isinstance(facts, Mapping)
+    age: int | None = None
+    source: str | None = None
+    age_on: dt.date | None = None
+    if patient.birth_date is not None:
+        age, source, age_on = _years_between(patient.birth_date, day), "birth-date", day
+    elif isinstance(facts.get("age"), int):
+        age, source = int(facts["age"]), "case"
+        try:
+            age_on = dt.date.fromisoformat(str(document.get("assessed_on")))
+        except ValueError:
+            age_on = None
+    sex = facts.get("sex")
+    surgeries: list[SurgeryLine] = []
+    for s in document.get("surgeries") or []:
+        if not isinstance(s, Mapping):
+            continue
+        try:
+            on = dt.date.fromisoformat(str(s.get("date")))
+        except ValueError:
+            continue
+        surgeries.append(
+            SurgeryLine(
+                date=on,
+                date_precision=str(s["date_precision"]) if s.get("date_precision") else None,
+                procedure=word(str(s.get("procedure") or "other")),
+                levels=[str(x) for x in s.get("levels") or []],
+                side=word(str(s["side"])) if s.get("side") else None,
+            )
+        )
+    surgeries.sort(key=lambda x: x.date, reverse=True)
+    months = None
+    approximate = False
+    if surgeries:
+        # The same month length as the classification's months (case.facts.DAYS_PER_MONTH).
+        months = round(max(0, (day - surgeries[0].date).days) / DAYS_PER_MONTH, 1)
+        approximate = surgeries[0].date_precision is not None
+    region = document.get("region")
+    return PatientHeader(
+        age=age,
+        age_source=source,
+        age_on=age_on,
+        sex=str(sex) if sex and sex != "unknown" else None,
+        region=str(region) if region else None,
+        surgeries=surgeries,
+        months_since_last_surgery=months,
+        months_approximate=approximate,
+    )
 
 
 #: How far back a questionnaire's safety alert is still put before the patient. The PHQ-9 asks

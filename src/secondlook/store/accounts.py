@@ -545,7 +545,7 @@ def open_invitation(
     ).first()
     if row is None:
         return None
-    invitation, user = row.tuple()
+    invitation, user = row._tuple()
     if invitation.expires_at <= now:
         return None
     return invitation, user

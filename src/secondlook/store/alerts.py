@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
 
 from secondlook.care import alerts as vocabulary
 from secondlook.care.alerts import RaisedAlert
@@ -100,6 +101,51 @@ def _unresolved(session: Session, patient_id: int, key: str) -> Alert | None:
 
 def _most_urgent_first() -> object:
     return case({s: i for i, s in enumerate(vocabulary.SEVERITIES)}, value=Alert.severity, else_=-1)
+
+
+def open_by_patient(organization_id: int) -> Subquery:
+    """Per patient with an unresolved alert: ``worst``, the rank of the most urgent one
+    (0 = emergency, as ``SEVERITIES``), and ``open``, how many there are. Uses the inbox
+    index's predicate, so the database reads only the unresolved alerts."""
+    return (
+        select(
+            Alert.patient_id.label("patient_id"),
+            func.min(_most_urgent_first()).label("worst"),
+            func.count(Alert.id).label("open"),
+        )
+        .where(Alert.organization_id == organization_id, Alert.status != "resolved")
+        .group_by(Alert.patient_id)
+        .subquery("open_alerts")
+    )
+
+
+def open_summary(
+    session: Session, *, organization_id: int, patient_ids: Sequence[int]
+) -> dict[int, tuple[int, str]]:
+    """(how many unresolved alerts, the most urgent severity) of each of ``patient_ids`` that
+    has one: one query for a page of patients."""
+    if not patient_ids:
+        return {}
+    rank = _most_urgent_first()
+    rows = session.execute(
+        select(
+            Alert.patient_id,
+            func.min(rank).label("worst"),
+            func.count(Alert.id).label("open"),
+        )
+        .where(
+            Alert.organization_id == organization_id,
+            Alert.status != "resolved",
+            Alert.patient_id.in_(list(patient_ids)),
+        )
+        .group_by(Alert.patient_id)
+    )
+    out: dict[int, tuple[int, str]] = {}
+    for row in rows:
+        worst = int(row.worst)
+        severity = vocabulary.SEVERITIES[worst] if 0 <= worst < len(vocabulary.SEVERITIES) else ""
+        out[int(row.patient_id)] = (int(row.open), severity)
+    return out
 
 
 def list_alerts(

@@ -8,10 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, literal, select, union_all, update
+from sqlalchemy import CursorResult, exists, literal, select, tuple_, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from secondlook.store import alerts
+from secondlook.store.alert_models import Alert
 from secondlook.store.errors import Conflict, NotFound, StaleVersion
 from secondlook.store.models import (
     Assessment,
@@ -92,6 +94,129 @@ def list_patients(
     if only_id is not None:
         query = query.where(Patient.id == only_id)
     return list(session.scalars(query.order_by(Patient.id).limit(limit)))
+
+
+#: How the patient list can be ordered: by name (A to Z, ignoring case and accents), by the
+#: record's last change (newest first), or by open alerts (the most urgent first, then the most).
+PatientSort = Literal["name", "updated", "alerts"]
+PATIENT_SORTS: tuple[PatientSort, ...] = ("name", "updated", "alerts")
+
+
+def _sort_keys(sort: PatientSort) -> tuple[list[Any], bool]:
+    """The ordering columns of ``sort`` (id last, so the order is total) and whether they run
+    descending."""
+    if sort == "name":
+        # search_text is the name (then the MRN) without case or accents: "émile" sorts with
+        # "emile" on SQLite and PostgreSQL alike, whatever the database's collation.
+        return [Patient.search_text, Patient.id], False
+    return [Patient.updated_at, Patient.id], True
+
+
+def list_patients_sorted(
+    session: Session,
+    *,
+    organization_id: int,
+    sort: PatientSort,
+    limit: int,
+    after_id: int | None = None,
+    before_id: int | None = None,
+) -> list[Patient] | None:
+    """The organization's patients in the order ``sort``, ``limit`` of them after (or before)
+    the patient ``after_id`` (``before_id``), by keyset: the cursor is a patient's id, whose
+    own sort values are read here, so no name or date ever travels in a URL. None when the
+    cursor is not a patient of the organization."""
+    if sort == "alerts":
+        return _by_open_alerts(
+            session,
+            organization_id=organization_id,
+            limit=limit,
+            after_id=after_id,
+            before_id=before_id,
+        )
+    keys, descending = _sort_keys(sort)
+    query = select(Patient).where(Patient.organization_id == organization_id)
+    cursor = after_id if after_id is not None else before_id
+    forwards = before_id is None
+    if cursor is not None:
+        start = select(*keys).where(
+            Patient.organization_id == organization_id, Patient.id == cursor
+        )
+        values = session.execute(start).first()
+        if values is None:
+            return None
+        row = tuple_(*keys)
+        mark = tuple_(*(literal(v, type_=k.type) for k, v in zip(keys, values, strict=True)))
+        query = query.where(row > mark if forwards != descending else row < mark)
+    ascending = forwards != descending
+    query = query.order_by(*(k.asc() if ascending else k.desc() for k in keys)).limit(limit)
+    rows = list(session.scalars(query))
+    return rows if forwards else rows[::-1]
+
+
+def _by_open_alerts(
+    session: Session,
+    *,
+    organization_id: int,
+    limit: int,
+    after_id: int | None,
+    before_id: int | None,
+) -> list[Patient] | None:
+    """The "open alerts" order in two parts, so that no page sorts every patient: first the
+    (few) patients with unresolved alerts, the most urgent then the most alerts first (read
+    from the unresolved alerts, which the inbox index covers), then everyone else by id (the
+    primary key, skipping those with an open alert)."""
+    found = alerts.open_by_patient(organization_id)
+    ranked = sorted(
+        (int(r.worst), -int(r.open), int(r.patient_id))
+        for r in session.execute(select(found.c.patient_id, found.c.worst, found.c.open))
+    )
+    order = [pid for _, _, pid in ranked]
+    position = {pid: i for i, pid in enumerate(order)}
+    cursor = after_id if after_id is not None else before_id
+    if (
+        cursor is not None
+        and cursor not in position
+        and get_patient(session, organization_id=organization_id, patient_id=cursor) is None
+    ):
+        return None
+
+    def loaded(ids: list[int]) -> list[Patient]:
+        if not ids:
+            return []
+        rows = session.scalars(
+            select(Patient).where(Patient.organization_id == organization_id, Patient.id.in_(ids))
+        )
+        by_id = {p.id: p for p in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def rest(*, after: int = 0, before: int | None = None, n: int) -> list[Patient]:
+        query = select(Patient).where(
+            Patient.organization_id == organization_id,
+            ~exists().where(Alert.patient_id == Patient.id, Alert.status != "resolved"),
+        )
+        if before is None:
+            query = query.where(Patient.id > after).order_by(Patient.id)
+        else:
+            query = query.where(Patient.id < before).order_by(Patient.id.desc())
+        rows = list(session.scalars(query.limit(n)))
+        return rows if before is None else rows[::-1]
+
+    if before_id is None:
+        if cursor is None:
+            first = loaded(order[:limit])
+            return first + rest(n=limit - len(first)) if len(first) < limit else first
+        if cursor in position:
+            at = position[cursor] + 1
+            first = loaded(order[at : at + limit])
+            return first + rest(n=limit - len(first)) if len(first) < limit else first
+        return rest(after=cursor, n=limit)
+    if cursor in position:
+        at = position[cursor]
+        return loaded(order[max(0, at - limit) : at])
+    tail = rest(before=cursor, n=limit)
+    if len(tail) < limit:
+        return loaded(order[max(0, len(order) - (limit - len(tail))) :]) + tail
+    return tail
 
 
 def search_patients(

@@ -625,16 +625,72 @@ def _plan_decisions(form: FormData, draft: PlanDraft) -> list[Decision]:
 # --- task board --------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class BoardView:
+    """How the board is narrowed (its GET form, carried through every form on it so an action
+    returns to the same view) and which task to show with its group open."""
+
+    owner: str | None = None
+    assignee: care.Assignee | None = None
+    at: int | None = None
+
+    def query(self, at: int | None = None) -> str:
+        parts = []
+        if self.owner:
+            parts.append(f"owner={self.owner}")
+        if self.assignee is not None:
+            parts.append(f"assignee={self.assignee}")
+        if at is not None:
+            parts.append(f"at={at}")
+        return ("?" + "&".join(parts)) if parts else ""
+
+
+def _assignee(text: str) -> care.Assignee | None:
+    """The board's "assigned to" choice: "" all, "nobody", or a team member's id (anything
+    else is passed on as an id the service refuses: a 422 naming it)."""
+    if not text:
+        return None
+    if text == "nobody":
+        return "nobody"
+    try:
+        return int(text)
+    except ValueError:
+        raise Refused(
+            422,
+            "assignee: choose a team member from the list",
+            kind="request-invalid",
+        ) from None
+
+
+def _view_of(form: FormData) -> BoardView:
+    """The board's view as a form on it carries it (hidden fields)."""
+    owner = _text(form, "view_owner", 40) or None
+    try:
+        assignee = _assignee(_text(form, "view_assignee", 12))
+    except Refused:
+        assignee = None
+    return BoardView(owner if owner in OWNERS else None, assignee)
+
+
+def _board_url(patient_id: int, view: BoardView, task_id: int, anchor: str | None = None) -> str:
+    return (
+        f"/clinic/patients/{patient_id}/tasks{view.query(at=task_id)}#{anchor or f'task-{task_id}'}"
+    )
+
+
 def _board_page(
     request: Request,
     patient: Any,
     board: care.Board,
     *,
+    view: BoardView | None = None,
     message: tuple[int, str] | None = None,
     status: int = 200,
     result_version: int | None = None,
     can_assess: bool = False,
 ) -> Response:
+    view = view or BoardView()
+    at = message[0] if message else view.at
     return render(
         request,
         "clinic/tasks.html",
@@ -645,10 +701,14 @@ def _board_page(
             "sides": SIDES,
             "patient": patient,
             "plan": board.plan,
+            "board": board,
             "columns": board.columns,
             "team": board.team,
             "team_names": {u.id: u for u in board.team},
             "message": message,
+            "owners": OWNERS,
+            "view": view,
+            "at": at,
         },
         status=status,
     )
@@ -661,12 +721,28 @@ def task_board(
     session: SessionDep,
     user: StaffUser,
     result: int | None = None,
+    owner: Annotated[str | None, Query(max_length=40)] = None,
+    assignee: Annotated[str | None, Query(max_length=12)] = None,
+    at: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
 ) -> Response:
     """The board; ``result``: the case version a task's result was just stored in (the page
-    then prompts a re-assessment)."""
-    board = care.board(session, access=access_of(request, user), patient_id=patient_id)
+    then prompts a re-assessment); ``owner`` and ``assignee`` narrow it (a discipline, a team
+    member's id or "nobody"); ``at``: the task an action returned to (its group is open)."""
+    view = BoardView(owner or None, _assignee(assignee or ""), at)
+    board = care.board(
+        session,
+        access=access_of(request, user),
+        patient_id=patient_id,
+        owner=view.owner,
+        assignee=view.assignee,
+    )
     return _board_page(
-        request, board.patient, board, result_version=result, can_assess=user.role == "clinician"
+        request,
+        board.patient,
+        board,
+        view=view,
+        result_version=result,
+        can_assess=user.role == "clinician",
     )
 
 
@@ -683,12 +759,14 @@ def _board_refused(
     *,
     stale: str = _STALE_TASK,
     moving: bool = False,
+    view: BoardView | None = None,
 ) -> Response:
     """A change of a task the service refused (409, 412, 422), said at the task on the board
     as it is now; any other refusal goes on to the error pages. A refused move says it was
     refused; other forms list the fields' problems."""
     if exc.status not in (409, 412, 422):
         raise exc
+    view = view or BoardView()
     detail = exc.detail or ""
     if exc.status == 412:
         detail = stale
@@ -696,8 +774,12 @@ def _board_refused(
         detail = "Refused: " + detail
     elif not moving and exc.errors:
         detail = "; ".join(e.message for e in exc.errors)
-    board = care.board(session, access=access, patient_id=patient_id)
-    return _board_page(request, board.patient, board, message=(task_id, detail), status=exc.status)
+    board = care.board(
+        session, access=access, patient_id=patient_id, owner=view.owner, assignee=view.assignee
+    )
+    return _board_page(
+        request, board.patient, board, view=view, message=(task_id, detail), status=exc.status
+    )
 
 
 @router.post("/patients/{patient_id}/tasks/{task_id}")
@@ -726,8 +808,10 @@ async def task_move(
             reason=reason,
         )
     except Refused as exc:
-        return _board_refused(request, session, access, patient_id, task_id, exc, moving=True)
-    return redirect(f"/clinic/patients/{patient_id}/tasks#task-{task_id}")
+        return _board_refused(
+            request, session, access, patient_id, task_id, exc, moving=True, view=_view_of(form)
+        )
+    return redirect(_board_url(patient_id, _view_of(form), task_id))
 
 
 def _result_fields(form: FormData) -> tuple[dict[str, Any], list[str]]:
@@ -778,8 +862,12 @@ async def task_result(
         )
     except Refused as exc:
         stale = "Someone else changed this task or the case meanwhile; see it as it is now."
-        return _board_refused(request, session, access, patient_id, task_id, exc, stale=stale)
-    return redirect(f"/clinic/patients/{patient_id}/tasks?result={found.case_version}#reassess")
+        return _board_refused(
+            request, session, access, patient_id, task_id, exc, stale=stale, view=_view_of(form)
+        )
+    view = _view_of(form)
+    url = _board_url(patient_id, view, task_id, anchor="reassess")
+    return redirect(url.replace("/tasks?", f"/tasks?result={found.case_version}&", 1))
 
 
 @router.post("/patients/{patient_id}/tasks/{task_id}/assign")
@@ -814,8 +902,10 @@ async def task_assign(
             due=due,
         )
     except Refused as exc:
-        return _board_refused(request, session, access, patient_id, task_id, exc)
-    return redirect(f"/clinic/patients/{patient_id}/tasks#task-{task_id}")
+        return _board_refused(
+            request, session, access, patient_id, task_id, exc, view=_view_of(form)
+        )
+    return redirect(_board_url(patient_id, _view_of(form), task_id))
 
 
 # --- worklists ---------------------------------------------------------------------------------

@@ -47,19 +47,32 @@ def patient_list(
     request: Request,
     session: SessionDep,
     user: StaffUser,
-    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    # Open alerts first by default: the patients who need attention, and the cheapest order
+    # on a large organization (docs/performance.md).
+    sort: Annotated[str, Query(max_length=20)] = "alerts",
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    before: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
 ) -> Response:
+    """The alert inbox, then a page of patients in the chosen order (GET parameters: an order
+    and a patient's id as the cursor, never a name)."""
     access = access_of(request, user)
     # The alert inbox first: the clinic's home page is where an alert must be seen.
     inbox = alerts.inbox(session, access=access)
-    rows = records.list_patients(session, access=access, limit=PAGE_SIZE + 1, after=after)
-    next_cursor = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
+    page = records.patient_list(
+        session,
+        access=access,
+        sort=sort,  # type: ignore[arg-type]  # the service names an unknown order (422)
+        limit=PAGE_SIZE,
+        after=after,
+        before=before,
+    )
     return render(
         request,
         "clinic/patients.html",
         {
-            "patients": rows[:PAGE_SIZE],
-            "next_cursor": next_cursor,
+            "patients": page.patients,
+            "page": page,
+            "sorts": SORT_LABELS,
             "query": None,
             "inbox": inbox,
             "resolution_actions": alerts.RESOLUTION_ACTIONS,
@@ -67,16 +80,26 @@ def patient_list(
     )
 
 
+#: The patient list's orders, as its sort links name them.
+SORT_LABELS = {"alerts": "Open alerts", "name": "Name", "updated": "Record updated"}
+
+
 @router.post("/patients/search")
 async def patient_search(request: Request, session: SessionDep, user: StaffUser) -> Response:
     """Search by a POSTed form, so that names never appear in a URL (or an access log)."""
     form = await request.form()
     query = str(form.get("q") or "")[:100]
-    rows = records.search_patients(session, access=access_of(request, user), query=query)
+    page = records.search_patient_page(session, access=access_of(request, user), query=query)
     return render(
         request,
         "clinic/patients.html",
-        {"patients": rows, "query": query, "limit": records.SEARCH_LIMIT, "next_cursor": None},
+        {
+            "patients": page.patients,
+            "page": page,
+            "sorts": None,
+            "query": query,
+            "limit": records.SEARCH_LIMIT,
+        },
     )
 
 
@@ -152,6 +175,7 @@ def patient_page(
         conferences = plans.conferences_in(
             session, organization_id=user.organization_id, patient_id=patient_id
         )
+        header = records.patient_header(scope.patient, current.document if current else None)
     alert_ids = {a for r in context["response_alerts"] for a in r.alerts}
     return render(
         request,
@@ -160,6 +184,7 @@ def patient_page(
             **context,
             # The studies of the current case as entered or imported, report text included.
             "imaging": (current.document.get("imaging") or []) if current else [],
+            "header": header,
             "charts": charts,
             "outcome": outcome,
             "conferences": conferences,

@@ -35,10 +35,12 @@ from secondlook.care.warnings import SiteContacts
 from secondlook.case import words as case_words
 from secondlook.engine import words as engine_words
 from secondlook.http.deps import SESSION_COOKIE, SessionDep
+from secondlook.instruments.registry import short_name
 from secondlook.locale import ENGLISH, Translator, language_of, translator
 from secondlook.platform.access import Principal
 from secondlook.services.unit import path_patient_id, record_refusal
 from secondlook.store.accounts import resolve_credential
+from secondlook.web import dates
 
 HERE = Path(__file__).parent
 CSRF_COOKIE = "secondlook_csrf"
@@ -84,8 +86,13 @@ templates.env.filters["label"] = lambda code, vocabulary: care_vocabulary.label(
 # The assessment document's codes (condition, course, likelihood...) in the engine's words.
 templates.env.filters["words"] = lambda code, vocabulary: engine_words.word(vocabulary, code)
 templates.env.globals["test_names"] = engine_words.test_names
+# An instrument's id ("phq-9") as clinicians write it ("PHQ-9").
+templates.env.filters["instrument"] = short_name
 # The case document's codes ("mri-gadolinium", "foraminal-stenosis") in words.
 templates.env.filters["case_words"] = case_words.word
+# Dates in the reader's format, with the ISO date in <time datetime> and on hover (web/dates.py).
+templates.env.filters["date"] = dates.date_filter
+templates.env.filters["datetime"] = dates.datetime_filter
 
 
 def is_web_path(path: str) -> bool:
